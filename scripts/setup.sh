@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Everything the workshop needs, installed idempotently: Debian packages, npm
+# packages, the busybox rootfs, and the built JavaScript. Safe to run again and
+# again; a second run installs nothing and changes nothing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '\033[1msetup:\033[0m %s\n' "$*" >&2; }
+
+if [[ $(id -u) -ne 0 ]]; then
+  echo "setup: needs root (namespaces, mounts and cgroups do): run it with sudo" >&2
+  exit 1
+fi
+
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if ((node_major < 20)); then
+  echo "setup: needs Node.js 20 or newer (found: $(node --version 2>/dev/null || echo none))" >&2
+  exit 1
+fi
+
+# 1. Debian packages: the static busybox for the rootfs, iproute2 (ip),
+#    util-linux (unshare, the benchmark's floor), a C compiler for the lesson
+#    03 breakout program and for node-pty when no prebuilt binary fits.
+packages=(busybox-static iproute2 util-linux gcc libc6-dev make g++ python3)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]} > 0)); then
+  say "installing Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# 2. npm packages, exactly as locked. Skipped when the lockfile has not changed
+#    since the last install (npm ci always deletes and reinstalls).
+mkdir -p .cellblock
+lock_sum=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [[ ! -d node_modules || ! -f .cellblock/npm.stamp || $(cat .cellblock/npm.stamp) != "$lock_sum" ]]; then
+  say "installing npm packages (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$lock_sum" >.cellblock/npm.stamp
+fi
+
+# 3. The default rootfs (offline, from busybox-static).
+bash scripts/build-rootfs.sh >/dev/null
+
+# 4. TypeScript → dist/ (only if a source changed).
+node scripts/build.mjs

@@ -1,0 +1,65 @@
+/** `cellblock verify [N]`: one lesson's checks, each with expected/found and a hint. */
+import chalk from 'chalk';
+import { runLessonChecks, type CheckOutcome, type LessonReport } from '../../workshop/checks.js';
+import { findLesson, manifest, sourceFile } from '../../workshop/manifest.js';
+import { readProgress, updateProgress } from '../../workshop/progress.js';
+import { relative } from 'node:path';
+import { ROOT } from '../../core/paths.js';
+
+interface VerifyArgs {
+  lesson?: string;
+  solutions: boolean;
+  json: boolean;
+}
+
+export async function verify(args: VerifyArgs): Promise<number> {
+  const progress = readProgress();
+  const entry = args.lesson
+    ? findLesson(args.lesson)
+    : (manifest().find((l) => !progress.lessons[l.id]?.passed) ?? manifest().at(-1)!);
+  const source = args.solutions ? 'solutions' : 'lessons';
+  if (!args.json) {
+    const file = relative(process.cwd(), sourceFile(entry, source)) || sourceFile(entry, source);
+    process.stdout.write(`${chalk.bold(`Lesson ${entry.id}`)} — ${entry.title}\n${chalk.dim(file)}\n\n`);
+  }
+  const report = await runLessonChecks(entry, source, args.json ? undefined : printCheck);
+  if (source === 'lessons') {
+    updateProgress((p) => {
+      p.lessons[entry.id] = {
+        passed: report.passed === report.total,
+        checks: `${report.passed}/${report.total}`,
+        at: new Date().toISOString(),
+      };
+    });
+  }
+  if (args.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  else printSummary(report);
+  return report.passed === report.total ? 0 : 1;
+}
+
+function printCheck(c: CheckOutcome): void {
+  if (c.ok) {
+    process.stdout.write(`  ${chalk.green('✓')} ${c.name}\n`);
+    return;
+  }
+  process.stdout.write(`  ${chalk.red('✗')} ${c.name}\n`);
+  process.stdout.write(`      expected: ${c.expected}\n`);
+  process.stdout.write(`      found:    ${chalk.yellow(c.found)}\n`);
+  if (c.hint) process.stdout.write(`      ${chalk.cyan('hint:')}     ${c.hint}\n`);
+}
+
+function printSummary(r: LessonReport): void {
+  const ok = r.passed === r.total;
+  const head = ok ? chalk.green(`${r.passed}/${r.total} checks passed`) : chalk.red(`${r.passed}/${r.total} checks passed`);
+  process.stdout.write(`\n${head} ${chalk.dim(`(${(r.ms / 1000).toFixed(1)} s)`)}\n`);
+  if (ok && r.source === 'lessons') {
+    const next = manifest()[manifest().findIndex((l) => l.id === r.lesson) + 1];
+    process.stdout.write(
+      next
+        ? `Next: ${chalk.bold(next.id)} — ${next.title}: ${relative(ROOT, sourceFile(next, 'lessons'))}\n`
+        : 'That was the last lesson. 🎉\n',
+    );
+  } else if (!ok) {
+    process.stdout.write(`Stuck? ${chalk.bold(`cellblock hint ${r.lesson.slice(0, 2)}`)}\n`);
+  }
+}

@@ -1,0 +1,50 @@
+/**
+ * Everything the CLI prints about errors. chalk turns colour off by itself when
+ * stdout is not a terminal (and honours NO_COLOR / FORCE_COLOR).
+ */
+import chalk from 'chalk';
+import { ConfigError } from '../core/config.js';
+import { InitError } from '../core/init/protocol.js';
+import { SyscallError } from '../native/errors.js';
+
+/** An error meant for the user: a message, an exit status, and how to fix it. */
+export class CliError extends Error {
+  override readonly name = 'CliError';
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+    readonly hint?: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Print an error the way a learner can act on it; returns the exit status to use. */
+export function printError(err: unknown): number {
+  const line = (s: string): boolean => process.stderr.write(`${s}\n`);
+  if (err instanceof ConfigError) {
+    for (const p of err.problems) line(`${chalk.red('cellblock: invalid input:')} ${p}`);
+    line(chalk.dim('nothing was created.'));
+    return 125;
+  }
+  if (err instanceof InitError) {
+    line(`${chalk.red('cellblock: container failed to start:')} ${err.message}`);
+    return err.exitCode;
+  }
+  if (err instanceof SyscallError) {
+    line(`${chalk.red('cellblock:')} ${err.message}`);
+    return 125;
+  }
+  if (err instanceof CliError) {
+    line(`${chalk.red('cellblock:')} ${err.message}`);
+    if (err.hint) line(chalk.dim(`  → ${err.hint}`));
+    return err.exitCode;
+  }
+  if (err instanceof Error && err.message.startsWith('TODO')) {
+    line(`${chalk.red('cellblock: a lesson is not finished yet:')} ${err.message}`);
+    line(chalk.dim('  → finish it (`cellblock status` shows which), or run with --solutions to use the reference'));
+    return 125;
+  }
+  line(`${chalk.red('cellblock: unexpected error:')} ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  return 125;
+}

@@ -1,0 +1,68 @@
+/**
+ * Host side: start a process in new namespaces, from a multithreaded Node.
+ *
+ * The kernel fact everything here rests on: namespaces belong to threads, and a
+ * child forks from the thread that calls spawn. So, on the JS thread:
+ *
+ *   1. open /proc/thread-self/ns/<type> for every type we will replace
+ *      (those fds are our way back);
+ *   2. unshare(flags)  — this thread is now in new UTS/IPC/NET/mount
+ *      namespaces, and its *next child* will be PID 1 of a new PID namespace;
+ *   3. spawn the init — it starts inside all of them;
+ *   4. setns() back into every saved namespace, and chdir back (setns into a
+ *      mount namespace resets the thread's cwd to that namespace's root).
+ *
+ * The window between 2 and 4 lasts a few milliseconds. Inside it no thread may
+ * be born: with a PID namespace pending, pthread_create fails (EINVAL) and a
+ * libuv pool starting then would abort Node; a pool thread born inside a new
+ * mount namespace would stay there for good. warmThreadPool() makes sure the
+ * pool exists before the first window.
+ */
+import { openSync, closeSync, promises as fsp } from 'node:fs';
+import { CLONE_NEWNS, NAMESPACES } from '../../native/constants.js';
+import { setns, unshare } from '../../native/sched.js';
+
+let poolWarm: Promise<void> | undefined;
+
+/** Start libuv's thread pool now (it starts all its threads on first use). */
+export function warmThreadPool(): Promise<void> {
+  poolWarm ??= fsp.access('/').then(() => undefined);
+  return poolWarm;
+}
+
+/**
+ * Run `spawn` with the calling thread in new namespaces of the kinds in
+ * `flags`, and put the thread back where it was, whatever happens.
+ */
+export function spawnInNewNamespaces<T>(flags: number, spawn: () => T): T {
+  if (flags === 0) return spawn();
+  const cwd = process.cwd();
+  const saved = NAMESPACES.filter((ns) => flags & ns.flag).map((ns) => ({
+    ...ns,
+    // For PID, the thread's *active* namespace is the one to return to: it is
+    // also where pid_for_children pointed before unshare.
+    fd: openSync(`/proc/thread-self/ns/${ns.file}`, 'r'),
+  }));
+  try {
+    unshare(flags);
+    try {
+      return spawn();
+    } finally {
+      restore(saved, flags, cwd);
+    }
+  } finally {
+    for (const ns of saved) closeSync(ns.fd);
+  }
+}
+
+function restore(saved: { flag: number; file: string; fd: number }[], flags: number, cwd: string): void {
+  try {
+    for (const ns of saved) setns(ns.fd, ns.flag);
+    if (flags & CLONE_NEWNS) process.chdir(cwd);
+  } catch (err) {
+    // The runtime's own thread is stuck in the container's namespaces: anything
+    // it did next (mounts, hostname) would happen in the wrong place. Stop now.
+    process.stderr.write(`cellblock: fatal: could not return to the host namespaces: ${String(err)}\n`);
+    process.exit(125);
+  }
+}

@@ -1,0 +1,175 @@
+/**
+ * Host side of a container run, in the order runc uses:
+ *
+ *   validate      every check, before any kernel object exists
+ *   create        unshare + spawn the init (core/host/namespaces.ts)
+ *   host steps    on the child's pid while it waits (cgroups, veth, …)
+ *   release       send the config over the sync socket (fd 3); the init runs
+ *                 the container-side steps and execs the command
+ *   wait          the command's exit status, as a shell reports it
+ *   cleanup       host steps' cleanup in reverse order, always
+ *
+ * The sync socket is how the two sides talk: host → init the config, init →
+ * host an error if a step failed. It is close-on-exec in the init, so when the
+ * host reads end-of-file with no message, the exec has happened.
+ */
+import type { ChildProcess, StdioOptions } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { Readable, Writable } from 'node:stream';
+import type { Socket } from 'node:net';
+import type { ContainerConfig } from '../config.js';
+import { ConfigError } from '../config.js';
+import type { Lesson, ProcessSteps } from '../lesson.js';
+import { validateConfig } from '../validate.js';
+import { spawnInNewNamespaces, warmThreadPool } from './namespaces.js';
+import { readNamespaces } from '../init/guard.js';
+import { InitError, type InitMessage, type InitReport } from '../init/protocol.js';
+
+/** A lesson's module, loaded: its code and the file the init will load it from again. */
+export interface LoadedLesson {
+  id: string;
+  file: string;
+  lesson: Lesson;
+}
+
+export interface StartOptions {
+  lessons: LoadedLesson[];
+  /** stdin, stdout, stderr of the container: fds, 'pipe', 'ignore' or 'inherit'. */
+  stdio: [StdioOptions[number], StdioOptions[number], StdioOptions[number]];
+}
+
+const INIT_SCRIPT = fileURLToPath(new URL('../init/main.js', import.meta.url));
+
+/** A container whose command is running (the exec has happened). */
+export class RunningContainer {
+  private cleanedUp: Promise<number> | undefined;
+
+  constructor(
+    readonly config: ContainerConfig,
+    readonly child: ChildProcess,
+    private readonly exited: Promise<number>,
+    private readonly cleanup: () => Promise<void>,
+  ) {}
+
+  /** Host pid of the container's first process (PID 1 inside, when it has a PID namespace). */
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  get stdin(): Writable | null {
+    return this.child.stdin;
+  }
+  get stdout(): Readable | null {
+    return this.child.stdout;
+  }
+  get stderr(): Readable | null {
+    return this.child.stderr;
+  }
+
+  kill(signal: NodeJS.Signals = 'SIGKILL'): void {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
+  }
+
+  /** The exit status (code, or 128 + signal), once every host-side cleanup has run. */
+  wait(): Promise<number> {
+    this.cleanedUp ??= this.exited.finally(this.cleanup);
+    return this.cleanedUp;
+  }
+}
+
+/** The process steps of the last lesson that provides them (lesson 00). */
+function processSteps(lessons: LoadedLesson[]): ProcessSteps {
+  const steps = lessons.findLast((l) => l.lesson.process)?.lesson.process;
+  if (!steps) throw new Error('no lesson provides the process steps (lesson 00-process): check the manifest');
+  return steps;
+}
+
+export async function startContainer(config: ContainerConfig, opts: StartOptions): Promise<RunningContainer> {
+  const lessons = opts.lessons;
+  const problems = validateConfig(config, lessons);
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const flags = lessons.reduce((acc, l) => acc | (l.lesson.cloneFlags?.(config) ?? 0), 0);
+  const steps = processSteps(lessons);
+  await warmThreadPool();
+
+  // fd 3 in the init is the sync socket. The init gets an empty environment:
+  // NODE_OPTIONS and friends from the host must not change how it behaves.
+  const child = spawnInNewNamespaces(flags, () =>
+    steps.spawnChild(process.execPath, [INIT_SCRIPT], {
+      stdio: [...opts.stdio, 'pipe'],
+      env: {},
+    }),
+  );
+  // Ask for the exit now, in this tick, so the exit event cannot be missed.
+  const exited = steps.waitForExit(child);
+  const sync = child.stdio[3] as Socket;
+  const report = readReport(sync);
+
+  const ctx = { config, pid: child.pid! };
+  const done: LoadedLesson[] = [];
+  const cleanup = async (): Promise<void> => {
+    const errors: unknown[] = [];
+    for (const l of done.reverse()) {
+      try {
+        await l.lesson.hostCleanup?.(ctx);
+      } catch (err) {
+        errors.push(err);
+      }
+    }
+    if (errors.length > 0) throw errors[0];
+  };
+  const abort = async (err: unknown): Promise<never> => {
+    child.kill('SIGKILL');
+    await exited.catch(() => undefined);
+    await cleanup().catch(() => undefined);
+    throw err;
+  };
+
+  if (child.pid === undefined) {
+    // spawn reports ENOENT/EACCES asynchronously through 'error'.
+    const err = await new Promise<Error>((resolve) => child.once('error', resolve));
+    throw err;
+  }
+
+  try {
+    for (const l of lessons) {
+      done.push(l);
+      await l.lesson.hostAfterSpawn?.(ctx);
+    }
+    const message: InitMessage = {
+      config,
+      lessons: lessons.map((l) => ({ id: l.id, file: l.file })),
+      hostNamespaces: readNamespaces(),
+    };
+    sync.end(JSON.stringify(message));
+    const result = await report;
+    if (result) throw InitError.fromReport(result);
+  } catch (err) {
+    return abort(err);
+  }
+  return new RunningContainer(config, child, exited, cleanup);
+}
+
+/** start + wait: the exit status, like `sh -c` or `runc run` report it. */
+export async function runContainer(config: ContainerConfig, opts: StartOptions): Promise<number> {
+  return (await startContainer(config, opts)).wait();
+}
+
+/** Everything the init writes before the socket closes; undefined when it exec'd cleanly. */
+function readReport(sock: Socket): Promise<InitReport | undefined> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    sock.on('data', (c: Buffer) => chunks.push(c));
+    sock.on('error', () => undefined); // EPIPE/ECONNRESET if the init died: the exit status tells
+    sock.on('close', () => {
+      const text = Buffer.concat(chunks).toString().trim();
+      if (!text) return resolve(undefined);
+      try {
+        resolve(JSON.parse(text) as InitReport);
+      } catch {
+        resolve({ error: { kind: 'plain', message: `init said: ${text}` }, exitCode: 125 });
+      }
+    });
+  });
+}

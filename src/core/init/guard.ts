@@ -1,0 +1,52 @@
+/**
+ * Safety rails for lesson code running in the init.
+ *
+ * A lesson step that runs before its namespace exists would act on the *host*:
+ * sethostname without CLONE_NEWUTS renames the machine; pivot_root or a
+ * MS_PRIVATE remount without CLONE_NEWNS rearranges the host's mounts. On a
+ * shared classroom machine that is the worst possible failure of a half-done
+ * exercise, so the init hands lessons a `sys` whose namespace-scoped calls first
+ * check that the init is no longer in the host's namespace of that kind.
+ */
+import { readlinkSync } from 'node:fs';
+import type { Sys } from '../../native/index.js';
+
+export type HostNamespaces = Partial<Record<'uts' | 'mnt' | 'net' | 'ipc' | 'pid' | 'cgroup', string>>;
+
+export function readNamespaces(pid: number | 'self' = 'self'): HostNamespaces {
+  const out: HostNamespaces = {};
+  for (const type of ['uts', 'mnt', 'net', 'ipc', 'pid', 'cgroup'] as const) {
+    try {
+      out[type] = readlinkSync(`/proc/${pid}/ns/${type}`);
+    } catch {
+      // a kernel without this namespace type
+    }
+  }
+  return out;
+}
+
+export class HostNamespaceError extends Error {
+  override readonly name = 'HostNamespaceError';
+}
+
+export function guardedSys(sys: Sys, host: HostNamespaces): Sys {
+  const own = (type: keyof HostNamespaces, call: string, flag: string): void => {
+    const mine = readlinkSync(`/proc/self/ns/${type}`);
+    if (host[type] !== undefined && mine === host[type]) {
+      throw new HostNamespaceError(
+        `refused ${call}: the container is still in the host's ${type} namespace (${mine}), so this would change the host. Ask for ${flag} in cloneFlags first.`,
+      );
+    }
+  };
+  return {
+    ...sys,
+    sethostname: (name) => (own('uts', 'sethostname', 'CLONE_NEWUTS'), sys.sethostname(name)),
+    mount: (source, target, fstype, flags, data) => (
+      own('mnt', `mount(${target})`, 'CLONE_NEWNS'), sys.mount(source, target, fstype, flags, data)
+    ),
+    umount2: (target, flags) => (own('mnt', `umount2(${target})`, 'CLONE_NEWNS'), sys.umount2(target, flags)),
+    pivot_root: (newRoot, putOld) => (
+      own('mnt', 'pivot_root', 'CLONE_NEWNS'), sys.pivot_root(newRoot, putOld)
+    ),
+  };
+}

@@ -1,0 +1,91 @@
+/**
+ * The container's init: the first process in the new namespaces (PID 1 when
+ * there is a PID namespace). It is a fresh Node process, so every one of its
+ * threads was born inside the namespaces — unlike the host's.
+ *
+ * Order, and why:
+ *  1. read the config from the sync socket (fd 3): the host sends it only after
+ *     its own steps on our pid (cgroups, network) are done;
+ *  2. load every lesson module *first*: they live in the host's filesystem,
+ *     which is out of reach once a lesson has pivoted into the rootfs;
+ *  3. run the lessons' container-side steps in manifest order;
+ *  4. set up the terminal, if asked for one;
+ *  5. exec the command. Any failure before that goes back to the host as one
+ *     JSON report and this process exits (125 runtime, 126/127 command).
+ */
+import { readSync, writeSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { sys } from '../../native/index.js';
+import { SyscallError } from '../../native/errors.js';
+import type { Lesson } from '../lesson.js';
+import { execCommand } from './exec.js';
+import { guardedSys } from './guard.js';
+import { errorData, type InitMessage, type InitReport } from './protocol.js';
+
+const SYNC_FD = 3;
+
+function readAll(fd: number): string {
+  const chunks: Buffer[] = [];
+  const buf = Buffer.alloc(64 * 1024);
+  for (;;) {
+    let n: number;
+    try {
+      n = readSync(fd, buf);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EAGAIN') {
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
+        continue;
+      }
+      throw err;
+    }
+    if (n === 0) break;
+    chunks.push(Buffer.from(buf.subarray(0, n)));
+  }
+  return Buffer.concat(chunks).toString();
+}
+
+function exitCodeFor(step: string, err: unknown): number {
+  if (step !== 'exec' || !(err instanceof SyscallError)) return 125;
+  return err.code === 'ENOENT' ? 127 : 126;
+}
+
+async function main(): Promise<void> {
+  let step = 'init';
+  try {
+    const message = JSON.parse(readAll(SYNC_FD)) as InitMessage;
+    const { config } = message;
+    const lessons = await Promise.all(
+      message.lessons.map(async (l) => ({
+        id: l.id,
+        lesson: ((await import(pathToFileURL(l.file).href)) as { default: Lesson }).default,
+      })),
+    );
+    // If the host dies (even by SIGKILL), take the container down with it
+    // rather than leave it running unmanaged. Survives execve.
+    sys.prctl(sys.PR_SET_PDEATHSIG, 9 /* SIGKILL */);
+    const lessonSys = guardedSys(sys, message.hostNamespaces);
+    for (const { id, lesson } of lessons) {
+      step = id;
+      await lesson.init?.(config, lessonSys);
+    }
+    if (config.tty) {
+      step = 'tty';
+      // A new session without a terminal, then stdin (the pty slave) becomes
+      // its controlling terminal: job control and ^C work as in a login shell.
+      sys.setsid();
+      sys.ioctl(0, sys.TIOCSCTTY, 0);
+    }
+    step = 'exec';
+    execCommand(config);
+  } catch (err) {
+    const report: InitReport = { step, error: errorData(err), exitCode: exitCodeFor(step, err) };
+    try {
+      writeSync(SYNC_FD, JSON.stringify(report));
+    } catch {
+      process.stderr.write(`cellblock init: ${step}: ${String(err)}\n`);
+    }
+    process.exit(report.exitCode);
+  }
+}
+
+await main();

@@ -1,0 +1,51 @@
+/**
+ * What host and init say to each other over the sync socket (fd 3 in the init).
+ *
+ *   host → init   InitMessage, then end-of-file
+ *   init → host   nothing (the socket closes at exec: success)
+ *                 or one InitReport if a step failed before exec
+ */
+import type { ContainerConfig } from '../config.js';
+import type { HostNamespaces } from './guard.js';
+import { SyscallError, type SyscallErrorData } from '../../native/errors.js';
+
+export interface InitMessage {
+  config: ContainerConfig;
+  /** The lesson modules to load, in order: the same files the host loaded. */
+  lessons: { id: string; file: string }[];
+  /** The host's namespaces, so the init can refuse steps that would act on the host. */
+  hostNamespaces: HostNamespaces;
+}
+
+export type ErrorData = SyscallErrorData | { kind: 'plain'; message: string };
+
+export interface InitReport {
+  /** The lesson whose step failed, or 'exec'. */
+  step?: string;
+  error: ErrorData;
+  /** 125: the runtime failed; 126: the command cannot run; 127: the command was not found. */
+  exitCode: number;
+}
+
+/** A container-side step failed: `step` says which, `cause` says what the kernel answered. */
+export class InitError extends Error {
+  override readonly name = 'InitError';
+  constructor(
+    readonly step: string | undefined,
+    override readonly cause: Error,
+    readonly exitCode: number,
+  ) {
+    super(step ? `${step}: ${cause.message}` : cause.message);
+  }
+
+  static fromReport(report: InitReport): InitError {
+    const cause =
+      report.error.kind === 'syscall' ? SyscallError.fromJSON(report.error) : new Error(report.error.message);
+    return new InitError(report.step, cause, report.exitCode);
+  }
+}
+
+export function errorData(err: unknown): ErrorData {
+  if (err instanceof SyscallError) return err.toJSON();
+  return { kind: 'plain', message: err instanceof Error ? err.message : String(err) };
+}

@@ -1,0 +1,40 @@
+/**
+ * Validation: a list of small checks, each about one field, run *before* any
+ * kernel object is created, so bad input changes nothing. Every problem is
+ * reported at once, naming the value and how to fix it.
+ */
+import { statSync } from 'node:fs';
+import { isAbsolute } from 'node:path';
+import type { ContainerConfig } from './config.js';
+import { ID_PATTERN } from './config.js';
+import type { LoadedLesson } from './host/run.js';
+import type { Validation } from './lesson.js';
+
+export const coreValidations: Validation<ContainerConfig>[] = [
+  ({ id }) =>
+    ID_PATTERN.test(id)
+      ? undefined
+      : `container id ${JSON.stringify(id)} is invalid: use 1–32 characters from a-z 0-9 _ . - starting with a letter or digit`,
+  ({ rootfs }) => {
+    if (!isAbsolute(rootfs)) return `rootfs ${JSON.stringify(rootfs)} must be an absolute path`;
+    let st;
+    try {
+      st = statSync(rootfs);
+    } catch {
+      return `rootfs ${rootfs} does not exist: build the default one with \`bash scripts/setup.sh\`, or pass --rootfs DIR`;
+    }
+    return st.isDirectory() ? undefined : `rootfs ${rootfs} is not a directory: pass the root filesystem's directory`;
+  },
+  ({ argv }) =>
+    argv.length > 0 && argv[0] !== '' ? undefined : 'no command given: put it after --, e.g. `cellblock run -- sh`',
+  ({ env }) => {
+    const bad = env.find((e) => !/^[^=]+=/.test(e));
+    return bad === undefined ? undefined : `environment entry ${JSON.stringify(bad)} is not KEY=VALUE`;
+  },
+  ({ cwd }) => (isAbsolute(cwd) ? undefined : `working directory ${JSON.stringify(cwd)} must be an absolute path`),
+];
+
+export function validateConfig(config: ContainerConfig, lessons: LoadedLesson[]): string[] {
+  const checks = [...coreValidations, ...lessons.flatMap((l) => l.lesson.validate ?? [])];
+  return checks.map((check) => check(config)).filter((p): p is string => p !== undefined);
+}

@@ -1,0 +1,46 @@
+/**
+ * File descriptors and terminals: fcntl(2), close_range(2), ioctl(2), pipe2(2).
+ */
+import { check, libc } from './libc.js';
+
+const _fcntl = libc.func('int fcntl(int fd, int cmd, ...)');
+const _close_range = libc.func('int close_range(unsigned int first, unsigned int last, int flags)');
+const _ioctl = libc.func('int ioctl(int fd, unsigned long request, ...)');
+const _pipe2 = libc.func('int pipe2(_Out_ int *pipefd, int flags)');
+const _close = libc.func('int close(int fd)');
+
+/** fcntl(2) with an int argument (F_GETFD, F_SETFD, …). */
+export function fcntl(fd: number, cmd: number, arg = 0): number {
+  return check(_fcntl(fd, cmd, 'int', arg), 'fcntl', `fd ${fd}`);
+}
+
+/**
+ * close_range(2) (Linux 5.9+). With CLOSE_RANGE_CLOEXEC the fds are not closed
+ * but marked close-on-exec: the runtime keeps using them, the exec'd program
+ * never sees them. Use ~0 >>> 0 (UINT_MAX) as `last` for "all".
+ */
+export function close_range(first: number, last: number, flags: number): void {
+  check(_close_range(first, last, flags), 'close_range');
+}
+
+/** ioctl(2) with an int argument, e.g. ioctl(0, TIOCSCTTY, 0). */
+export function ioctl(fd: number, request: number, arg = 0): number {
+  return check(_ioctl(fd, request, 'int', arg), 'ioctl', `fd ${fd}`);
+}
+
+/** ioctl(2) with a pointer argument (a struct passed as a Buffer), e.g. TIOCSWINSZ. */
+export function ioctlBuffer(fd: number, request: number, buf: Buffer): number {
+  return check(_ioctl(fd, request, 'uint8_t *', buf), 'ioctl', `fd ${fd}`);
+}
+
+/** pipe2(2): returns [readEnd, writeEnd]. */
+export function pipe2(flags: number): [number, number] {
+  const fds = [0, 0];
+  check(_pipe2(fds, flags), 'pipe2');
+  return [fds[0]!, fds[1]!];
+}
+
+/** close(2). */
+export function close(fd: number): void {
+  check(_close(fd), 'close', `fd ${fd}`);
+}

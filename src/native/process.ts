@@ -1,0 +1,48 @@
+/**
+ * Process identity and image: getpid(2), getppid(2), setsid(2), execve(2).
+ */
+import { check, libc } from './libc.js';
+
+const _getpid = libc.func('int getpid(void)');
+const _getppid = libc.func('int getppid(void)');
+const _setsid = libc.func('int setsid(void)');
+const _execve = libc.func('int execve(const char *pathname, const char **argv, const char **envp)');
+
+/** getpid(2): the pid in the caller's *own* pid namespace (1 for a container's init). */
+export function getpid(): number {
+  return _getpid();
+}
+
+/** getppid(2): 0 for a pid namespace's init, whose parent lives outside the namespace. */
+export function getppid(): number {
+  return _getppid();
+}
+
+/** setsid(2): a new session and process group, and no controlling terminal yet. */
+export function setsid(): number {
+  return check(_setsid(), 'setsid');
+}
+
+/**
+ * execve(2): replace this process's image, keeping its pid and namespaces.
+ * Returns only on failure (it throws then). From a multithreaded Node process
+ * this is safe: the kernel kills the other threads. What survives exec and must
+ * be cleaned first (see core/init/exec.ts): fds without FD_CLOEXEC, ignored
+ * signals (Node ignores SIGPIPE), the signal mask.
+ */
+export function execve(pathname: string, argv: string[], envp: string[]): never {
+  // The C arrays are NULL-terminated; koffi converts JS strings for us.
+  _execve(pathname, [...argv, null], [...envp, null]);
+  check(-1, 'execve', pathname);
+  throw new Error('unreachable');
+}
+
+const _prctl = libc.func('int prctl(int option, unsigned long arg2, unsigned long arg3, unsigned long arg4, unsigned long arg5)');
+
+/** prctl(2) option: signal to receive when the parent (thread) dies. Survives execve. */
+export const PR_SET_PDEATHSIG = 1;
+
+/** prctl(2) with integer arguments. */
+export function prctl(option: number, arg2 = 0, arg3 = 0, arg4 = 0, arg5 = 0): number {
+  return check(_prctl(option, arg2, arg3, arg4, arg5), 'prctl');
+}

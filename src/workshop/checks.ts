@@ -1,0 +1,181 @@
+/**
+ * Lesson checks: what `cellblock verify N`, `cellblock grade` and the test
+ * suite run. Each check looks at a real container from the host and answers
+ * with what it expected, what it found, and — when those differ — a hint
+ * derived from what it found.
+ */
+import { pathToFileURL } from 'node:url';
+import type { LoadedLesson } from '../core/host/run.js';
+import { trial, type TrialOptions, type TrialResult } from './harness.js';
+import { load } from './loader.js';
+import { checksFile, type LessonEntry, type Source } from './manifest.js';
+
+export interface CheckResult {
+  ok: boolean;
+  expected: string;
+  found: string;
+  hint?: string;
+}
+
+export interface CheckEnv {
+  lessons: LoadedLesson[];
+  /** Run a container (see harness.ts); recorded for the final "nothing left behind" check. */
+  trial(opts: TrialOptions): Promise<TrialResult>;
+  /** The same trial, run once and shared by every check that asks for `key`. */
+  shared(key: string, opts: TrialOptions): Promise<TrialResult>;
+}
+
+export interface Check {
+  name: string;
+  run(env: CheckEnv): Promise<CheckResult> | CheckResult;
+}
+
+export interface LessonChecks {
+  lesson: string;
+  checks: Check[];
+}
+
+export function defineChecks(lesson: string, checks: Check[]): LessonChecks {
+  return { lesson, checks };
+}
+
+/** A result from a comparison: ok when found equals expected. */
+export function expectEqual(found: unknown, expected: unknown, hint?: string): CheckResult {
+  const f = show(found);
+  const e = show(expected);
+  return { ok: f === e, expected: e, found: f, ...(f !== e && hint ? { hint } : {}) };
+}
+
+/** A result from a predicate. */
+export function expectThat(ok: boolean, expected: string, found: string, hint?: string): CheckResult {
+  return { ok, expected, found, ...(!ok && hint ? { hint } : {}) };
+}
+
+function show(v: unknown): string {
+  return typeof v === 'string' ? v : JSON.stringify(v);
+}
+
+/** A trial that failed to start is reported as what it is, not as a wrong value. */
+export function startFailure(t: TrialResult): CheckResult | undefined {
+  if (!t.error) return undefined;
+  return {
+    ok: false,
+    expected: 'the container starts',
+    found: `${t.error.name}: ${t.error.message}`,
+    hint: t.error.message.includes('TODO')
+      ? 'a TODO in a lesson file throws: finish it (`cellblock hint N` helps)'
+      : 'read the error: it names the step and the system call that failed',
+  };
+}
+
+export interface CheckOutcome extends CheckResult {
+  name: string;
+  ms: number;
+}
+
+export interface LessonReport {
+  lesson: string;
+  source: Source;
+  passed: number;
+  total: number;
+  ms: number;
+  checks: CheckOutcome[];
+}
+
+const CHECK_TIMEOUT_MS = 20_000;
+
+export async function loadChecks(entry: LessonEntry): Promise<LessonChecks> {
+  return ((await import(pathToFileURL(checksFile(entry)).href)) as { default: LessonChecks }).default;
+}
+
+/** Every check of one lesson against `source`, plus the final "nothing left behind". */
+export async function runLessonChecks(
+  entry: LessonEntry,
+  source: Source,
+  onResult?: (r: CheckOutcome) => void,
+): Promise<LessonReport> {
+  const started = performance.now();
+  const outcomes: CheckOutcome[] = [];
+  const record = (r: CheckOutcome): void => {
+    outcomes.push(r);
+    onResult?.(r);
+  };
+
+  let lessons: LoadedLesson[];
+  let spec: LessonChecks;
+  try {
+    [lessons, spec] = await Promise.all([load({ kind: 'verify', id: entry.id, source }), loadChecks(entry)]);
+  } catch (err) {
+    record({
+      name: 'the lesson file loads',
+      ok: false,
+      expected: `${source}/${entry.id}/${entry.file} compiles and exports its lesson`,
+      found: String((err as Error).message ?? err),
+      hint: 'fix the error above (a syntax error, or a missing `export default defineLesson`)',
+      ms: 0,
+    });
+    return report(entry, source, outcomes, started);
+  }
+
+  const trials: TrialResult[] = [];
+  const memo = new Map<string, Promise<TrialResult>>();
+  const env: CheckEnv = {
+    lessons,
+    trial: async (opts) => {
+      const t = await trial(lessons, opts);
+      trials.push(t);
+      return t;
+    },
+    shared: (key, opts) => {
+      if (!memo.has(key)) memo.set(key, env.trial(opts));
+      return memo.get(key)!;
+    },
+  };
+
+  for (const check of spec.checks) {
+    const t0 = performance.now();
+    let result: CheckResult;
+    try {
+      result = await withTimeout(Promise.resolve(check.run(env)), CHECK_TIMEOUT_MS);
+    } catch (err) {
+      result = {
+        ok: false,
+        expected: 'the check completes',
+        found: `${(err as Error).name}: ${(err as Error).message}`,
+      };
+    }
+    record({ name: check.name, ...result, ms: performance.now() - t0 });
+  }
+
+  const leaks = trials.flatMap((t) => t.leaks);
+  record({
+    name: 'nothing is left behind (processes, mounts, links, cgroups)',
+    ok: trials.length > 0 && leaks.length === 0,
+    expected: 'no leftovers after every run',
+    found: trials.length === 0 ? 'no container was run' : leaks.length === 0 ? 'none' : leaks.join('; '),
+    ...(leaks.length > 0 ? { hint: 'run `cellblock cleanup`, then find which step creates this and is not undone' } : {}),
+    ms: 0,
+  });
+  return report(entry, source, outcomes, started);
+}
+
+function report(entry: LessonEntry, source: Source, checks: CheckOutcome[], started: number): LessonReport {
+  return {
+    lesson: entry.id,
+    source,
+    passed: checks.filter((c) => c.ok).length,
+    total: checks.length,
+    ms: performance.now() - started,
+    checks,
+  };
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`timed out after ${ms / 1000} s`)), ms);
+    p.then(
+      (v) => (clearTimeout(t), resolve(v)),
+      (e: unknown) => (clearTimeout(t), reject(e instanceof Error ? e : new Error(String(e)))),
+    );
+  });
+}

@@ -1,0 +1,187 @@
+/**
+ * What explains a broken workshop machine: each finding says what was seen and,
+ * when it is a problem, the one line that fixes it.
+ */
+import { existsSync, readFileSync, statfsSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { release, arch } from 'node:os';
+import { defaultRootfs } from '../core/paths.js';
+
+export type Level = 'ok' | 'warn' | 'fail';
+export interface Finding {
+  name: string;
+  level: Level;
+  value: string;
+  fix?: string;
+}
+
+const CGROUP2_SUPER_MAGIC = 0x63677270;
+const TMPFS_MAGIC = 0x01021994;
+
+export type CgroupMode = 'v2' | 'v1' | 'hybrid' | 'none';
+
+/** cgroup v2 when /sys/fs/cgroup itself is cgroup2; v1/hybrid when it is a tmpfs of v1 hierarchies. */
+export function cgroupMode(root = '/sys/fs/cgroup'): CgroupMode {
+  try {
+    const type = statfsSync(root).type;
+    if (type === CGROUP2_SUPER_MAGIC) return 'v2';
+    if (type === TMPFS_MAGIC) return existsSync(`${root}/unified/cgroup.controllers`) ? 'hybrid' : 'v1';
+  } catch {
+    // no /sys/fs/cgroup at all
+  }
+  return 'none';
+}
+
+/** Controllers a container can use: v2 from cgroup.controllers, v1 from the mounted hierarchies. */
+export function cgroupControllers(mode: CgroupMode): string[] {
+  try {
+    if (mode === 'v2') return readFileSync('/sys/fs/cgroup/cgroup.controllers', 'utf8').trim().split(/\s+/);
+    return readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .filter((l) => l.includes(' - cgroup '))
+      .flatMap((l) => l.split(' ').at(-1)!.split(','))
+      .filter((o) => ['cpu', 'cpuacct', 'memory', 'pids', 'blkio', 'freezer', 'cpuset', 'devices'].includes(o))
+      .sort();
+  } catch {
+    return [];
+  }
+}
+
+function kernelAtLeast(major: number, minor: number): boolean {
+  const [a = 0, b = 0] = release().split('.').map((n) => parseInt(n, 10));
+  return a > major || (a === major && b >= minor);
+}
+
+/** A filesystem the kernel has, or can load as a module. */
+function hasFilesystem(name: string): boolean {
+  const fs = readFileSync('/proc/filesystems', 'utf8');
+  return new RegExp(`\\s${name}$`, 'm').test(fs) || moduleAvailable(name);
+}
+
+function moduleAvailable(name: string): boolean {
+  if (existsSync(`/sys/module/${name}`)) return true;
+  const dir = `/lib/modules/${release()}`;
+  for (const f of ['modules.builtin', 'modules.dep']) {
+    try {
+      if (new RegExp(`/${name}\\.ko`).test(readFileSync(`${dir}/${f}`, 'utf8'))) return true;
+    } catch {
+      // not there
+    }
+  }
+  return false;
+}
+
+/**
+ * Signs that this "machine" is itself a container. /.dockerenv alone proves
+ * little (some VM images are built from container images and keep it), so it
+ * counts only together with an overlay root.
+ */
+function insideContainer(): string | undefined {
+  if (existsSync('/run/.containerenv')) return 'podman (/run/.containerenv)';
+  let rootIsOverlay = false;
+  try {
+    const root = readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .find((l) => l.split(' ')[4] === '/');
+    rootIsOverlay = root?.includes(' - overlay ') ?? false;
+  } catch {
+    // ignore
+  }
+  if (rootIsOverlay) return existsSync('/.dockerenv') ? 'docker (/.dockerenv, overlay root)' : 'the root filesystem is an overlay';
+  try {
+    const cg = readFileSync('/proc/1/cgroup', 'utf8');
+    const m = /(docker|lxc|kubepods|containerd)/.exec(cg);
+    if (m) return `PID 1 is in a ${m[1]} cgroup`;
+  } catch {
+    // ignore
+  }
+  return undefined;
+}
+
+/** Can this kernel make a veth pair? Tried in a throwaway network namespace, which takes the pair with it. */
+function vethWorks(): boolean {
+  const r = spawnSync('unshare', ['--net', '--', 'ip', 'link', 'add', 'cbdoc0', 'type', 'veth', 'peer', 'name', 'cbdoc1'], {
+    timeout: 5000,
+  });
+  return r.status === 0;
+}
+
+function toolVersion(cmd: string, args: string[]): string | undefined {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 5000 });
+  return r.status === 0 ? r.stdout.trim().split('\n')[0] : undefined;
+}
+
+export function diagnose(): Finding[] {
+  const f: Finding[] = [];
+  const uid = process.getuid?.() ?? -1;
+  f.push(
+    uid === 0
+      ? { name: 'root', level: 'ok', value: 'yes' }
+      : { name: 'root', level: 'fail', value: `uid ${uid}`, fix: 'run as root: sudo cellblock …' },
+  );
+  f.push(
+    kernelAtLeast(5, 9)
+      ? { name: 'kernel', level: 'ok', value: release() }
+      : { name: 'kernel', level: 'fail', value: release(), fix: 'needs Linux ≥ 5.9 (close_range): use the workshop VM (vagrant/)' },
+  );
+  f.push(
+    ['x64', 'arm64'].includes(arch())
+      ? { name: 'architecture', level: 'ok', value: arch() }
+      : { name: 'architecture', level: 'fail', value: arch(), fix: 'only x86_64 and arm64 have syscall tables here' },
+  );
+  const mode = cgroupMode();
+  const controllers = cgroupControllers(mode);
+  f.push({
+    name: 'cgroups',
+    level: mode === 'none' ? 'fail' : 'ok',
+    value: `${mode}${mode === 'hybrid' ? ' (v1 controllers, empty v2 at /sys/fs/cgroup/unified)' : ''}; controllers: ${controllers.join(' ') || 'none'}`,
+    ...(mode === 'none' ? { fix: 'mount cgroup2 at /sys/fs/cgroup (systemd does this at boot)' } : {}),
+  });
+  const missing = ['memory', 'pids', 'cpu'].filter((c) => !controllers.includes(c));
+  if (mode !== 'none' && missing.length > 0) {
+    f.push({
+      name: 'cgroup controllers',
+      level: 'warn',
+      value: `missing ${missing.join(', ')}`,
+      fix: mode === 'v2' ? `echo "+${missing.join(' +')}" > /sys/fs/cgroup/cgroup.subtree_control` : 'enable them on the kernel command line',
+    });
+  }
+  f.push(
+    hasFilesystem('overlay')
+      ? { name: 'overlayfs', level: 'ok', value: 'available' }
+      : { name: 'overlayfs', level: 'fail', value: 'not in this kernel', fix: 'modprobe overlay' },
+  );
+  f.push(
+    vethWorks()
+      ? { name: 'veth', level: 'ok', value: 'a pair can be created' }
+      : {
+          name: 'veth',
+          level: 'warn',
+          value: 'could not create a veth pair',
+          fix: 'modprobe veth (Ubuntu: apt-get install linux-modules-extra-$(uname -r)); needs root and util-linux unshare',
+        },
+  );
+  const inside = insideContainer();
+  f.push(
+    inside
+      ? { name: 'inside a container', level: 'warn', value: inside, fix: 'use a VM (vagrant/): overlay-on-overlay and nested namespaces break lessons' }
+      : { name: 'inside a container', level: 'ok', value: 'no' },
+  );
+  const nodeMajor = Number(process.versions.node.split('.')[0]);
+  f.push(
+    nodeMajor >= 20
+      ? { name: 'node', level: 'ok', value: process.version }
+      : { name: 'node', level: 'fail', value: process.version, fix: 'install Node.js 20 or newer' },
+  );
+  const npm = toolVersion('npm', ['--version']);
+  f.push(npm ? { name: 'npm', level: 'ok', value: npm } : { name: 'npm', level: 'warn', value: 'not found', fix: 'apt-get install npm' });
+  const ip = toolVersion('ip', ['-V']);
+  f.push(ip ? { name: 'iproute2', level: 'ok', value: ip } : { name: 'iproute2', level: 'warn', value: 'no `ip`', fix: 'apt-get install iproute2' });
+  const rootfs = defaultRootfs();
+  f.push(
+    existsSync(`${rootfs}/bin/busybox`)
+      ? { name: 'rootfs', level: 'ok', value: rootfs }
+      : { name: 'rootfs', level: 'fail', value: `${rootfs} missing`, fix: 'bash scripts/setup.sh' },
+  );
+  return f;
+}

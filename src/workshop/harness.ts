@@ -1,0 +1,143 @@
+/**
+ * Trials: start a real container with a set of lessons, look at it from the
+ * host while it runs, end it, and record everything a check might assert —
+ * exit status, output, namespaces, and whatever it left behind.
+ */
+import type { ContainerConfig } from '../core/config.js';
+import { DEFAULT_ENV, newContainerId } from '../core/config.js';
+import type { LoadedLesson, RunningContainer } from '../core/host/run.js';
+import { startContainer } from '../core/host/run.js';
+import { defaultRootfs } from '../core/paths.js';
+import { hostState, isAlive, namespacesOf, pidsInNamespace, type NsType } from './probe.js';
+
+export interface TrialOptions {
+  /** Fields of the config; argv is required, the rest have defaults. */
+  config: Partial<ContainerConfig> & { argv: string[] };
+  /**
+   * Runs after the exec, while the command is alive. The command should block
+   * on stdin (`read x`): the trial closes stdin afterwards to let it end.
+   */
+  whileRunning?: (c: RunningContainer) => Promise<void> | void;
+  /** Kill the container if it has not exited by then. */
+  timeoutMs?: number;
+}
+
+export interface TrialResult {
+  config: ContainerConfig;
+  /** The exit status, when the container started. */
+  status?: number;
+  /** Why it did not start (validation, an init step, exec). */
+  error?: Error;
+  stdout: string;
+  stderr: string;
+  pid?: number;
+  /** The container's namespaces, read right after the exec. */
+  namespaces: Partial<Record<NsType, string>>;
+  /** How many times the init process was spawned (0 when rejected before anything was created). */
+  spawned: number;
+  /** Whether the trial had to kill the container after timeoutMs. */
+  timedOut: boolean;
+  /** Everything the run left behind: host state that is new, processes still in its namespaces. */
+  leaks: string[];
+}
+
+/** The same lessons, with the spawn counted: proof that bad input created nothing. */
+function counting(lessons: LoadedLesson[], counter: { n: number }): LoadedLesson[] {
+  return lessons.map((l) => {
+    const steps = l.lesson.process;
+    if (!steps) return l;
+    return {
+      ...l,
+      lesson: {
+        ...l.lesson,
+        process: {
+          ...steps,
+          spawnChild: (file, args, options) => {
+            counter.n++;
+            return steps.spawnChild(file, args, options);
+          },
+        },
+      },
+    };
+  });
+}
+
+export async function trial(lessons: LoadedLesson[], opts: TrialOptions): Promise<TrialResult> {
+  const config: ContainerConfig = {
+    id: newContainerId(),
+    rootfs: defaultRootfs(),
+    env: DEFAULT_ENV,
+    cwd: '/',
+    tty: false,
+    ...opts.config,
+  };
+  const before = new Set(hostState());
+  const hostNs = namespacesOf('self');
+  const counter = { n: 0 };
+  const result: TrialResult = {
+    config,
+    stdout: '',
+    stderr: '',
+    namespaces: {},
+    spawned: 0,
+    timedOut: false,
+    leaks: [],
+  };
+
+  let container: RunningContainer | undefined;
+  try {
+    container = await startContainer(config, { lessons: counting(lessons, counter), stdio: ['pipe', 'pipe', 'pipe'] });
+  } catch (err) {
+    result.error = err as Error;
+  }
+  result.spawned = counter.n;
+
+  if (container) {
+    const c = container;
+    result.pid = c.pid;
+    result.namespaces = namespacesOf(c.pid);
+    c.stdout?.on('data', (d: Buffer) => (result.stdout += d.toString()));
+    c.stderr?.on('data', (d: Buffer) => (result.stderr += d.toString()));
+    c.stdin?.on('error', () => undefined); // EPIPE when the command did not read
+    const timer = setTimeout(() => {
+      result.timedOut = true;
+      c.kill('SIGKILL');
+    }, opts.timeoutMs ?? 10_000);
+    try {
+      await opts.whileRunning?.(c);
+    } finally {
+      c.stdin?.end();
+      try {
+        result.status = await c.wait();
+      } catch (err) {
+        result.error = err as Error;
+      }
+      clearTimeout(timer);
+      // stdout/stderr may still hold bytes after 'exit': wait for their end.
+      await Promise.all([c.stdout, c.stderr].map((s) => s && !s.readableEnded && onceEnd(s)));
+    }
+  }
+
+  result.leaks = leaksAfter(before, hostNs, result);
+  return result;
+}
+
+function onceEnd(s: NodeJS.ReadableStream): Promise<void> {
+  return new Promise((resolve) => {
+    s.once('end', resolve);
+    s.once('close', resolve);
+    setTimeout(resolve, 1000);
+  });
+}
+
+function leaksAfter(before: Set<string>, hostNs: Partial<Record<NsType, string>>, r: TrialResult): string[] {
+  const leaks = hostState()
+    .filter((l) => !before.has(l))
+    .map((l) => `${l} (new on the host after the run)`);
+  if (r.pid !== undefined && isAlive(r.pid)) leaks.push(`process ${r.pid} (the container's first process) still runs`);
+  for (const [type, link] of Object.entries(r.namespaces) as [NsType, string][]) {
+    if (link === hostNs[type]) continue; // the host's own namespace: of course it lives on
+    for (const pid of pidsInNamespace(type, link)) leaks.push(`process ${pid} still in the container's ${link}`);
+  }
+  return leaks;
+}

@@ -1,0 +1,54 @@
+/**
+ * Which implementation of each lesson runs: the learner's (lessons/) or the
+ * reference (solutions/).
+ *
+ *   verify N     lessons 00…N: the learner's N, the reference for the ones
+ *                before it — so each lesson is graded on its own, and a
+ *                learner stuck on 02 can still be graded on 03.
+ *                Lessons after N are not loaded: their walls are not built yet.
+ *   cumulative   every lesson from one tree (`cellblock run`: the learner's;
+ *                `--solutions`: the reference).
+ */
+import { pathToFileURL } from 'node:url';
+import type { LoadedLesson } from '../core/host/run.js';
+import type { Lesson } from '../core/lesson.js';
+import { builtFile, manifest, type LessonEntry, type Source } from './manifest.js';
+
+export interface LessonRef {
+  entry: LessonEntry;
+  source: Source;
+}
+
+export type Selection = { kind: 'verify'; id: string; source: Source } | { kind: 'cumulative'; source: Source };
+
+export function selectLessons(selection: Selection): LessonRef[] {
+  const all = manifest();
+  if (selection.kind === 'cumulative') return all.map((entry) => ({ entry, source: selection.source }));
+  const upTo = all.findIndex((l) => l.id === selection.id);
+  if (upTo < 0) throw new Error(`no lesson ${selection.id} in the manifest`);
+  return all.slice(0, upTo + 1).map((entry) => ({
+    entry,
+    source: entry.id === selection.id ? selection.source : 'solutions',
+  }));
+}
+
+export async function loadLessons(refs: LessonRef[]): Promise<LoadedLesson[]> {
+  return Promise.all(
+    refs.map(async ({ entry, source }) => {
+      const file = builtFile(entry, source);
+      const mod = (await import(pathToFileURL(file).href)) as { default?: Lesson };
+      const lesson = mod.default;
+      if (!lesson || typeof lesson !== 'object') {
+        throw new Error(`${source}/${entry.id}/${entry.file} must \`export default defineLesson({…})\``);
+      }
+      if (lesson.id !== entry.id) {
+        throw new Error(`${source}/${entry.id}/${entry.file} says id ${JSON.stringify(lesson.id)}, expected ${entry.id}`);
+      }
+      return { id: entry.id, file, lesson };
+    }),
+  );
+}
+
+export async function load(selection: Selection): Promise<LoadedLesson[]> {
+  return loadLessons(selectLessons(selection));
+}

@@ -1,0 +1,90 @@
+/**
+ * Lesson 00 checks: the container is a plain child process of the runtime.
+ */
+import { defineChecks, expectEqual, expectThat, startFailure } from '../src/workshop/checks.js';
+import { namespacesOf, procStatus } from '../src/workshop/probe.js';
+
+const WAIT = ['sh', '-c', 'echo ready; read _'];
+
+export default defineChecks('00-process', [
+  {
+    name: 'the command runs and its output reaches the terminal',
+    async run(env) {
+      const t = await env.shared('echo', { config: { argv: ['echo', 'hello from a process'] } });
+      return startFailure(t) ?? expectEqual(t.stdout, 'hello from a process\n', 'spawn the child with the stdio in `options`');
+    },
+  },
+  {
+    name: 'a clean exit reports status 0',
+    async run(env) {
+      const t = await env.shared('echo', { config: { argv: ['echo', 'hello from a process'] } });
+      return startFailure(t) ?? expectEqual(t.status, 0);
+    },
+  },
+  {
+    name: 'the exit code is passed through (sh -c "exit 3" → 3)',
+    async run(env) {
+      const t = await env.trial({ config: { argv: ['sh', '-c', 'exit 3'] } });
+      return (
+        startFailure(t) ??
+        expectEqual(t.status, 3, "resolve waitForExit with the 'exit' event's code, not a constant")
+      );
+    },
+  },
+  {
+    name: 'death by a signal is reported as 128 + N (SIGTERM → 143)',
+    async run(env) {
+      const t = await env.trial({ config: { argv: ['sh', '-c', 'kill -TERM $$'] } });
+      return (
+        startFailure(t) ??
+        expectEqual(
+          t.status,
+          143,
+          t.status === 0 || t.status === undefined
+            ? "a killed process has code === null and signal === 'SIGTERM': return 128 + os.constants.signals[signal]"
+            : undefined,
+        )
+      );
+    },
+  },
+  {
+    name: 'the host sees the container as its own child process',
+    async run(env) {
+      let ppid: string | undefined;
+      let name: string | undefined;
+      const t = await env.shared('wait', {
+        config: { argv: WAIT },
+        whileRunning: (c) => {
+          const st = procStatus(c.pid);
+          ppid = st?.['PPid'];
+          name = st?.['Name'];
+        },
+      });
+      return (
+        startFailure(t) ??
+        expectThat(
+          ppid === String(process.pid) && name === 'sh',
+          `Name: sh, PPid: ${process.pid} (this runtime)`,
+          `Name: ${name}, PPid: ${ppid}`,
+          'the child must be spawned by the runtime itself, and exec the command',
+        )
+      );
+    },
+  },
+  {
+    name: 'no namespace yet: every /proc/<pid>/ns/* is the host’s',
+    async run(env) {
+      const t = await env.shared('wait', { config: { argv: WAIT } });
+      const host = namespacesOf('self');
+      const differ = Object.entries(t.namespaces).filter(([k, v]) => host[k as keyof typeof host] !== v);
+      return (
+        startFailure(t) ??
+        expectThat(
+          differ.length === 0,
+          'all equal to the host’s',
+          differ.length === 0 ? 'all equal' : differ.map(([k, v]) => `${k} ${v}`).join(', '),
+        )
+      );
+    },
+  },
+]);
