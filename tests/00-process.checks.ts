@@ -11,7 +11,10 @@ export default defineChecks('00-process', [
     name: 'the command runs and its output reaches the terminal',
     async run(env) {
       const t = await env.shared('echo', { config: { argv: ['echo', 'hello from a process'] } });
-      return startFailure(t) ?? expectEqual(t.stdout, 'hello from a process\n', 'spawn the child with the stdio in `options`');
+      return (
+        startFailure(t) ??
+        expectEqual(t.stdout, 'hello from a process\n', 'spawn the child with the stdio in `options`')
+      );
     },
   },
   {
@@ -26,8 +29,7 @@ export default defineChecks('00-process', [
     async run(env) {
       const t = await env.trial({ config: { argv: ['sh', '-c', 'exit 3'] } });
       return (
-        startFailure(t) ??
-        expectEqual(t.status, 3, "resolve waitForExit with the 'exit' event's code, not a constant")
+        startFailure(t) ?? expectEqual(t.status, 3, "resolve waitForExit with the 'exit' event's code, not a constant")
       );
     },
   },

@@ -91,7 +91,9 @@ export default defineChecks('01-uts', [
       return expectThat(
         t.error?.name === 'ConfigError' && t.error.message.includes('65 bytes') && t.spawned === 0,
         'a ConfigError naming the 65-byte name, and no process spawned',
-        t.error ? `${t.error.name}: ${t.error.message} (spawned ${t.spawned})` : `status ${t.status}, spawned ${t.spawned}`,
+        t.error
+          ? `${t.error.name}: ${t.error.message} (spawned ${t.spawned})`
+          : `status ${t.status}, spawned ${t.spawned}`,
         'keep the HOST_NAME_MAX validation in the lesson file',
       );
     },

@@ -13,7 +13,10 @@ import { manifest, sourceFile } from '../src/workshop/manifest.js';
 // Check names are loaded up front so mocha can list one `it` per check.
 const namesById = new Map<string, string[]>();
 for (const entry of manifest()) {
-  namesById.set(entry.id, (await loadChecks(entry)).checks.map((c) => c.name));
+  namesById.set(
+    entry.id,
+    (await loadChecks(entry)).checks.map((c) => c.name),
+  );
 }
 
 for (const entry of manifest()) {
@@ -30,7 +33,9 @@ for (const entry of manifest()) {
       for (const name of names) {
         it(name, function () {
           const c = report.checks.find((x) => x.name === name);
-          expect(c, `check "${name}" did not run: ${JSON.stringify(report.checks.map((x) => x.name))}`).to.exist;
+          expect(c, `check "${name}" did not run: ${JSON.stringify(report.checks.map((x) => x.name))}`).to.not.equal(
+            undefined,
+          );
           expect(c!.ok, `expected: ${c!.expected}\nfound:    ${c!.found}`).to.equal(true);
         });
       }
@@ -40,7 +45,10 @@ for (const entry of manifest()) {
       it('fails at least one of its own checks', async function () {
         const report = await runLessonChecks(entry, 'lessons');
         const failed = report.checks.filter((c) => !c.ok);
-        expect(failed.length, 'the untouched starter passes every check: the checks cannot tell done from not done').to.be.greaterThan(0);
+        expect(
+          failed.length,
+          'the untouched starter passes every check: the checks cannot tell done from not done',
+        ).to.be.greaterThan(0);
         // A failing check must say what it found: an empty "found" helps nobody.
         for (const c of failed) expect(c.found, c.name).to.not.equal('');
       });

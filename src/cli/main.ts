@@ -27,10 +27,20 @@ export async function main(argv: string[]): Promise<void> {
         y
           .options(runOptions)
           .option('rootfs', { type: 'string', describe: 'root filesystem directory (default: the busybox rootfs)' })
-          .option('solutions', { type: 'boolean', default: false, describe: 'use the reference solutions for every lesson' })
+          .option('solutions', {
+            type: 'boolean',
+            default: false,
+            describe: 'use the reference solutions for every lesson',
+          })
           .option('interactive', { alias: 'i', type: 'boolean', default: false, describe: 'keep stdin attached' })
           .option('tty', { alias: 't', type: 'boolean', default: false, describe: 'give the container a terminal' })
-          .option('env', { alias: 'e', type: 'string', array: true, default: [], describe: 'KEY=VALUE for the command' })
+          .option('env', {
+            alias: 'e',
+            type: 'string',
+            array: true,
+            default: [],
+            describe: 'KEY=VALUE for the command',
+          })
           .option('workdir', { alias: 'w', type: 'string', default: '/', describe: 'working directory inside' })
           .option('id', { type: 'string', describe: 'container id (default: generated)' })
           .positional('command', { type: 'string', array: true, describe: 'the command, after --' })
@@ -43,7 +53,7 @@ export async function main(argv: string[]): Promise<void> {
     )
     .command(
       'verify [lesson]',
-      "check a lesson: yours (default), or the reference with --solutions",
+      'check a lesson: yours (default), or the reference with --solutions',
       (y) =>
         y
           .positional('lesson', { type: 'string', describe: 'lesson number or id (default: your next one)' })

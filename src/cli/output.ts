@@ -45,6 +45,8 @@ export function printError(err: unknown): number {
     line(chalk.dim('  → finish it (`cellblock status` shows which), or run with --solutions to use the reference'));
     return 125;
   }
-  line(`${chalk.red('cellblock: unexpected error:')} ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  line(
+    `${chalk.red('cellblock: unexpected error:')} ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+  );
   return 125;
 }

@@ -24,10 +24,7 @@ export interface BaseConfig {
 /** A config as lessons see it: the base fields plus whatever the active lessons add. */
 export type ContainerConfig = BaseConfig & Record<string, unknown>;
 
-export const DEFAULT_ENV = [
-  'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
-  'HOME=/root',
-];
+export const DEFAULT_ENV = ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'HOME=/root'];
 
 /** A bad value in the config: names the field and the value, and says how to fix it. */
 export class ConfigError extends Error {

@@ -37,7 +37,9 @@ export function execve(pathname: string, argv: string[], envp: string[]): never 
   throw new Error('unreachable');
 }
 
-const _prctl = libc.func('int prctl(int option, unsigned long arg2, unsigned long arg3, unsigned long arg4, unsigned long arg5)');
+const _prctl = libc.func(
+  'int prctl(int option, unsigned long arg2, unsigned long arg3, unsigned long arg4, unsigned long arg5)',
+);
 
 /** prctl(2) option: signal to receive when the parent (thread) dies. Survives execve. */
 export const PR_SET_PDEATHSIG = 1;

@@ -153,7 +153,9 @@ export async function runLessonChecks(
     ok: trials.length > 0 && leaks.length === 0,
     expected: 'no leftovers after every run',
     found: trials.length === 0 ? 'no container was run' : leaks.length === 0 ? 'none' : leaks.join('; '),
-    ...(leaks.length > 0 ? { hint: 'run `cellblock cleanup`, then find which step creates this and is not undone' } : {}),
+    ...(leaks.length > 0
+      ? { hint: 'run `cellblock cleanup`, then find which step creates this and is not undone' }
+      : {}),
     ms: 0,
   });
   return report(entry, source, outcomes, started);

@@ -48,7 +48,9 @@ export function cgroupControllers(mode: CgroupMode): string[] {
 }
 
 function kernelAtLeast(major: number, minor: number): boolean {
-  const [a = 0, b = 0] = release().split('.').map((n) => parseInt(n, 10));
+  const [a = 0, b = 0] = release()
+    .split('.')
+    .map((n) => parseInt(n, 10));
   return a > major || (a === major && b >= minor);
 }
 
@@ -87,7 +89,8 @@ function insideContainer(): string | undefined {
   } catch {
     // ignore
   }
-  if (rootIsOverlay) return existsSync('/.dockerenv') ? 'docker (/.dockerenv, overlay root)' : 'the root filesystem is an overlay';
+  if (rootIsOverlay)
+    return existsSync('/.dockerenv') ? 'docker (/.dockerenv, overlay root)' : 'the root filesystem is an overlay';
   try {
     const cg = readFileSync('/proc/1/cgroup', 'utf8');
     const m = /(docker|lxc|kubepods|containerd)/.exec(cg);
@@ -100,9 +103,13 @@ function insideContainer(): string | undefined {
 
 /** Can this kernel make a veth pair? Tried in a throwaway network namespace, which takes the pair with it. */
 function vethWorks(): boolean {
-  const r = spawnSync('unshare', ['--net', '--', 'ip', 'link', 'add', 'cbdoc0', 'type', 'veth', 'peer', 'name', 'cbdoc1'], {
-    timeout: 5000,
-  });
+  const r = spawnSync(
+    'unshare',
+    ['--net', '--', 'ip', 'link', 'add', 'cbdoc0', 'type', 'veth', 'peer', 'name', 'cbdoc1'],
+    {
+      timeout: 5000,
+    },
+  );
   return r.status === 0;
 }
 
@@ -122,7 +129,12 @@ export function diagnose(): Finding[] {
   f.push(
     kernelAtLeast(5, 9)
       ? { name: 'kernel', level: 'ok', value: release() }
-      : { name: 'kernel', level: 'fail', value: release(), fix: 'needs Linux ≥ 5.9 (close_range): use the workshop VM (vagrant/)' },
+      : {
+          name: 'kernel',
+          level: 'fail',
+          value: release(),
+          fix: 'needs Linux ≥ 5.9 (close_range): use the workshop VM (vagrant/)',
+        },
   );
   f.push(
     ['x64', 'arm64'].includes(arch())
@@ -143,7 +155,10 @@ export function diagnose(): Finding[] {
       name: 'cgroup controllers',
       level: 'warn',
       value: `missing ${missing.join(', ')}`,
-      fix: mode === 'v2' ? `echo "+${missing.join(' +')}" > /sys/fs/cgroup/cgroup.subtree_control` : 'enable them on the kernel command line',
+      fix:
+        mode === 'v2'
+          ? `echo "+${missing.join(' +')}" > /sys/fs/cgroup/cgroup.subtree_control`
+          : 'enable them on the kernel command line',
     });
   }
   f.push(
@@ -164,7 +179,12 @@ export function diagnose(): Finding[] {
   const inside = insideContainer();
   f.push(
     inside
-      ? { name: 'inside a container', level: 'warn', value: inside, fix: 'use a VM (vagrant/): overlay-on-overlay and nested namespaces break lessons' }
+      ? {
+          name: 'inside a container',
+          level: 'warn',
+          value: inside,
+          fix: 'use a VM (vagrant/): overlay-on-overlay and nested namespaces break lessons',
+        }
       : { name: 'inside a container', level: 'ok', value: 'no' },
   );
   const nodeMajor = Number(process.versions.node.split('.')[0]);
@@ -174,9 +194,17 @@ export function diagnose(): Finding[] {
       : { name: 'node', level: 'fail', value: process.version, fix: 'install Node.js 20 or newer' },
   );
   const npm = toolVersion('npm', ['--version']);
-  f.push(npm ? { name: 'npm', level: 'ok', value: npm } : { name: 'npm', level: 'warn', value: 'not found', fix: 'apt-get install npm' });
+  f.push(
+    npm
+      ? { name: 'npm', level: 'ok', value: npm }
+      : { name: 'npm', level: 'warn', value: 'not found', fix: 'apt-get install npm' },
+  );
   const ip = toolVersion('ip', ['-V']);
-  f.push(ip ? { name: 'iproute2', level: 'ok', value: ip } : { name: 'iproute2', level: 'warn', value: 'no `ip`', fix: 'apt-get install iproute2' });
+  f.push(
+    ip
+      ? { name: 'iproute2', level: 'ok', value: ip }
+      : { name: 'iproute2', level: 'warn', value: 'no `ip`', fix: 'apt-get install iproute2' },
+  );
   const rootfs = defaultRootfs();
   f.push(
     existsSync(`${rootfs}/bin/busybox`)

@@ -42,7 +42,9 @@ export async function loadLessons(refs: LessonRef[]): Promise<LoadedLesson[]> {
         throw new Error(`${source}/${entry.id}/${entry.file} must \`export default defineLesson({…})\``);
       }
       if (lesson.id !== entry.id) {
-        throw new Error(`${source}/${entry.id}/${entry.file} says id ${JSON.stringify(lesson.id)}, expected ${entry.id}`);
+        throw new Error(
+          `${source}/${entry.id}/${entry.file} says id ${JSON.stringify(lesson.id)}, expected ${entry.id}`,
+        );
       }
       return { id: entry.id, file, lesson };
     }),

@@ -15,6 +15,8 @@ export async function hint(args: { lesson: string; all: boolean }): Promise<void
     process.stdout.write(`${chalk.cyan(`Hint ${from + i + 1}/${entry.hints.length}`)} (${entry.id}): ${h}\n`);
   });
   if (shown === entry.hints.length) {
-    process.stdout.write(chalk.dim(`That is the last hint. The reference is in solutions/${entry.id}/ — try without it first.\n`));
+    process.stdout.write(
+      chalk.dim(`That is the last hint. The reference is in solutions/${entry.id}/ — try without it first.\n`),
+    );
   }
 }

@@ -1,9 +1,8 @@
 /** `cellblock run`: one container, stdio attached, its exit status as ours. */
 import { openSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { StdioOptions } from 'node:child_process';
 import { DEFAULT_ENV, newContainerId, type ContainerConfig } from '../../core/config.js';
-import { startContainer, type RunningContainer } from '../../core/host/run.js';
+import { startContainer, type RunningContainer, type StdioEntry } from '../../core/host/run.js';
 import { Terminal } from '../../core/host/terminal.js';
 import { defaultRootfs } from '../../core/paths.js';
 import { load } from '../../workshop/loader.js';
@@ -49,7 +48,7 @@ export async function run(args: RunArgs): Promise<number> {
   };
 
   const term = args.tty ? new Terminal(process.stdout.columns || 80, process.stdout.rows || 24) : undefined;
-  const stdio: [StdioOptions[number], StdioOptions[number], StdioOptions[number]] = term
+  const stdio: [StdioEntry, StdioEntry, StdioEntry] = term
     ? [term.slave!, term.slave!, term.slave!]
     : [args.interactive ? 0 : openSync('/dev/null', 'r'), 1, 2];
 

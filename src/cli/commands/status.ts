@@ -17,7 +17,9 @@ export async function status(args: { json: boolean }): Promise<void> {
   const done = rows.filter((r) => r.done).length;
   const next = rows.find((r) => !r.done);
   if (args.json) {
-    process.stdout.write(`${JSON.stringify({ done, total: rows.length, next: next?.id ?? null, lessons: rows }, null, 2)}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ done, total: rows.length, next: next?.id ?? null, lessons: rows }, null, 2)}\n`,
+    );
     return;
   }
   const width = 30;
@@ -27,7 +29,12 @@ export async function status(args: { json: boolean }): Promise<void> {
   );
   for (const r of rows) {
     const mark = r.done ? chalk.green('✓ done   ') : r === next ? chalk.yellow('→ next   ') : chalk.dim('· pending');
-    process.stdout.write(`  ${mark}  ${r.id.padEnd(12)} ${r.title}${r.checks && !r.done ? chalk.dim(` (${r.checks})`) : ''}\n`);
+    process.stdout.write(
+      `  ${mark}  ${r.id.padEnd(12)} ${r.title}${r.checks && !r.done ? chalk.dim(` (${r.checks})`) : ''}\n`,
+    );
   }
-  if (next) process.stdout.write(`\nNext: edit ${chalk.bold(next.file)}, then run ${chalk.bold(`cellblock verify ${next.id.slice(0, 2)}`)}\n`);
+  if (next)
+    process.stdout.write(
+      `\nNext: edit ${chalk.bold(next.file)}, then run ${chalk.bold(`cellblock verify ${next.id.slice(0, 2)}`)}\n`,
+    );
 }

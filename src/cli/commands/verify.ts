@@ -50,7 +50,9 @@ function printCheck(c: CheckOutcome): void {
 
 function printSummary(r: LessonReport): void {
   const ok = r.passed === r.total;
-  const head = ok ? chalk.green(`${r.passed}/${r.total} checks passed`) : chalk.red(`${r.passed}/${r.total} checks passed`);
+  const head = ok
+    ? chalk.green(`${r.passed}/${r.total} checks passed`)
+    : chalk.red(`${r.passed}/${r.total} checks passed`);
   process.stdout.write(`\n${head} ${chalk.dim(`(${(r.ms / 1000).toFixed(1)} s)`)}\n`);
   if (ok && r.source === 'lessons') {
     const next = manifest()[manifest().findIndex((l) => l.id === r.lesson) + 1];

@@ -13,7 +13,8 @@
  * host an error if a step failed. It is close-on-exec in the init, so when the
  * host reads end-of-file with no message, the exec has happened.
  */
-import type { ChildProcess, StdioOptions } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import type { Stream } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import type { Readable, Writable } from 'node:stream';
 import type { Socket } from 'node:net';
@@ -32,10 +33,13 @@ export interface LoadedLesson {
   lesson: Lesson;
 }
 
+/** One of the container's stdin/stdout/stderr, as child_process.spawn takes it. */
+export type StdioEntry = 'pipe' | 'ignore' | 'inherit' | number | Stream;
+
 export interface StartOptions {
   lessons: LoadedLesson[];
   /** stdin, stdout, stderr of the container: fds, 'pipe', 'ignore' or 'inherit'. */
-  stdio: [StdioOptions[number], StdioOptions[number], StdioOptions[number]];
+  stdio: [StdioEntry, StdioEntry, StdioEntry];
 }
 
 const INIT_SCRIPT = fileURLToPath(new URL('../init/main.js', import.meta.url));

@@ -42,11 +42,10 @@ export function guardedSys(sys: Sys, host: HostNamespaces): Sys {
     ...sys,
     sethostname: (name) => (own('uts', 'sethostname', 'CLONE_NEWUTS'), sys.sethostname(name)),
     mount: (source, target, fstype, flags, data) => (
-      own('mnt', `mount(${target})`, 'CLONE_NEWNS'), sys.mount(source, target, fstype, flags, data)
+      own('mnt', `mount(${target})`, 'CLONE_NEWNS'),
+      sys.mount(source, target, fstype, flags, data)
     ),
     umount2: (target, flags) => (own('mnt', `umount2(${target})`, 'CLONE_NEWNS'), sys.umount2(target, flags)),
-    pivot_root: (newRoot, putOld) => (
-      own('mnt', 'pivot_root', 'CLONE_NEWNS'), sys.pivot_root(newRoot, putOld)
-    ),
+    pivot_root: (newRoot, putOld) => (own('mnt', 'pivot_root', 'CLONE_NEWNS'), sys.pivot_root(newRoot, putOld)),
   };
 }
