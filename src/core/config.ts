@@ -6,6 +6,8 @@
  * The core owns only the fields every container has. Each lesson adds its own
  * (01-uts adds `hostname`), declares them as CLI options and validates them.
  */
+import { ID_PREFIX } from './names.js';
+
 export interface BaseConfig {
   /** Unique per run: names the container's kernel objects (cgroup, veth, …). */
   id: string;
@@ -38,7 +40,7 @@ export class ConfigError extends Error {
 export const ID_PATTERN = /^[a-z0-9][a-z0-9_.-]{0,31}$/;
 
 export function newContainerId(): string {
-  return `cb-${process.pid.toString(36)}-${Date.now().toString(36).slice(-5)}${Math.floor(Math.random() * 1296)
+  return `${ID_PREFIX}${process.pid.toString(36)}-${Date.now().toString(36).slice(-5)}${Math.floor(Math.random() * 1296)
     .toString(36)
     .padStart(2, '0')}`;
 }

@@ -3,11 +3,12 @@
  * kernel object is created, so bad input changes nothing. Every problem is
  * reported at once, naming the value and how to fix it.
  */
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
 import type { ContainerConfig } from './config.js';
 import { ID_PATTERN } from './config.js';
 import type { LoadedLesson } from './host/run.js';
+import { readState } from './host/state.js';
 import type { Validation } from './lesson.js';
 
 export const coreValidations: Validation<ContainerConfig>[] = [
@@ -15,6 +16,12 @@ export const coreValidations: Validation<ContainerConfig>[] = [
     ID_PATTERN.test(id)
       ? undefined
       : `container id ${JSON.stringify(id)} is invalid: use 1–32 characters from a-z 0-9 _ . - starting with a letter or digit`,
+  ({ id }) => {
+    const running = readState(id);
+    return running && existsSync(`/proc/${running.pid}`)
+      ? `container id ${id} is already running (pid ${running.pid}): choose another --id`
+      : undefined;
+  },
   ({ rootfs }) => {
     if (!isAbsolute(rootfs)) return `rootfs ${JSON.stringify(rootfs)} must be an absolute path`;
     let st;

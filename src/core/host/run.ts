@@ -24,6 +24,7 @@ import type { Lesson, ProcessSteps } from '../lesson.js';
 import { validateConfig } from '../validate.js';
 import { spawnInNewNamespaces, warmThreadPool } from './namespaces.js';
 import { readNamespaces } from '../init/guard.js';
+import { removeState, writeState } from './state.js';
 import { InitError, type InitMessage, type InitReport } from '../init/protocol.js';
 
 /** A lesson's module, loaded: its code and the file the init will load it from again. */
@@ -114,6 +115,7 @@ export async function startContainer(config: ContainerConfig, opts: StartOptions
   const done: LoadedLesson[] = [];
   const cleanup = async (): Promise<void> => {
     const errors: unknown[] = [];
+    removeState(config.id);
     for (const l of done.reverse()) {
       try {
         await l.lesson.hostCleanup?.(ctx);
@@ -136,6 +138,13 @@ export async function startContainer(config: ContainerConfig, opts: StartOptions
     throw err;
   }
 
+  writeState({
+    id: config.id,
+    pid: child.pid,
+    runtimePid: process.pid,
+    rootfs: config.rootfs,
+    startedAt: new Date().toISOString(),
+  });
   try {
     for (const l of lessons) {
       done.push(l);

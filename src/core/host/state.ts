@@ -1,0 +1,49 @@
+/**
+ * Runtime state of running containers, like runc's /run/runc/<id>/state.json:
+ * written once the init is spawned, removed after cleanup. It lets other
+ * commands find a container by id (stats, pause, cleanup) without guessing.
+ */
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { RUN_DIR } from '../names.js';
+
+export interface ContainerState {
+  id: string;
+  /** Host pid of the container's first process. */
+  pid: number;
+  /** Host pid of the runtime process that manages it. */
+  runtimePid: number;
+  rootfs: string;
+  startedAt: string;
+}
+
+export function stateFile(id: string): string {
+  return join(RUN_DIR, `${id}.json`);
+}
+
+export function writeState(state: ContainerState): void {
+  mkdirSync(RUN_DIR, { recursive: true, mode: 0o700 });
+  writeFileSync(stateFile(state.id), `${JSON.stringify(state)}\n`);
+}
+
+export function removeState(id: string): void {
+  rmSync(stateFile(id), { force: true });
+}
+
+export function readState(id: string): ContainerState | undefined {
+  try {
+    return JSON.parse(readFileSync(stateFile(id), 'utf8')) as ContainerState;
+  } catch {
+    return undefined;
+  }
+}
+
+export function listStates(): ContainerState[] {
+  let files: string[];
+  try {
+    files = readdirSync(RUN_DIR).filter((f) => f.endsWith('.json'));
+  } catch {
+    return [];
+  }
+  return files.map((f) => readState(f.slice(0, -5))).filter((s): s is ContainerState => s !== undefined);
+}
