@@ -52,35 +52,62 @@ export async function run(args: RunArgs): Promise<number> {
     ? [term.slave!, term.slave!, term.slave!]
     : [args.interactive ? 0 : openSync('/dev/null', 'r'), 1, 2];
 
+  // Handlers go in before the container exists: a signal that arrives while it
+  // starts is held and passed on once there is a process to pass it to.
+  const proxy = term ? undefined : new SignalProxy();
   let container: RunningContainer;
   try {
     container = await startContainer(config, { lessons, stdio });
   } catch (err) {
     term?.close();
+    proxy?.stop();
     throw err;
   }
-  return term ? attachTerminal(container, term) : proxySignals(container);
+  if (term) return attachTerminal(container, term);
+  try {
+    proxy!.attach(container);
+    return await container.wait();
+  } finally {
+    proxy!.stop();
+  }
 }
 
-async function proxySignals(c: RunningContainer): Promise<number> {
-  let interrupts = 0;
-  const forward = (sig: NodeJS.Signals): void => {
+/** Signals sent to `cellblock run` go to the container, as docker's sig-proxy does. */
+class SignalProxy {
+  private container: RunningContainer | undefined;
+  private pending: NodeJS.Signals[] = [];
+  private interrupts = 0;
+  private readonly handler = (sig: NodeJS.Signals): void => this.forward(sig);
+
+  constructor() {
+    for (const s of FORWARDED) process.on(s, this.handler);
+  }
+
+  attach(c: RunningContainer): void {
+    this.container = c;
+    for (const sig of this.pending.splice(0)) this.forward(sig);
+  }
+
+  stop(): void {
+    for (const s of FORWARDED) process.off(s, this.handler);
+  }
+
+  private forward(sig: NodeJS.Signals): void {
+    const c = this.container;
+    if (!c) {
+      this.pending.push(sig);
+      return;
+    }
     // A PID 1 without a handler ignores SIGINT/SIGTERM (lesson 02): after the
     // third Ctrl-C, stop asking.
-    if (sig === 'SIGINT' && ++interrupts >= 3) {
+    if (sig === 'SIGINT' && ++this.interrupts >= 3) {
       process.stderr.write('cellblock: killing the container (SIGKILL)\n');
       return c.kill('SIGKILL');
     }
-    if (sig === 'SIGINT' && interrupts === 1) {
+    if (sig === 'SIGINT' && this.interrupts === 1) {
       process.stderr.write('cellblock: SIGINT sent to the container; press Ctrl-C twice more to kill it\n');
     }
     c.kill(sig);
-  };
-  for (const s of FORWARDED) process.on(s, forward);
-  try {
-    return await c.wait();
-  } finally {
-    for (const s of FORWARDED) process.off(s, forward);
   }
 }
 

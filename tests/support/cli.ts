@@ -1,0 +1,30 @@
+/** Running the real `cellblock` command the way a learner types it. */
+import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ROOT } from '../../src/core/paths.js';
+
+export const BIN = join(ROOT, 'src', 'bin', 'cellblock.mjs');
+
+/** A progress file of the test's own, so tests never touch the learner's progress. */
+export function scratchEnv(): NodeJS.ProcessEnv {
+  const dir = mkdtempSync(join(tmpdir(), 'cellblock-cli-'));
+  return { ...process.env, CELLBLOCK_PROGRESS: join(dir, 'progress.json'), NO_COLOR: '1' };
+}
+
+export function cellblock(
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; input?: string } = {},
+): SpawnSyncReturns<string> {
+  return spawnSync(process.execPath, [BIN, ...args], {
+    encoding: 'utf8',
+    env: opts.env ?? { ...process.env, NO_COLOR: '1' },
+    input: opts.input ?? '',
+    timeout: 60_000,
+  });
+}
+
+export function cellblockAsync(args: string[]) {
+  return spawn(process.execPath, [BIN, ...args], { env: { ...process.env, NO_COLOR: '1' }, stdio: 'pipe' });
+}
