@@ -1,0 +1,101 @@
+// Start→exit latency of a container, side by side with the references, in one
+// run: the commands are interleaved round-robin so machine noise hits them all
+// alike. Prints medians and ratios; asserts nothing (numbers vary by machine).
+//
+//   npm run bench [-- --runs 30]
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ensureBuilt, ROOT } from './build.mjs';
+
+const runs = Number(process.argv[process.argv.indexOf('--runs') + 1]) || 30;
+const rootfs = process.env.CELLBLOCK_ROOTFS ?? join(ROOT, '.cellblock', 'rootfs');
+const bin = join(ROOT, 'src', 'bin', 'cellblock.mjs');
+await ensureBuilt();
+
+const has = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
+
+/** An OCI bundle for runc on the same rootfs, running /bin/true. */
+function runcBundle() {
+  const dir = mkdtempSync(join(tmpdir(), 'cellblock-bench-runc-'));
+  const spec = spawnSync('runc', ['spec', '--bundle', dir]);
+  if (spec.status !== 0) return undefined;
+  const config = JSON.parse(spawnSync('cat', [join(dir, 'config.json')], { encoding: 'utf8' }).stdout);
+  config.process.terminal = false;
+  config.process.args = ['/bin/true'];
+  config.root = { path: rootfs, readonly: true };
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
+  return dir;
+}
+
+const cases = [
+  { name: 'node -e 0 (Node start-up)', argv: [process.execPath, '-e', '0'] },
+  {
+    name: 'cellblock run --solutions /bin/true',
+    argv: [process.execPath, bin, 'run', '--solutions', '--', '/bin/true'],
+  },
+  {
+    name: 'unshare --uts --pid --fork --mount /bin/true (floor)',
+    argv: ['unshare', '--uts', '--pid', '--fork', '--mount', '/bin/true'],
+  },
+];
+let bundle;
+if (has('runc')) {
+  bundle = runcBundle();
+  let n = 0;
+  if (bundle)
+    cases.push({
+      name: 'runc run /bin/true',
+      argv: () => ['runc', 'run', '--bundle', bundle, `cellblock-bench-${process.pid}-${n++}`],
+    });
+} else {
+  console.log('runc: not installed (apt-get install runc) — its row is left out');
+}
+cases.push({
+  name: 'cellblock verify 01 --solutions',
+  argv: [process.execPath, bin, 'verify', '01', '--solutions'],
+  runs: 5,
+});
+
+const times = new Map(cases.map((c) => [c.name, []]));
+const once = (c) => {
+  const argv = typeof c.argv === 'function' ? c.argv() : c.argv;
+  const t0 = performance.now();
+  const r = spawnSync(argv[0], argv.slice(1), {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, NO_COLOR: '1' },
+  });
+  const ms = performance.now() - t0;
+  if (r.status !== 0) throw new Error(`${c.name} failed (${r.status}): ${r.stderr}`);
+  return ms;
+};
+try {
+  for (const c of cases) once(c); // warm the page cache and dist/
+  for (let i = 0; i < runs; i++) {
+    for (const c of cases) if (i < (c.runs ?? runs)) times.get(c.name).push(once(c));
+  }
+} finally {
+  if (bundle) rmSync(bundle, { recursive: true, force: true });
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const m = Object.fromEntries(cases.map((c) => [c.name, median(times.get(c.name))]));
+const node = m[cases[0].name];
+const ours = m[cases[1].name];
+const floor = m[cases[2].name];
+console.log(`\n${runs} interleaved runs each (verify: 5), median wall time, ${new Date().toISOString()}\n`);
+for (const c of cases) {
+  console.log(`  ${c.name.padEnd(55)} ${m[c.name].toFixed(1).padStart(8)} ms`);
+}
+console.log('\nratios');
+console.log(`  cellblock run / unshare (floor)    ${(ours / floor).toFixed(1)}×`);
+if (bundle) console.log(`  cellblock run / runc run           ${(ours / m['runc run /bin/true']).toFixed(2)}×`);
+console.log(`  cellblock run − node -e 0          ${(ours - node).toFixed(1)} ms (target: ≤ 30 ms)`);
+console.log(
+  `  cellblock verify 01                ${(m['cellblock verify 01 --solutions'] / 1000).toFixed(2)} s (target: < 3 s)`,
+);
+if (!existsSync(rootfs)) console.log(`(rootfs ${rootfs} missing: run bash scripts/setup.sh)`);
