@@ -56,8 +56,8 @@ export default defineChecks('01-uts', [
           found,
           'box01',
           found === HOST_HOSTNAME
-            ? "it prints the host's name: call sys.sethostname(config.hostname) in init()"
-            : 'set the name from config.hostname',
+            ? "it prints the host's name: nothing set a hostname inside the container (man 2 sethostname; look in `sys`)"
+            : 'use the name from config.hostname',
         )
       );
     },
