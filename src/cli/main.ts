@@ -16,6 +16,12 @@ async function lessonOptions(argv: string[]): Promise<Record<string, LessonOptio
 }
 
 export async function main(argv: string[]): Promise<void> {
+  // `cellblock verify | head`: a closed pipe ends the output, not the program with a stack trace.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') throw err;
+    });
+  }
   const runOptions = argv[0] === 'run' ? await lessonOptions(argv).catch(() => ({})) : {};
   const cli: Argv = yargs(argv)
     .scriptName('cellblock')
