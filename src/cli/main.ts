@@ -3,7 +3,8 @@
  * own module, imported only when used; commands throw, and only this file
  * prints errors and sets the exit code.
  */
-import yargs, { type Argv } from 'yargs';
+import type { Argv, Options } from 'yargs';
+import { parseRunFast, runOptions } from './run-options.js';
 import { CliError, printError } from './output.js';
 import type { LessonOption } from '../core/lesson.js';
 
@@ -22,7 +23,20 @@ export async function main(argv: string[]): Promise<void> {
       if (err.code !== 'EPIPE') throw err;
     });
   }
-  const runOptions = argv[0] === 'run' ? await lessonOptions(argv).catch(() => ({})) : {};
+  const runSpec = runOptions(argv[0] === 'run' ? await lessonOptions(argv).catch(() => ({})) : {});
+  if (argv[0] === 'run') {
+    const fast = parseRunFast(argv.slice(1), runSpec);
+    if (fast) {
+      try {
+        const { run } = await import('./commands/run.js');
+        process.exitCode = await run(fast as never);
+      } catch (err) {
+        process.exitCode = printError(err);
+      }
+      return;
+    }
+  }
+  const { default: yargs } = await import('yargs');
   const cli: Argv = yargs(argv)
     .scriptName('cellblock')
     .usage('$0 <command>\n\nA container runtime you build yourself, one kernel feature per lesson.')
@@ -31,24 +45,7 @@ export async function main(argv: string[]): Promise<void> {
       'run a container from the lessons (yours, or the reference with --solutions)',
       (y) =>
         y
-          .options(runOptions)
-          .option('rootfs', { type: 'string', describe: 'root filesystem directory (default: the busybox rootfs)' })
-          .option('solutions', {
-            type: 'boolean',
-            default: false,
-            describe: 'use the reference solutions for every lesson',
-          })
-          .option('interactive', { alias: 'i', type: 'boolean', default: false, describe: 'keep stdin attached' })
-          .option('tty', { alias: 't', type: 'boolean', default: false, describe: 'give the container a terminal' })
-          .option('env', {
-            alias: 'e',
-            type: 'string',
-            array: true,
-            default: [],
-            describe: 'KEY=VALUE for the command',
-          })
-          .option('workdir', { alias: 'w', type: 'string', default: '/', describe: 'working directory inside' })
-          .option('id', { type: 'string', describe: 'container id (default: generated)' })
+          .options(runSpec as Record<string, Options>)
           .positional('command', { type: 'string', array: true, describe: 'the command, after --' })
           .example('$0 run --solutions --hostname box -- hostname', 'prints box')
           .example('$0 run -it -- sh', 'an interactive shell'),

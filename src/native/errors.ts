@@ -39,6 +39,7 @@ const HINTS: Record<string, string> = {
   'sethostname:EINVAL': 'hostnames are at most 64 bytes (HOST_NAME_MAX)',
   'execve:ENOENT': 'no such file in the container: is the command in the rootfs, and on its PATH?',
   'execve:EACCES': 'the file is not executable (chmod +x) or sits on a noexec mount',
+  'chdir:ENOENT': 'the working directory does not exist in the container: create it in the rootfs, or pick another -w',
   'umount2:EINVAL': 'the target is not a mount point',
 };
 

@@ -1,11 +1,13 @@
 /**
- * Process identity and image: getpid(2), getppid(2), setsid(2), execve(2).
+ * Process identity, working directory and image: getpid(2), getppid(2), setsid(2),
+ * chdir(2), execve(2), prctl(2).
  */
 import { check, libc } from './libc.js';
 
 const _getpid = libc.func('int getpid(void)');
 const _getppid = libc.func('int getppid(void)');
 const _setsid = libc.func('int setsid(void)');
+const _chdir = libc.func('int chdir(const char *path)');
 const _execve = libc.func('int execve(const char *pathname, const char **argv, const char **envp)');
 
 /** getpid(2): the pid in the caller's *own* pid namespace (1 for a container's init). */
@@ -21,6 +23,16 @@ export function getppid(): number {
 /** setsid(2): a new session and process group, and no controlling terminal yet. */
 export function setsid(): number {
   return check(_setsid(), 'setsid');
+}
+
+/**
+ * chdir(2) of the calling thread. After unshare(CLONE_NEWNS) the thread's fs
+ * state (root, cwd) is its own, so this does not move Node's other threads —
+ * which is why the runtime never calls it on the host's JS thread outside the
+ * namespace window.
+ */
+export function chdir(path: string): void {
+  check(_chdir(path), 'chdir', path);
 }
 
 /**

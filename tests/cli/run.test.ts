@@ -20,11 +20,15 @@ function runningStates(): string[] {
 describe('cellblock run', function () {
   this.timeout(30_000);
   let before: string[];
-  beforeEach(() => (before = hostState()));
+  let statesBefore: string[];
+  beforeEach(() => {
+    before = hostState();
+    statesBefore = runningStates();
+  });
   afterEach(function () {
     // Every run, whatever its outcome, leaves the host as it found it.
     expect(hostState(), 'host state changed').to.deep.equal(before);
-    expect(runningStates(), `state files left in ${RUN_DIR}`).to.deep.equal([]);
+    expect(runningStates(), `state files left in ${RUN_DIR}`).to.deep.equal(statesBefore);
   });
 
   describe('exit status, as a shell reports it', function () {
@@ -43,6 +47,23 @@ describe('cellblock run', function () {
       const r = run('--', 'no-such-command');
       expect(r.status).to.equal(127);
       expect(r.stderr).to.match(/execve\(no-such-command\): ENOENT — no such file in the container/);
+    });
+  });
+
+  describe('the command’s environment', function () {
+    it('-e sets variables and -w the working directory', function () {
+      const r = run('-e', 'GREETING=hi', '-w', '/tmp', '--', 'sh', '-c', 'echo "$GREETING from $(pwd)"');
+      expect(r.stdout).to.equal('hi from /tmp\n');
+    });
+    it('126 for a file that is not executable', function () {
+      const r = run('--', '/etc/passwd');
+      expect(r.status).to.equal(126);
+      expect(r.stderr).to.include('execve(/etc/passwd): EACCES');
+    });
+    it('125 and the path for a working directory that does not exist', function () {
+      const r = run('-w', '/no/such/dir', '--', 'true');
+      expect(r.status).to.equal(125);
+      expect(r.stderr).to.include('chdir(/no/such/dir): ENOENT');
     });
   });
 
@@ -111,7 +132,7 @@ describe('cellblock run', function () {
       const pidText = await new Promise<string>((resolve) =>
         child.stdout.once('data', (d: Buffer) => resolve(d.toString())),
       );
-      const states = runningStates();
+      const states = runningStates().filter((f) => !statesBefore.includes(f));
       child.kill('SIGKILL');
       await new Promise((resolve) => child.once('exit', resolve));
       // The container's pid as the host sees it, from the runtime's state file.

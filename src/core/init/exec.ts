@@ -49,6 +49,9 @@ export function prepareExec(): void {
 }
 
 export function execCommand(config: ContainerConfig): never {
+  // The working directory is resolved inside the container's filesystem: after
+  // any pivot_root, so "/" means the container's root.
+  sys.chdir(config.cwd);
   const file = lookPath(config.argv[0]!, config.env);
   prepareExec();
   return sys.execve(file, config.argv, config.env);

@@ -44,8 +44,9 @@ function readAll(fd: number): string {
   return Buffer.concat(chunks).toString();
 }
 
-function exitCodeFor(step: string, err: unknown): number {
-  if (step !== 'exec' || !(err instanceof SyscallError)) return 125;
+/** Like docker: 127 the command is not there, 126 it cannot be run, 125 the runtime failed. */
+function exitCodeFor(err: unknown): number {
+  if (!(err instanceof SyscallError) || err.syscall !== 'execve') return 125;
   return err.code === 'ENOENT' ? 127 : 126;
 }
 
@@ -78,7 +79,7 @@ async function main(): Promise<void> {
     step = 'exec';
     execCommand(config);
   } catch (err) {
-    const report: InitReport = { step, error: errorData(err), exitCode: exitCodeFor(step, err) };
+    const report: InitReport = { step, error: errorData(err), exitCode: exitCodeFor(err) };
     try {
       writeSync(SYNC_FD, JSON.stringify(report));
     } catch {
