@@ -48,3 +48,12 @@ bash scripts/build-rootfs.sh >/dev/null
 
 # 4. TypeScript → dist/ (only if a source changed).
 node scripts/build.mjs
+
+# 5. The `cellblock` command on root's PATH, pointing at this checkout.
+bin=/usr/local/bin/cellblock
+target=$PWD/src/bin/cellblock.mjs
+if [[ $(readlink "$bin" 2>/dev/null) != "$target" ]]; then
+  [[ -e $bin || -L $bin ]] && say "cellblock now points at this checkout (was: $(readlink "$bin" || echo a file))"
+  mkdir -p /usr/local/bin
+  ln -sfn "$target" "$bin"
+fi
