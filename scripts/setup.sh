@@ -5,7 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-say() { printf '\033[1msetup:\033[0m %s\n' "$*" >&2; }
+say() {
+  if [[ -t 2 ]]; then printf '\033[1msetup:\033[0m %s\n' "$*" >&2; else printf 'setup: %s\n' "$*" >&2; fi
+}
 
 if [[ $(id -u) -ne 0 ]]; then
   echo "setup: needs root (namespaces, mounts and cgroups do): run it with sudo" >&2
