@@ -63,7 +63,7 @@ export function startFailure(t: TrialResult): CheckResult | undefined {
     expected: 'the container starts',
     found: `${t.error.name}: ${t.error.message}`,
     hint: t.error.message.includes('TODO')
-      ? 'a TODO in a lesson file throws: finish it (`cellblock hint N` helps)'
+      ? 'a TODO in the lesson file throws: finish it (stuck? `cellblock hint` with the lesson number)'
       : 'read the error: it names the step and the system call that failed',
   };
 }

@@ -37,12 +37,21 @@ export async function verify(args: VerifyArgs): Promise<number> {
   return report.passed === report.total ? 0 : 1;
 }
 
+let lastFailure = '';
+
 function printCheck(c: CheckOutcome): void {
   if (c.ok) {
     process.stdout.write(`  ${chalk.green('✓')} ${c.name}\n`);
     return;
   }
   process.stdout.write(`  ${chalk.red('✗')} ${c.name}\n`);
+  // When one cause fails many checks (a TODO that throws), say it once.
+  const detail = `${c.expected}|${c.found}|${c.hint ?? ''}`;
+  if (detail === lastFailure) {
+    process.stdout.write(chalk.dim('      (same as above)\n'));
+    return;
+  }
+  lastFailure = detail;
   process.stdout.write(`      expected: ${c.expected}\n`);
   process.stdout.write(`      found:    ${chalk.yellow(c.found)}\n`);
   if (c.hint) process.stdout.write(`      ${chalk.cyan('hint:')}     ${c.hint}\n`);
