@@ -47,6 +47,19 @@ export const CLOSE_RANGE_CLOEXEC = 1 << 2;
 // <asm-generic/ioctls.h>
 export const TIOCSCTTY = 0x540e;
 export const TIOCSWINSZ = 0x5414;
+export const TIOCSPGRP = 0x5410; // tcsetpgrp(3): make a process group the terminal's foreground group
+
+// <sys/stat.h> — file types, for mknod(2)
+export const S_IFCHR = 0o020000; // character device
+export const S_IFBLK = 0o060000; // block device
+
+// <sys/wait.h>
+export const WNOHANG = 1; // waitpid(2): return 0 instead of blocking when no child has changed state
+
+// <spawn.h> — posix_spawnattr_setflags(3) (glibc values)
+export const POSIX_SPAWN_SETPGROUP = 0x02;
+export const POSIX_SPAWN_SETSIGDEF = 0x04;
+export const POSIX_SPAWN_SETSIGMASK = 0x08;
 
 // <signal.h>
 export const SIG_SETMASK = 2;

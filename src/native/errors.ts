@@ -41,6 +41,10 @@ const HINTS: Record<string, string> = {
   'execve:EACCES': 'the file is not executable (chmod +x) or sits on a noexec mount',
   'chdir:ENOENT': 'the working directory does not exist in the container: create it in the rootfs, or pick another -w',
   'umount2:EINVAL': 'the target is not a mount point',
+  'mknod:EEXIST': 'the node exists already: mknod into a fresh tmpfs (mount one on /dev first)',
+  'mknod:EPERM':
+    'needs CAP_MKNOD: run as root (inside a user namespace it is never granted: bind-mount the host’s node instead)',
+  'chroot:EPERM': 'needs CAP_SYS_CHROOT: run as root',
 };
 
 export function hintFor(syscall: string, code: string): string | undefined {

@@ -1,5 +1,5 @@
 /**
- * Mounts: mount(2), umount2(2), pivot_root(2).
+ * Mounts and the root directory: mount(2), umount2(2), pivot_root(2), chroot(2).
  */
 import { check, libc, syscall, syscallNumber } from './libc.js';
 
@@ -7,6 +7,7 @@ const _mount = libc.func(
   'int mount(const char *source, const char *target, const char *filesystemtype, unsigned long mountflags, const char *data)',
 );
 const _umount2 = libc.func('int umount2(const char *target, int flags)');
+const _chroot = libc.func('int chroot(const char *path)');
 
 /**
  * mount(2). Same argument order as C, so `man 2 mount` applies line by line:
@@ -54,4 +55,17 @@ export function umount2(target: string, flags: number): void {
 export function pivot_root(new_root: string, put_old: string): void {
   const ret = syscall(syscallNumber('pivot_root'), 'const char *', new_root, 'const char *', put_old);
   check(ret, 'pivot_root', new_root);
+}
+
+/**
+ * chroot(2): change the calling process's root directory — only that, and only
+ * for path lookups. It is not a security boundary: the mounts stay where they
+ * were, the current directory is not changed (it may stay outside the new
+ * root), and a process with CAP_SYS_CHROOT can chroot again into a
+ * subdirectory and walk `..` out of both (see scripts/rootfs/breakout.c).
+ * pivot_root plus detaching the old root is what takes the host's tree away.
+ * EPERM without CAP_SYS_CHROOT.
+ */
+export function chroot(path: string): void {
+  check(_chroot(path), 'chroot', path);
 }

@@ -55,8 +55,46 @@ const _prctl = libc.func(
 
 /** prctl(2) option: signal to receive when the parent (thread) dies. Survives execve. */
 export const PR_SET_PDEATHSIG = 1;
+/**
+ * prctl(2) option: become a "child subreaper": orphaned descendants are
+ * re-parented to this process instead of to the PID namespace's init. A PID 1
+ * gets them anyway; a supervisor that is not PID 1 needs this to reap them.
+ */
+export const PR_SET_CHILD_SUBREAPER = 36;
 
 /** prctl(2) with integer arguments. */
 export function prctl(option: number, arg2 = 0, arg3 = 0, arg4 = 0, arg5 = 0): number {
   return check(_prctl(option, arg2, arg3, arg4, arg5), 'prctl');
+}
+
+const _waitpid = libc.func('int waitpid(int pid, _Out_ int *wstatus, int options)');
+
+/** A child's end, decoded from the wait status: exactly one of code and signal is set. */
+export interface WaitResult {
+  pid: number;
+  /** exit(code), when it exited. */
+  code: number | undefined;
+  /** The signal that killed it, when it was killed. */
+  signal: number | undefined;
+}
+
+/**
+ * waitpid(2): collect a child that has ended, which frees its process table
+ * entry. Until someone waits for it, a dead child stays a zombie (`State: Z`).
+ * `pid` -1 means any child — including orphans re-parented to this process.
+ * Returns undefined when, with WNOHANG, no child has ended yet; throws ECHILD
+ * when there are no children at all.
+ *
+ * Node's child_process only waits for the pids it spawned itself (libuv calls
+ * waitpid(pid) per child): a process that calls waitpid(-1) must not also use
+ * child_process, or the two would steal each other's statuses.
+ */
+export function waitpid(pid: number, options: number): WaitResult | undefined {
+  const status = [0];
+  const ret = check(_waitpid(pid, status, options), 'waitpid');
+  if (ret === 0) return undefined;
+  const st = status[0]!;
+  // <sys/wait.h>: the low 7 bits are the signal (0: exited), bits 8–15 the exit code.
+  const signal = st & 0x7f;
+  return signal === 0 ? { pid: ret, code: (st >> 8) & 0xff, signal: undefined } : { pid: ret, code: undefined, signal };
 }

@@ -1,5 +1,5 @@
 /**
- * Signal dispositions and masks: signal(2), pthread_sigmask(3).
+ * Signals: kill(2), dispositions and masks: signal(2), pthread_sigmask(3).
  *
  * Why a container runtime cares: handlers are reset by execve, but *ignored*
  * signals and the *blocked* mask are inherited. Node ignores SIGPIPE (and
@@ -11,6 +11,7 @@ import { check, libc } from './libc.js';
 
 const _signal = libc.func('void *signal(int signum, void *handler)');
 const _pthread_sigmask = libc.func('int pthread_sigmask(int how, const uint8_t *set, uint8_t *oldset)');
+const _kill = libc.func('int kill(int pid, int sig)');
 
 const SIGKILL = 9;
 const SIGSTOP = 19;
@@ -36,4 +37,14 @@ export function reset_all_signals(): void {
 export function unblock_all_signals(): void {
   const empty = Buffer.alloc(128); // sizeof(sigset_t) in glibc: 1024 bits
   check(_pthread_sigmask(SIG_SETMASK, empty, null), 'pthread_sigmask');
+}
+
+/**
+ * kill(2): send `sig` to process `pid` (a negative pid: to that process group).
+ * Numbers, as in C. A PID namespace's init only receives the signals it has a
+ * handler for (SIGKILL and SIGSTOP from an ancestor namespace excepted): see
+ * pid_namespaces(7).
+ */
+export function kill(pid: number, sig: number): void {
+  check(_kill(pid, sig), 'kill', `pid ${pid}`);
 }
