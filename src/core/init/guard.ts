@@ -31,7 +31,14 @@ export class HostNamespaceError extends Error {
 
 export function guardedSys(sys: Sys, host: HostNamespaces): Sys {
   const own = (type: keyof HostNamespaces, call: string, flag: string): void => {
-    const mine = readlinkSync(`/proc/self/ns/${type}`);
+    let mine: string;
+    try {
+      mine = readlinkSync(`/proc/self/ns/${type}`);
+    } catch {
+      // No /proc in sight: the init has already left the host's root (a lesson
+      // pivoted or chrooted — both guarded below — and mounts /proc after).
+      return;
+    }
     if (host[type] !== undefined && mine === host[type]) {
       throw new HostNamespaceError(
         `refused ${call}: the container is still in the host's ${type} namespace (${mine}), so this would change the host. Ask for ${flag} in cloneFlags first.`,
@@ -47,5 +54,8 @@ export function guardedSys(sys: Sys, host: HostNamespaces): Sys {
     ),
     umount2: (target, flags) => (own('mnt', `umount2(${target})`, 'CLONE_NEWNS'), sys.umount2(target, flags)),
     pivot_root: (newRoot, putOld) => (own('mnt', 'pivot_root', 'CLONE_NEWNS'), sys.pivot_root(newRoot, putOld)),
+    // chroot changes no mount, but the workshop only teaches it inside a mount
+    // namespace of its own (lesson 03's --chroot demo): outside one, refuse.
+    chroot: (path) => (own('mnt', `chroot(${path})`, 'CLONE_NEWNS'), sys.chroot(path)),
   };
 }

@@ -10,8 +10,10 @@
  *     which is out of reach once a lesson has pivoted into the rootfs;
  *  3. run the lessons' container-side steps in manifest order;
  *  4. set up the terminal, if asked for one;
- *  5. exec the command. Any failure before that goes back to the host as one
- *     JSON report and this process exits (125 runtime, 126/127 command).
+ *  5. exec the command — or, with `run --init` (lesson 02), stay PID 1 and run
+ *     it as a child (supervise.ts). Any failure before that goes back to the
+ *     host as one JSON report and this process exits (125 runtime, 126/127
+ *     command).
  */
 import { readSync, writeSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
@@ -20,6 +22,7 @@ import { SyscallError } from '../../native/errors.js';
 import type { Lesson } from '../lesson.js';
 import { execCommand } from './exec.js';
 import { guardedSys } from './guard.js';
+import { superviseCommand } from './supervise.js';
 import { errorData, type InitMessage, type InitReport } from './protocol.js';
 
 const SYNC_FD = 3;
@@ -77,6 +80,8 @@ async function main(): Promise<void> {
       sys.ioctl(0, sys.TIOCSCTTY, 0);
     }
     step = 'exec';
+    // `init` is the option lesson 02 declares (`run --init`).
+    if (config['init'] === true) process.exit(await superviseCommand(config, () => sys.close(SYNC_FD)));
     execCommand(config);
   } catch (err) {
     const report: InitReport = { step, error: errorData(err), exitCode: exitCodeFor(err) };
