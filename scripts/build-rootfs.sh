@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the default root filesystem, offline, from Debian's busybox-static:
-# one static busybox binary plus one symlink per applet, and the directories a
-# container expects. Idempotent: a second run changes nothing.
+# one static busybox binary plus one symlink per applet, the directories a
+# container expects, and lesson 03's breakout program (scripts/rootfs/).
+# Idempotent: a second run changes nothing.
 #
 # usage: scripts/build-rootfs.sh [TARGET]   (default: .cellblock/rootfs in the checkout)
 set -euo pipefail
@@ -45,5 +46,19 @@ write_if_changed "$target/etc/hostname" 'cellblock'
 write_if_changed "$target/etc/os-release" 'NAME="cellblock busybox"
 ID=busybox
 PRETTY_NAME="cellblock busybox rootfs"'
+
+# Lesson 03's chroot escape, a static binary built from our own source (no
+# libc needed in the rootfs). Rebuilt only when the source is newer.
+breakout_src=$here/scripts/rootfs/breakout.c
+breakout_bin=$target/usr/local/bin/breakout
+if [[ ! -x $breakout_bin || $breakout_src -nt $breakout_bin ]]; then
+  if ! command -v gcc >/dev/null || [[ ! -f /usr/lib/x86_64-linux-gnu/libc.a && ! -f /usr/lib/aarch64-linux-gnu/libc.a ]]; then
+    echo "build-rootfs: installing gcc and libc6-dev (Debian packages)" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc libc6-dev >/dev/null
+  fi
+  mkdir -p "$(dirname "$breakout_bin")"
+  gcc -static -Os -s -Wall -Wextra -o "$breakout_bin.tmp" "$breakout_src"
+  mv "$breakout_bin.tmp" "$breakout_bin"
+fi
 
 echo "$target"
