@@ -20,6 +20,11 @@ export interface TrialOptions {
   whileRunning?: (c: RunningContainer) => Promise<void> | void;
   /** Kill the container if it has not exited by then. */
   timeoutMs?: number;
+  /**
+   * Change the lessons for this one trial — e.g. take a flag away to see that
+   * a lesson's own safety check catches it.
+   */
+  lessons?: (lessons: LoadedLesson[]) => LoadedLesson[];
 }
 
 export interface TrialResult {
@@ -86,7 +91,8 @@ export async function trial(lessons: LoadedLesson[], opts: TrialOptions): Promis
 
   let container: RunningContainer | undefined;
   try {
-    container = await startContainer(config, { lessons: counting(lessons, counter), stdio: ['pipe', 'pipe', 'pipe'] });
+    const used = opts.lessons ? opts.lessons(lessons) : lessons;
+    container = await startContainer(config, { lessons: counting(used, counter), stdio: ['pipe', 'pipe', 'pipe'] });
   } catch (err) {
     result.error = err as Error;
   }
