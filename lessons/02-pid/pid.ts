@@ -1,0 +1,31 @@
+/**
+ * Lesson 02 — I am PID 1.
+ *
+ * GOAL: the container gets its own PID namespace, and the process that runs
+ * your command is its first process: PID 1 inside, another pid on the host.
+ * Check your work with `cellblock verify 02`.
+ */
+import { CLONE_NEWPID } from '../../src/native/constants.js';
+import type { ContainerConfig } from '../../src/core/config.js';
+import { defineLesson } from '../../src/core/lesson.js';
+
+type PidConfig = ContainerConfig & { init?: boolean };
+
+export default defineLesson<PidConfig>({
+  id: '02-pid',
+  options: {
+    init: {
+      type: 'boolean',
+      describe: 'keep a small init as PID 1: it forwards SIGTERM/SIGINT to the command and reaps orphans',
+    },
+  },
+
+  // TODO: ask the kernel for a new PID namespace for the container.
+  // HINT: man 7 pid_namespaces — which process does unshare(CLONE_NEWPID) put into the new namespace?
+  cloneFlags: () => 0,
+
+  // TODO: make sure this process — the one about to become your command — is PID 1 of the new
+  // namespace; if it is not, throw an Error that says which pid it has.
+  // HINT: getpid(2) answers in the caller's own PID namespace (`sys` has it).
+  init(config, sys) {},
+});
