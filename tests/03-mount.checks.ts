@@ -1,0 +1,515 @@
+/**
+ * Lesson 03 checks: a mount namespace and a root of its own.
+ *
+ * Everything is looked at from the host: the container's mount table
+ * (/proc/<pid>/mountinfo), its root directory (/proc/<pid>/root), its device
+ * nodes through that root, and the host's own mount table before, during and
+ * after. A marker file on the host's / tells whether the host's tree is still
+ * reachable — by path, or by the classic chroot escape.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { MNT_DETACH, MS_BIND, MS_SHARED } from '../src/native/constants.js';
+import { sys } from '../src/native/index.js';
+import { defaultRootfs } from '../src/core/paths.js';
+import { defineChecks, expectThat, startFailure, type CheckEnv, type CheckResult } from '../src/workshop/checks.js';
+import type { TrialResult } from '../src/workshop/harness.js';
+import { mountPoints, namespacesOf } from '../src/workshop/probe.js';
+
+interface MountEntry {
+  point: string;
+  options: string;
+  fstype: string;
+}
+
+function parseMountinfo(text: string): MountEntry[] {
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const f = line.split(' ');
+      const dash = f.indexOf('-');
+      return { point: f[4]!.replace(/\\040/g, ' '), options: f[5]!, fstype: f[dash + 1]! };
+    });
+}
+
+function mountinfoOf(pid: number | 'self'): string {
+  try {
+    return readFileSync(`/proc/${pid}/mountinfo`, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/** Lines in `b` that are not in `a`, and the other way round, as "+ line" / "- line" (mount point and type only). */
+function mountDiff(a: string, b: string): string[] {
+  const short = (l: string): string => {
+    const [e] = parseMountinfo(l);
+    return e ? `${e.point} (${e.fstype})` : l;
+  };
+  const as = new Set(a.split('\n').filter(Boolean));
+  const bs = new Set(b.split('\n').filter(Boolean));
+  return [
+    ...[...bs].filter((l) => !as.has(l)).map((l) => `+ ${short(l)}`),
+    ...[...as].filter((l) => !bs.has(l)).map((l) => `- ${short(l)}`),
+  ];
+}
+
+// glibc's dev_t encoding (see makedev in src/native/fs.ts), for numbers below 2^32.
+const major = (rdev: number): number => (rdev >>> 8) & 0xfff;
+const minor = (rdev: number): number => (rdev & 0xff) | ((rdev >>> 12) & 0xfff00);
+
+/** A file on the host's /, which the container must not see; removed afterwards. */
+async function withMarker<T>(fn: (path: string, content: string) => Promise<T>): Promise<T> {
+  const path = `/cellblock-host-marker-${randomBytes(4).toString('hex')}`;
+  const content = `host secret ${path}\n`;
+  writeFileSync(path, content, { flag: 'wx' });
+  try {
+    return await fn(path, content);
+  } finally {
+    rmSync(path, { force: true });
+  }
+}
+
+/**
+ * The rootfs, bind-mounted at a test-owned place and made *shared*, as every
+ * mount is on a systemd host (here / is private, so without this a missing
+ * MS_PRIVATE would go unnoticed). Unmounted afterwards, stacked mounts and all.
+ */
+async function onSharedMount<T>(fn: (rootfs: string) => Promise<T>): Promise<T> {
+  const dir = mkdtempSync('/tmp/cellblock-shared-rootfs-');
+  try {
+    sys.mount(defaultRootfs(), dir, null, MS_BIND, null);
+    sys.mount(null, dir, null, MS_SHARED, null);
+    return await fn(dir);
+  } finally {
+    // Our bind, plus whatever a container propagated on top of it.
+    for (let i = 0; i < 32; i++) {
+      try {
+        sys.umount2(dir, MNT_DETACH);
+      } catch {
+        break;
+      }
+    }
+    rmdirSync(dir);
+  }
+}
+
+interface Inside {
+  t: TrialResult;
+  marker: string;
+  markerContent: string;
+  /** The container's mount table, read from the host. */
+  mounts: MountEntry[];
+  /** Is /proc/<pid>/root the rootfs directory (same device and inode)? */
+  rootIsRootfs: boolean;
+  rootIsHostRoot: boolean;
+  /** /dev entries seen through /proc/<pid>/root: name → "c 1:3", "l", "d", or "missing". */
+  dev: Record<string, string>;
+  hostBefore: string;
+  hostDuring: string;
+  hostAfter: string;
+}
+
+const memo = new WeakMap<CheckEnv, Map<string, Promise<unknown>>>();
+function once<T>(env: CheckEnv, key: string, make: () => Promise<T>): Promise<T> {
+  let m = memo.get(env);
+  if (!m) memo.set(env, (m = new Map()));
+  if (!m.has(key)) m.set(key, make());
+  return m.get(key) as Promise<T>;
+}
+
+function sameFile(a: string, b: string): boolean {
+  try {
+    const x = statSync(a);
+    const y = statSync(b);
+    return x.dev === y.dev && x.ino === y.ino;
+  } catch {
+    return false;
+  }
+}
+
+function devEntry(path: string): string {
+  try {
+    const st = statSync(path, { throwIfNoEntry: false });
+    if (!st) return 'missing';
+    if (st.isCharacterDevice()) return `c ${major(st.rdev)}:${minor(st.rdev)}`;
+    return st.isDirectory() ? 'd' : 'f';
+  } catch {
+    return 'missing';
+  }
+}
+
+/** One container, looked at in every way the checks need: `ps`, the marker, then it waits on stdin. */
+function inside(env: CheckEnv): Promise<Inside> {
+  return once(env, 'inside', () =>
+    withMarker(async (marker, markerContent) => {
+      const rootfs = defaultRootfs();
+      const dev: Record<string, string> = {};
+      const o: Partial<Inside> = { marker, markerContent, mounts: [], dev };
+      o.hostBefore = mountinfoOf('self');
+      o.hostDuring = o.hostBefore; // if it never runs
+      o.t = await env.trial({
+        config: { argv: ['sh', '-c', `ps -o pid,comm; echo --; cat ${marker} 2>&1; echo --; read _`], rootfs },
+        whileRunning: (c) => {
+          o.hostDuring = mountinfoOf('self');
+          o.mounts = parseMountinfo(mountinfoOf(c.pid));
+          o.rootIsRootfs = sameFile(`/proc/${c.pid}/root/`, rootfs);
+          o.rootIsHostRoot = sameFile(`/proc/${c.pid}/root/`, '/');
+          for (const name of ['null', 'zero', 'full', 'random', 'urandom', 'tty', 'pts', 'shm', 'fd', 'stdin']) {
+            dev[name] = devEntry(`/proc/${c.pid}/root/dev/${name}`);
+          }
+        },
+      });
+      o.hostAfter = mountinfoOf('self');
+      return o as Inside;
+    }),
+  );
+}
+
+const NO_NEWNS = 'no mount namespace yet: return CLONE_NEWNS from cloneFlags';
+
+/** A start failure, with the hint for the mistakes this lesson's steps make. */
+function failedStart(t: TrialResult, rootfs: string): CheckResult | undefined {
+  const r = startFailure(t);
+  if (!r || !t.error) return r;
+  const msg = t.error.message;
+  if (/refused/.test(msg) && /mnt namespace/.test(msg)) r.hint = NO_NEWNS;
+  else if (/pivot_root/.test(msg) && /EINVAL|EBUSY/.test(msg) && !mountPoints('self').includes(rootfs))
+    r.hint =
+      'pivot_root wants new_root to be a mount point, and the rootfs is a plain directory: bind-mount it onto itself first (MS_BIND | MS_REC)';
+  else if (/pivot_root/.test(msg) && /EINVAL/.test(msg))
+    r.hint = 'pivot_root refuses shared mounts: mount(null, "/", null, MS_REC | MS_PRIVATE, null) first';
+  return r;
+}
+
+/**
+ * What is wrong with the container's root, as the next step to take — or
+ * undefined when / is the rootfs and the host's tree is gone. Checks of the
+ * details (/dev, /sys, ps) show this first: those cannot be right before it is.
+ */
+function rootProblem(o: Inside): string | undefined {
+  if (o.t.namespaces.mnt === namespacesOf('self').mnt) return NO_NEWNS;
+  if (o.mounts.filter((m) => m.point === '/').length > 1)
+    return 'two mounts on /: the old root is still stacked on the new one — umount2(".", MNT_DETACH) right after pivot_root';
+  if (!o.rootIsRootfs)
+    return o.rootIsHostRoot
+      ? "the container's / is still the host's: pivot_root into the rootfs"
+      : 'pivot_root into the rootfs, then detach the old root';
+  return undefined;
+}
+
+const REQUIRED = ['/', '/proc', '/dev', '/dev/pts', '/dev/shm', '/sys'];
+
+function summarize(list: string[], what: string, max = 8): string {
+  return list.length <= max ? list.join(', ') : `${list.length} ${what}: ${list.slice(0, max).join(', ')}, …`;
+}
+
+/** The outcome of running `breakout MARKER`, for the two escape checks. */
+function breakoutFailure(t: TrialResult, rootfs: string): CheckResult | undefined {
+  if (!t.error) return undefined;
+  const r = failedStart(t, rootfs)!;
+  if (!existsSync(join(rootfs, 'usr/local/bin/breakout'))) {
+    r.hint = 'the rootfs has no /usr/local/bin/breakout: rebuild it with `bash scripts/setup.sh`';
+  } else if (/breakout/.test(t.error.message) && /ENOENT/.test(t.error.message)) {
+    r.hint =
+      "breakout was looked up on the host's PATH: the container does not run from the rootfs yet — pivot_root into it";
+  } else if (/refused chroot/.test(t.error.message)) {
+    r.hint = '--chroot only runs inside a mount namespace of its own: return CLONE_NEWNS from cloneFlags';
+  }
+  return r;
+}
+
+export default defineChecks('03-mount', [
+  {
+    name: 'the container has its own mount namespace',
+    async run(env) {
+      const o = await inside(env);
+      const host = namespacesOf('self').mnt;
+      return (
+        failedStart(o.t, o.t.config.rootfs) ??
+        expectThat(
+          o.t.namespaces.mnt !== undefined && o.t.namespaces.mnt !== host,
+          `a mnt inode other than the host's ${host}`,
+          `${o.t.namespaces.mnt}`,
+          'same inode as the host: return CLONE_NEWNS from cloneFlags',
+        )
+      );
+    },
+  },
+  {
+    name: '`/` inside is the busybox rootfs (/proc/<pid>/root is the rootfs directory)',
+    async run(env) {
+      const o = await inside(env);
+      return (
+        failedStart(o.t, o.t.config.rootfs) ??
+        expectThat(
+          o.rootIsRootfs,
+          `the directory ${o.t.config.rootfs}`,
+          o.rootIsHostRoot ? "the host's /" : 'another directory',
+          rootProblem(o),
+        )
+      );
+    },
+  },
+  {
+    name: '/proc/<pid>/mountinfo lists only the container’s mounts',
+    async run(env) {
+      const o = await inside(env);
+      const found = o.mounts.map((m) => m.point);
+      const hostOnly = mountPoints('self').filter((p) => !REQUIRED.includes(p));
+      const leaked = found.filter((p) => hostOnly.includes(p));
+      const missing = REQUIRED.filter((p) => !found.includes(p));
+      const roots = found.filter((p) => p === '/').length;
+      const hint =
+        rootProblem(o) ??
+        (leaked.length > 0
+          ? "the host's mounts are still in the container's table: pivot_root into the rootfs and detach the old root"
+          : `missing ${missing.join(', ')}: mount them under the rootfs before pivot_root`);
+      return (
+        failedStart(o.t, o.t.config.rootfs) ??
+        expectThat(
+          missing.length === 0 && leaked.length === 0 && roots === 1,
+          REQUIRED.join(', '),
+          summarize(found, 'mounts'),
+          hint,
+        )
+      );
+    },
+  },
+  {
+    name: '`ps` inside lists only the container’s processes',
+    async run(env) {
+      const o = await inside(env);
+      const lines = (o.t.stdout.split('--')[0] ?? '').trim().split('\n').slice(1);
+      const procs = lines.map((l) => l.trim().replace(/\s+/, ' '));
+      const ok = procs.length === 2 && procs.some((p) => p === '1 sh') && procs.some((p) => p.endsWith(' ps'));
+      return (
+        failedStart(o.t, o.t.config.rootfs) ??
+        expectThat(
+          ok,
+          'two processes: 1 sh, and ps itself',
+          procs.length === 0
+            ? 'no process listed (nothing in /proc)'
+            : procs.length <= 4
+              ? procs.join('; ')
+              : `${procs.length} processes: ${procs.slice(0, 4).join('; ')}; …`,
+          rootProblem(o) ??
+            "ps reads /proc, and this /proc is not the container's: mount a new proc on <rootfs>/proc from the init — a proc shows the PID namespace of whoever mounts it",
+        )
+      );
+    },
+  },
+  {
+    name: 'a marker file placed in the host’s / is not visible inside',
+    async run(env) {
+      const o = await inside(env);
+      const seen = (o.t.stdout.split('--')[1] ?? '').trim();
+      return (
+        failedStart(o.t, o.t.config.rootfs) ??
+        expectThat(
+          !seen.includes(o.markerContent.trim()),
+          `cat ${o.marker}: No such file or directory`,
+          seen || '(nothing)',
+          rootProblem(o) ?? "the host's / is still the container's: pivot_root into the rootfs",
+        )
+      );
+    },
+  },
+  {
+    name: '/dev/null is a character device 1:3, on a /dev of the container’s own',
+    async run(env) {
+      const o = await inside(env);
+      const devFs = o.mounts.find((m) => m.point === '/dev')?.fstype;
+      return (
+        failedStart(o.t, o.t.config.rootfs) ??
+        expectThat(
+          o.dev['null'] === 'c 1:3' && devFs === 'tmpfs',
+          '/dev on a tmpfs, /dev/null: c 1:3',
+          `${devFs ? `/dev on ${devFs}` : 'no mount on /dev'}, /dev/null: ${o.dev['null']}`,
+          rootProblem(o) ??
+            (devFs !== 'tmpfs'
+              ? "mount a tmpfs on <rootfs>/dev (the host's /dev holds every disk of the machine), then mknod the nodes in it"
+              : 'sys.mknod(path, S_IFCHR | 0o666, sys.makedev(1, 3))'),
+        )
+      );
+    },
+  },
+  {
+    name: 'the minimal /dev: zero, full, random, urandom, tty, pts, shm and the fd links',
+    async run(env) {
+      const o = await inside(env);
+      const want: Record<string, string> = {
+        zero: 'c 1:5',
+        full: 'c 1:7',
+        random: 'c 1:8',
+        urandom: 'c 1:9',
+        tty: 'c 5:0',
+        pts: 'd',
+        shm: 'd',
+        fd: 'd',
+        stdin: 'f', // a link into /proc/self/fd: stat follows it to whatever fd 0 is
+      };
+      const wrong = Object.entries(want)
+        .filter(([name, kind]) => (kind === 'f' ? o.dev[name] === 'missing' : o.dev[name] !== kind))
+        .map(([name]) => `${name}: ${o.dev[name]}`);
+      const fs = (p: string): string | undefined => o.mounts.find((m) => m.point === p)?.fstype;
+      if (fs('/dev') !== 'tmpfs') wrong.unshift(fs('/dev') ? `/dev on ${fs('/dev')}: the host’s` : 'no mount on /dev');
+      if (fs('/dev/pts') !== 'devpts') wrong.push(`/dev/pts on ${fs('/dev/pts') ?? 'nothing'}`);
+      if (fs('/dev/shm') !== 'tmpfs') wrong.push(`/dev/shm on ${fs('/dev/shm') ?? 'nothing'}`);
+      return (
+        failedStart(o.t, o.t.config.rootfs) ??
+        expectThat(
+          wrong.length === 0,
+          'each node, a devpts on /dev/pts, a tmpfs on /dev/shm, fd → /proc/self/fd',
+          wrong.length === 0 ? 'all there' : wrong.join(', '),
+          rootProblem(o) ??
+            'see DEVICES and DEV_LINKS in the lesson file: mknod each node, mount devpts (newinstance) and a tmpfs, symlink the links',
+        )
+      );
+    },
+  },
+  {
+    name: '/sys is sysfs, mounted read-only',
+    async run(env) {
+      const o = await inside(env);
+      const s = o.mounts.find((m) => m.point === '/sys');
+      return (
+        failedStart(o.t, o.t.config.rootfs) ??
+        expectThat(
+          s?.fstype === 'sysfs' && s.options.split(',').includes('ro'),
+          '/sys: sysfs, ro',
+          s ? `/sys: ${s.fstype}, ${s.options}` : 'no mount on /sys',
+          rootProblem(o) ?? 'mount("sysfs", <rootfs>/sys, "sysfs", MS_RDONLY | …, null)',
+        )
+      );
+    },
+  },
+  {
+    name: 'a rootfs that is not a mount point works: the lesson binds it onto itself',
+    async run(env) {
+      const o = await inside(env);
+      const isMount = mountPoints('self').includes(o.t.config.rootfs);
+      if (o.t.error) return failedStart(o.t, o.t.config.rootfs)!;
+      return expectThat(
+        !isMount && o.rootIsRootfs,
+        `${o.t.config.rootfs} (a plain directory) becomes the container's /`,
+        isMount
+          ? `${o.t.config.rootfs} is a mount point on this host: the check proves nothing here`
+          : `the container's / is ${o.rootIsRootfs ? 'the rootfs' : o.rootIsHostRoot ? "the host's /" : 'another directory'}`,
+        rootProblem(o),
+      );
+    },
+  },
+  {
+    name: 'the host’s mountinfo is identical before, during and after a run — even from a shared mount',
+    async run(env) {
+      const o = await inside(env);
+      // The rootfs on a shared mount, as under systemd: any mount the
+      // container makes before MS_PRIVATE propagates back to the host.
+      const shared = await onSharedMount(async (rootfs) => {
+        const before = mountinfoOf('self');
+        let during = before;
+        const t = await env.trial({
+          config: { argv: ['sh', '-c', 'read _'], rootfs },
+          whileRunning: () => {
+            during = mountinfoOf('self');
+          },
+        });
+        return { t, before, during, after: mountinfoOf('self') };
+      });
+      const changes = [
+        ...mountDiff(o.hostBefore, o.hostDuring).map((d) => `during: ${d}`),
+        ...mountDiff(o.hostBefore, o.hostAfter).map((d) => `after: ${d}`),
+        ...mountDiff(shared.before, shared.during).map((d) => `during (shared): ${d}`),
+        ...mountDiff(shared.before, shared.after).map((d) => `after (shared): ${d}`),
+      ];
+      if (changes.length > 0) {
+        return expectThat(
+          false,
+          'no change',
+          summarize(changes, 'changes', 6),
+          'mounts made inside reached the host: make every mount private first — mount(null, "/", null, MS_REC | MS_PRIVATE, null) — before any other mount',
+        );
+      }
+      return (
+        failedStart(o.t, o.t.config.rootfs) ??
+        startFailure(shared.t) ??
+        expectThat(true, 'no change', 'no change (plain and shared rootfs)')
+      );
+    },
+  },
+  {
+    name: 'with --chroot, `breakout` escapes and reads the host’s marker: chroot alone is not a jail',
+    async run(env) {
+      return withMarker(async (marker, content) => {
+        const t = await env.trial({ config: { argv: ['breakout', marker], chroot: true } });
+        return (
+          breakoutFailure(t, t.config.rootfs) ??
+          expectThat(
+            t.status === 0 && t.stdout === content,
+            `status 0, prints ${JSON.stringify(content.trim())}`,
+            `status ${t.status}, ${t.stdout.trim() || t.stderr.trim() || 'no output'}`,
+            'the --chroot demo escapes only when the command runs in the chroot with the host’s tree still mounted: leave chrootInto as it is',
+          )
+        );
+      });
+    },
+  },
+  {
+    name: 'after pivot_root, `breakout` stays jailed: the host’s marker is out of reach',
+    async run(env) {
+      return withMarker(async (marker, content) => {
+        const t = await env.trial({ config: { argv: ['breakout', marker] } });
+        return (
+          breakoutFailure(t, t.config.rootfs) ??
+          expectThat(
+            t.status === 1 && !t.stdout.includes(content.trim()),
+            'status 1, "breakout: still jailed: …"',
+            `status ${t.status}, ${t.stdout.trim() || t.stderr.trim() || 'no output'}`,
+            t.stdout.includes(content.trim())
+              ? 'it climbed out with `..`: the host\'s tree is still attached to the namespace — pivot_root (chroot is not enough), then umount2(".", MNT_DETACH)'
+              : undefined,
+          )
+        );
+      });
+    },
+  },
+  {
+    name: 'a missing rootfs is rejected before anything is created, naming the path',
+    async run(env) {
+      const rootfs = `/nonexistent/cellblock-rootfs-${randomBytes(3).toString('hex')}`;
+      const t = await env.trial({ config: { argv: ['true'], rootfs } });
+      return expectThat(
+        t.error?.name === 'ConfigError' && t.error.message.includes(rootfs) && t.spawned === 0,
+        `a ConfigError naming ${rootfs}, and no process spawned`,
+        t.error
+          ? `${t.error.name}: ${t.error.message} (spawned ${t.spawned})`
+          : `status ${t.status}, spawned ${t.spawned}`,
+        'the rootfs check is in src/core/validate.ts: it must run before anything is created',
+      );
+    },
+  },
+  {
+    name: 'a rootfs that is not a directory is rejected before anything is created, naming the path',
+    async run(env) {
+      const dir = mkdtempSync('/tmp/cellblock-check-');
+      const rootfs = join(dir, 'not-a-directory');
+      writeFileSync(rootfs, 'a file\n');
+      try {
+        const t = await env.trial({ config: { argv: ['true'], rootfs } });
+        return expectThat(
+          t.error?.name === 'ConfigError' && t.error.message.includes(rootfs) && t.spawned === 0,
+          `a ConfigError naming ${rootfs}, and no process spawned`,
+          t.error
+            ? `${t.error.name}: ${t.error.message} (spawned ${t.spawned})`
+            : `status ${t.status}, spawned ${t.spawned}`,
+          'the rootfs check is in src/core/validate.ts: it must run before anything is created',
+        );
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  },
+]);
