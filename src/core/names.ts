@@ -2,6 +2,9 @@
  * How cellblock names what it creates in the kernel and on disk. One place, so
  * `cellblock cleanup` can find exactly what the workshop made and nothing else.
  */
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { STATE_DIR } from './paths.js';
 
 /** Generated container ids start with this (users may pass their own with --id). */
 export const ID_PREFIX = 'cb-';
@@ -20,3 +23,18 @@ export const NETNS_PREFIX = 'cellblock-';
 
 /** Runtime state of running containers, one JSON file per id (tmpfs: gone after a reboot, like runc's /run/runc). */
 export const RUN_DIR = process.env['CELLBLOCK_RUN_DIR'] ?? '/run/cellblock';
+
+/**
+ * Per-container directories on disk (the overlay lesson's upper/work/merged live
+ * in <CONTAINERS_DIR>/<id>/). On the VM's synced folder overlayfs cannot use the
+ * checkout, so the provisioning points CELLBLOCK_CONTAINERS_DIR at the VM's disk.
+ */
+export const CONTAINERS_DIR = process.env['CELLBLOCK_CONTAINERS_DIR'] ?? join(STATE_DIR, 'containers');
+
+/** Temporary directories the workshop (and its tests) make: os.tmpdir()/cellblock-XXXXXX. */
+export const TMP_PREFIX = 'cellblock-';
+
+/** The host end of a container's veth pair: 'cbv' + 8 hex digits of sha256(id) = 11 bytes (IFNAMSIZ is 16). */
+export function hostVethName(id: string): string {
+  return `${VETH_PREFIX}${createHash('sha256').update(id).digest('hex').slice(0, 8)}`;
+}

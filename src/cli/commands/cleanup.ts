@@ -1,0 +1,39 @@
+/** `cellblock cleanup`: remove everything the workshop left behind, item by item. */
+import chalk from 'chalk';
+import { cleanup as clean, type CleanupResult } from '../../workshop/cleanup.js';
+
+interface CleanupArgs {
+  dryRun: boolean;
+  json: boolean;
+}
+
+const MARK: Record<CleanupResult['action'], string> = {
+  removed: chalk.green('removed     '),
+  gone: chalk.dim('gone        '),
+  kept: chalk.yellow('kept        '),
+  failed: chalk.red('FAILED      '),
+  'would remove': chalk.cyan('would remove'),
+};
+
+export async function cleanup(args: CleanupArgs): Promise<number> {
+  const results = await clean({ dryRun: args.dryRun });
+  const failed = results.filter((r) => r.action === 'failed');
+  if (args.json) {
+    process.stdout.write(`${JSON.stringify({ ok: failed.length === 0, items: results }, null, 2)}\n`);
+    return failed.length ? 1 : 0;
+  }
+  if (results.length === 0) {
+    process.stdout.write('Nothing to clean up: no workshop mounts, cgroups, links, namespaces or processes.\n');
+    return 0;
+  }
+  for (const r of results) {
+    process.stdout.write(`  ${MARK[r.action]}  ${r.kind.padEnd(7)} ${r.name} ${chalk.dim(`(${r.why})`)}\n`);
+    if (r.error) process.stdout.write(`                ${chalk.red(r.error)}\n`);
+  }
+  const count = (a: CleanupResult['action']): number => results.filter((r) => r.action === a).length;
+  process.stdout.write(
+    `\n${args.dryRun ? `${count('would remove')} to remove` : `${count('removed')} removed`}, ${count('kept')} kept (in use)` +
+      `${failed.length ? chalk.red(`, ${failed.length} failed`) : ''}\n`,
+  );
+  return failed.length ? 1 : 0;
+}
