@@ -88,11 +88,17 @@ export async function loadChecks(entry: LessonEntry): Promise<LessonChecks> {
   return ((await import(pathToFileURL(checksFile(entry)).href)) as { default: LessonChecks }).default;
 }
 
+export interface RunOptions {
+  /** Change the loaded lessons before any check runs (grading adds the import guard to the init's arguments). */
+  wrapLessons?: (lessons: LoadedLesson[]) => LoadedLesson[];
+}
+
 /** Every check of one lesson against `source`, plus the final "nothing left behind". */
 export async function runLessonChecks(
   entry: LessonEntry,
   source: Source,
   onResult?: (r: CheckOutcome) => void,
+  options: RunOptions = {},
 ): Promise<LessonReport> {
   const started = performance.now();
   const outcomes: CheckOutcome[] = [];
@@ -105,6 +111,7 @@ export async function runLessonChecks(
   let spec: LessonChecks;
   try {
     [lessons, spec] = await Promise.all([load({ kind: 'verify', id: entry.id, source }), loadChecks(entry)]);
+    if (options.wrapLessons) lessons = options.wrapLessons(lessons);
   } catch (err) {
     record({
       name: 'the lesson file loads',
