@@ -44,3 +44,10 @@ export function updateProgress(fn: (p: Progress) => void): Progress {
   writeProgress(p);
   return p;
 }
+
+/** Record one run of a lesson's checks against the learner's file (verify, watch). */
+export function recordRun(lesson: string, passed: number, total: number): Progress {
+  return updateProgress((p) => {
+    p.lessons[lesson] = { passed: passed === total, checks: `${passed}/${total}`, at: new Date().toISOString() };
+  });
+}
