@@ -97,7 +97,75 @@ export async function main(argv: string[]): Promise<void> {
         process.exitCode = await doctor(args as never);
       },
     )
-    .demandCommand(1, 'give a command: run, verify, status, hint or doctor')
+    .command(
+      'watch',
+      'the workshop loop: re-check the current lesson on every save (keys: n h l c r q)',
+      (y) =>
+        y
+          .option('lesson', { type: 'string', describe: 'start at this lesson (default: your next one)' })
+          .option('poll', {
+            type: 'boolean',
+            default: false,
+            describe: 'poll for changes (automatic on a VM synced folder, where file events are missed)',
+          }),
+      async (args) => {
+        const { watch } = await import('./commands/watch.js');
+        process.exitCode = await watch(args as never);
+      },
+    )
+    .command(
+      'reset <lesson>',
+      "put a lesson's starter back (your file is backed up) and remove its leftovers from the kernel",
+      (y) =>
+        y
+          .positional('lesson', { type: 'string', demandOption: true })
+          .option('yes', { alias: 'y', type: 'boolean', default: false, describe: 'do not ask' })
+          .option('from', { type: 'string', describe: 'the git commit to take the starter from (default: HEAD)' }),
+      async (args) => {
+        const { reset } = await import('./commands/reset.js');
+        process.exitCode = await reset(args as never);
+      },
+    )
+    .command(
+      'cleanup',
+      'remove every mount, cgroup, veth, netns, directory and process the workshop left behind',
+      (y) =>
+        y
+          .option('dry-run', { type: 'boolean', default: false, describe: 'only list what would be removed' })
+          .option('json', { type: 'boolean', default: false }),
+      async (args) => {
+        const { cleanup } = await import('./commands/cleanup.js');
+        process.exitCode = await cleanup(args as never);
+      },
+    )
+    .command(
+      'grade',
+      'grade every lesson on its own (reference code for the others); table, --json or --junit',
+      (y) =>
+        y
+          .option('json', {
+            type: 'boolean',
+            default: false,
+            describe: 'the report as JSON on stdout (docs/grading.md)',
+          })
+          .option('junit', { type: 'string', describe: 'also write a JUnit XML report to this file' })
+          .option('lesson', { type: 'string', array: true, describe: 'only these lessons (default: all)' })
+          .option('learner', { type: 'string', describe: 'name recorded in the report (default: $CELLBLOCK_LEARNER)' })
+          .option('expect-fingerprint', {
+            type: 'string',
+            describe: "the instructor's fingerprint: any other one is reported as tampering",
+          })
+          .option('seal', {
+            type: 'boolean',
+            default: false,
+            describe: 'maintainers: write SHA256SUMS for a release, then exit',
+          }),
+      async (args) => {
+        const { grade } = await import('./commands/grade.js');
+        process.exitCode = await grade(args as never);
+      },
+    )
+    .demandCommand(1, 'give a command: watch, run, verify, status, hint, reset, cleanup, grade or doctor')
     .strict()
     .parserConfiguration({ 'populate--': false, 'unknown-options-as-args': false, 'halt-at-non-option': false })
     .help()

@@ -5,7 +5,10 @@
 import { existsSync, readFileSync, statfsSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { release, arch } from 'node:os';
-import { defaultRootfs } from '../core/paths.js';
+import { defaultRootfs, ROOT } from '../core/paths.js';
+import { plan } from './cleanup.js';
+import { checkIntegrity } from './integrity.js';
+import { syncedFolderType } from './watcher.js';
 
 export type Level = 'ok' | 'warn' | 'fail';
 export interface Finding {
@@ -210,6 +213,88 @@ export function diagnose(): Finding[] {
     existsSync(`${rootfs}/bin/busybox`)
       ? { name: 'rootfs', level: 'ok', value: rootfs }
       : { name: 'rootfs', level: 'fail', value: `${rootfs} missing`, fix: 'bash scripts/setup.sh' },
+  );
+  f.push(...workshopFindings());
+  return f;
+}
+
+/** The distribution, and whether it is older than the workshop VM's. */
+export function osFinding(osRelease = '/etc/os-release'): Finding {
+  let text = '';
+  try {
+    text = readFileSync(osRelease, 'utf8');
+  } catch {
+    return { name: 'os', level: 'warn', value: 'unknown (no /etc/os-release)' };
+  }
+  const field = (k: string): string => new RegExp(`^${k}="?([^"\n]*)"?$`, 'm').exec(text)?.[1] ?? '';
+  const id = field('ID');
+  const version = Number(field('VERSION_ID')) || 0;
+  const pretty = field('PRETTY_NAME') || `${id} ${version}`;
+  const outdated = (id === 'ubuntu' && version < 22.04) || (id === 'debian' && version < 12);
+  return outdated
+    ? {
+        name: 'os',
+        level: 'warn',
+        value: `${pretty} (older than the workshop VM)`,
+        fix: 'an outdated VM box: on the host, `vagrant box update && vagrant destroy -f && vagrant up` in vagrant/',
+      }
+    : { name: 'os', level: 'ok', value: pretty };
+}
+
+/** Tools the lessons call by name. */
+function toolFinding(name: string, cmd: string, args: string[], pkg: string): Finding {
+  const v = toolVersion(cmd, args);
+  return v
+    ? { name, level: 'ok', value: v }
+    : { name, level: 'fail', value: `no \`${cmd}\``, fix: `apt-get install ${pkg}` };
+}
+
+/** The workshop's own state: leftovers, changed files, the synced folder. */
+function workshopFindings(): Finding[] {
+  const f: Finding[] = [osFinding()];
+  const virt = toolVersion('systemd-detect-virt', []);
+  if (virt) f.push({ name: 'virtualization', level: 'ok', value: virt });
+  f.push(toolFinding('unshare', 'unshare', ['--version'], 'util-linux'));
+  f.push(toolFinding('busybox', 'busybox', ['--help'], 'busybox-static'));
+  const synced = syncedFolderType(ROOT);
+  f.push({
+    name: 'checkout',
+    level: 'ok',
+    value: `${ROOT}${synced ? ` on a ${synced} synced folder (watch polls for changes)` : ''}`,
+  });
+  try {
+    const items = plan().items.filter((i) => !i.keep);
+    const kinds = [...new Set(items.map((i) => i.kind))];
+    f.push(
+      items.length === 0
+        ? { name: 'leftovers', level: 'ok', value: 'none' }
+        : {
+            name: 'leftovers',
+            level: 'warn',
+            value: `${items.length} from earlier runs (${kinds.join(', ')})`,
+            fix: 'cellblock cleanup',
+          },
+    );
+  } catch (err) {
+    f.push({ name: 'leftovers', level: 'warn', value: `could not look: ${(err as Error).message}` });
+  }
+  const integrity = checkIntegrity();
+  f.push(
+    integrity.status === 'tampered'
+      ? {
+          name: 'workshop files',
+          level: 'warn',
+          value: `${integrity.changes.length} changed outside lessons/: ${integrity.changes
+            .slice(0, 4)
+            .map((c) => `${c.path} (${c.change})`)
+            .join(', ')}${integrity.changes.length > 4 ? ', …' : ''}`,
+          fix: 'git status; restore with `git checkout -- <file>` (only lessons/<id>/ files are yours to edit)',
+        }
+      : {
+          name: 'workshop files',
+          level: 'ok',
+          value: `${integrity.status === 'ok' ? 'unchanged' : 'unverified'} (${integrity.reference}); fingerprint ${integrity.fingerprint.slice(0, 16)}`,
+        },
   );
   return f;
 }
