@@ -84,6 +84,9 @@ export interface LessonReport {
 
 const CHECK_TIMEOUT_MS = 20_000;
 
+/** The check every lesson ends with. */
+export const LEFTOVER_CHECK = 'nothing is left behind (processes, mounts, links, cgroups)';
+
 export async function loadChecks(entry: LessonEntry): Promise<LessonChecks> {
   return ((await import(pathToFileURL(checksFile(entry)).href)) as { default: LessonChecks }).default;
 }
@@ -156,7 +159,7 @@ export async function runLessonChecks(
 
   const leaks = trials.flatMap((t) => t.leaks);
   record({
-    name: 'nothing is left behind (processes, mounts, links, cgroups)',
+    name: LEFTOVER_CHECK,
     ok: trials.length > 0 && leaks.length === 0,
     expected: 'no leftovers after every run',
     found: trials.length === 0 ? 'no container was run' : leaks.length === 0 ? 'none' : leaks.join('; '),

@@ -7,7 +7,7 @@
  */
 import { hostname } from 'node:os';
 import { relative } from 'node:path';
-import type { CheckOutcome } from './checks.js';
+import { LEFTOVER_CHECK, loadChecks, type CheckOutcome } from './checks.js';
 import { cleanup } from './cleanup.js';
 import { GUARD_MARK } from './guard.js';
 import { solutionReferences } from './imports.js';
@@ -113,7 +113,28 @@ async function gradeLesson(entry: LessonEntry, timeoutMs: number): Promise<Lesso
     (r) => `${r.file}:${r.line} refers to ${JSON.stringify(r.literal)} (the reference solution)`,
   );
   const outcome = await runWorker(entry, 'lessons', { guard: true, timeoutMs });
-  const checks: CheckOutcome[] = outcome.report?.checks ?? [];
+  const ran: CheckOutcome[] = outcome.report?.checks ?? [];
+  // Every learner's lesson has the same checks, run or not: totals stay comparable
+  // across a classroom when a lesson file does not even load.
+  const expected = await expectedChecks(entry);
+  const notRunBecause =
+    ran.find((c) => c.name === LOAD_CHECK && !c.ok)?.found ?? outcome.error ?? 'the checks did not run';
+  const byName = new Map(ran.map((c) => [c.name, c]));
+  const checks: CheckOutcome[] = expected
+    ? [
+        ...expected.map(
+          (name) =>
+            byName.get(name) ?? {
+              name,
+              ok: false,
+              expected: 'the check runs',
+              found: `not run: ${notRunBecause}`,
+              ms: 0,
+            },
+        ),
+        ...ran.filter((c) => !expected.includes(c.name) && c.name !== LOAD_CHECK),
+      ]
+    : ran;
   for (const c of checks) {
     const refused = [c.found, c.expected].find((s) => s.includes(GUARD_MARK));
     if (refused)
@@ -130,7 +151,6 @@ async function gradeLesson(entry: LessonEntry, timeoutMs: number): Promise<Lesso
   }
   const unique = [...new Set(cheating)];
   const passed = checks.filter((c) => c.ok).length;
-  // A lesson that could not even be run still counts with its real number of checks, none passed.
   const total = Math.max(checks.length, 1);
   const score = unique.length > 0 ? 0 : Math.round((100 * passed) / total);
   return {
@@ -153,6 +173,17 @@ async function gradeLesson(entry: LessonEntry, timeoutMs: number): Promise<Lesso
       seconds: round(c.ms / 1000),
     })),
   };
+}
+
+/** The name "the lesson file loads" that runLessonChecks reports when it cannot load a lesson. */
+const LOAD_CHECK = 'the lesson file loads';
+
+async function expectedChecks(entry: LessonEntry): Promise<string[] | undefined> {
+  try {
+    return [...(await loadChecks(entry)).checks.map((c) => c.name), LEFTOVER_CHECK];
+  } catch {
+    return undefined;
+  }
 }
 
 // ─── JUnit ────────────────────────────────────────────────────────────────────

@@ -8,7 +8,7 @@ import { hostname } from 'node:os';
 import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { CheckOutcome, LessonReport } from '../../workshop/checks.js';
-import { cleanup } from '../../workshop/cleanup.js';
+import { cleanup, systemOps } from '../../workshop/cleanup.js';
 import { manifest, ROOT, sourceFile, type LessonEntry } from '../../workshop/manifest.js';
 import { readProgress, recordRun, updateProgress } from '../../workshop/progress.js';
 import { startWorker, type WorkerRun } from '../../workshop/runner.js';
@@ -46,15 +46,15 @@ export async function watch(args: WatchArgs): Promise<number> {
     dirs: [join(ROOT, 'lessons')],
     filter: (p) => /\.(ts|mts|js|mjs)$/.test(p),
     pollOnly: args.poll || synced !== undefined,
-    onChange: (files) => {
-      if (busy === 'check-all') return;
-      void runCurrent(`saved: ${files.map((f) => relative(ROOT, f)).join(', ')}`);
-    },
+    onChange: (files) => schedule('one', `saved: ${files.map((f) => relative(ROOT, f)).join(', ')}`),
   });
 
+  // One job at a time (a build, then a worker); a newer request stops the
+  // running worker at once and makes the queued ones moot.
   let current: WorkerRun | undefined;
   let runSeq = 0;
-  let busy: 'idle' | 'check' | 'check-all' = 'idle';
+  let queue: Promise<void> = Promise.resolve();
+  let interrupted = false;
   let confirming = false;
   let digits = '';
   let digitTimer: NodeJS.Timeout | undefined;
@@ -113,15 +113,29 @@ export async function watch(args: WatchArgs): Promise<number> {
     out(KEYS);
   };
 
-  async function runCurrent(reason: string): Promise<void> {
+  function schedule(kind: 'one' | 'all', reason = ''): void {
     const seq = ++runSeq;
     if (current) {
       current.stop();
-      await current.done;
-      await cleanup().catch(() => undefined); // the stopped run's containers
+      interrupted = true;
     }
-    if (seq !== runSeq) return;
-    busy = 'check';
+    queue = queue
+      .then(async () => {
+        if (seq !== runSeq) return;
+        if (interrupted) {
+          interrupted = false;
+          await cleanup().catch(() => undefined); // what the stopped run's containers left
+        }
+        if (seq !== runSeq) return;
+        await (kind === 'one' ? runCurrent(seq, reason) : checkAll(seq));
+      })
+      .catch((err: unknown) => {
+        out(chalk.red(`watch: ${err instanceof Error ? err.message : String(err)}`));
+        footer();
+      });
+  }
+
+  async function runCurrent(seq: number, reason: string): Promise<void> {
     header();
     out(chalk.dim(`checking… (${reason})`));
     try {
@@ -131,7 +145,6 @@ export async function watch(args: WatchArgs): Promise<number> {
       out();
       out(chalk.red(`Your file does not compile: ${(err as Error).message.split('\n')[0]}`));
       out(chalk.dim('Fix it and save again.'));
-      busy = 'idle';
       footer();
       return;
     }
@@ -142,7 +155,6 @@ export async function watch(args: WatchArgs): Promise<number> {
     const result = await run.done;
     if (current === run) current = undefined;
     if (seq !== runSeq || result.stopped) return;
-    busy = 'idle';
     if (!result.report) {
       out(chalk.red(`The checks could not run: ${result.error ?? 'unknown error'}`));
       if (result.output.trim()) out(chalk.dim(result.output.trim().split('\n').slice(-10).join('\n')));
@@ -176,33 +188,28 @@ export async function watch(args: WatchArgs): Promise<number> {
     footer();
   }
 
-  async function checkAll(): Promise<void> {
-    runSeq++;
-    if (current) {
-      current.stop();
-      await current.done;
-      await cleanup().catch(() => undefined);
-    }
-    busy = 'check-all';
+  async function checkAll(seq: number): Promise<void> {
     header();
     out(chalk.bold('Checking every lesson (your files)…'));
     try {
       await build.ensureBuilt();
     } catch (err) {
       out(chalk.red(`A file does not compile: ${(err as Error).message.split('\n')[0]}`));
-      busy = 'idle';
       footer();
       return;
     }
     for (const l of lessons) {
-      const result = await startWorker(l, 'lessons').done;
+      if (seq !== runSeq) return;
+      const run = startWorker(l, 'lessons');
+      current = run;
+      const result = await run.done;
+      if (current === run) current = undefined;
+      if (result.stopped || seq !== runSeq) return;
       const r = result.report;
       if (r) recordRun(l.id, r.passed, r.total);
       const mark = r && r.passed === r.total ? chalk.green('✓') : chalk.red('✗');
       out(`  ${mark} ${l.id.padEnd(14)} ${r ? `${r.passed}/${r.total}` : chalk.red(result.error ?? 'did not run')}`);
     }
-    busy = 'idle';
-    watcher.resync();
     footer();
   }
 
@@ -242,22 +249,26 @@ export async function watch(args: WatchArgs): Promise<number> {
         r.changed ? `Restored the starter of ${relative(process.cwd(), r.file)}.` : 'Your file already is the starter.',
       );
       if (r.backup) out(`Your version is kept in ${relative(process.cwd(), r.backup)}.`);
+      // Our own write: check it now rather than when the watcher notices it.
+      watcher.resync();
+      if (r.changed) schedule('one', 'reset to the starter');
     } catch (err) {
       out(chalk.red(`Cannot reset: ${(err as Error).message}`));
       if (err instanceof StarterError) out(chalk.dim(`  → ${err.fix}`));
       return;
     }
-    void cleanup().then((results) => {
-      const removed = results.filter((x) => x.action === 'removed');
-      if (removed.length) out(`Removed ${removed.length} leftover(s) from earlier runs.`);
-      // The restored file is a change like any save: the watcher re-checks it.
-    });
+    void cleanup()
+      .then((results) => {
+        const removed = results.filter((x) => x.action === 'removed');
+        if (removed.length) out(`Removed ${removed.length} leftover(s) from earlier runs.`);
+      })
+      .catch((err: unknown) => out(chalk.red(`cleanup: ${String(err)}`)));
   }
 
   function go(i: number): void {
     if (i < 0 || i >= lessons.length) return;
     index = i;
-    void runCurrent(`lesson ${entry().id}`);
+    schedule('one', `lesson ${entry().id}`);
   }
 
   let quit: (code: number) => void = () => undefined;
@@ -301,7 +312,7 @@ export async function watch(args: WatchArgs): Promise<number> {
         list();
         break;
       case 'c':
-        void checkAll();
+        schedule('all');
         break;
       case 'r':
         out();
@@ -334,8 +345,11 @@ export async function watch(args: WatchArgs): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
+  // Load the kernel bindings now: a rebuild empties dist/ for a moment, and a
+  // module first imported then would not be found.
+  await systemOps();
   watcher.start();
-  void runCurrent('start');
+  schedule('one', 'start');
   const code = await finished;
 
   watcher.stop();
@@ -350,6 +364,7 @@ export async function watch(args: WatchArgs): Promise<number> {
     await current.done;
     await cleanup().catch(() => undefined);
   }
+  await queue;
   out();
   out(last && last.passed === last.total ? 'Bye — well done.' : 'Bye. `cellblock watch` picks up where you left off.');
   return code;
