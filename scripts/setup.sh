@@ -46,16 +46,18 @@ if [[ ! -d node_modules || ! -f .cellblock/npm.stamp || $(cat .cellblock/npm.sta
 fi
 
 # 3. The default rootfs (offline, from busybox-static).
-bash scripts/build-rootfs.sh >/dev/null
+# CELLBLOCK_ROOTFS moves it (the VM keeps it off the synced folder: vagrant/provision.sh).
+bash scripts/build-rootfs.sh ${CELLBLOCK_ROOTFS:+"$CELLBLOCK_ROOTFS"} >/dev/null
 
 # 4. TypeScript → dist/ (only if a source changed).
 node scripts/build.mjs
 
 # 5. The `cellblock` command on root's PATH, pointing at this checkout.
-bin=/usr/local/bin/cellblock
+# CELLBLOCK_DESTDIR: a prefix for this system file (the provisioning test installs under a temp dir).
+bin=${CELLBLOCK_DESTDIR:-}/usr/local/bin/cellblock
 target=$PWD/src/bin/cellblock.mjs
 if [[ $(readlink "$bin" 2>/dev/null) != "$target" ]]; then
   [[ -e $bin || -L $bin ]] && say "cellblock now points at this checkout (was: $(readlink "$bin" || echo a file))"
-  mkdir -p /usr/local/bin
+  mkdir -p "$(dirname "$bin")"
   ln -sfn "$target" "$bin"
 fi
