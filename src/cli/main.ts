@@ -41,17 +41,76 @@ export async function main(argv: string[]): Promise<void> {
     .scriptName('cellblock')
     .usage('$0 <command>\n\nA container runtime you build yourself, one kernel feature per lesson.')
     .command(
-      'run [command..]',
+      'run [image] [command..]',
       'run a container from the lessons (yours, or the reference with --solutions)',
       (y) =>
         y
           .options(runSpec as Record<string, Options>)
-          .positional('command', { type: 'string', array: true, describe: 'the command, after --' })
+          .positional('image', {
+            type: 'string',
+            describe: 'an image (`cellblock images`); without one, the rootfs directory',
+          })
+          .positional('command', { type: 'string', array: true, describe: "the command (default: the image's)" })
           .example('$0 run --solutions --hostname box -- hostname', 'prints box')
-          .example('$0 run -it -- sh', 'an interactive shell'),
+          .example('$0 run -it -- sh', 'an interactive shell')
+          .example('$0 run busybox -- cat /etc/os-release', 'a container of an image'),
       async (args) => {
         const { run } = await import('./commands/run.js');
         process.exitCode = await run(args as never);
+      },
+    )
+    .command(
+      'images',
+      'list the images in the local store',
+      (y) => y.option('json', { type: 'boolean', default: false }),
+      async (args) => {
+        const { images } = await import('./commands/images.js');
+        process.exitCode = await images(args as never);
+      },
+    )
+    .command(
+      'build [context]',
+      'build an image from a build file (FROM, RUN, COPY, ENV, CMD), one cached layer per step',
+      (y) =>
+        y
+          .positional('context', { type: 'string', default: '.', describe: 'the directory COPY reads from' })
+          .option('tag', { alias: 't', type: 'string', demandOption: true, describe: 'name[:tag] of the image' })
+          .option('file', { alias: 'f', type: 'string', describe: 'the build file (default: CONTEXT/Cellfile)' })
+          .example('$0 build -t hello examples/hello', 'builds hello:latest from examples/hello/Cellfile'),
+      async (args) => {
+        const { build } = await import('./commands/images.js');
+        process.exitCode = await build(args as never);
+      },
+    )
+    .command(
+      'import <tarball> <image>',
+      'a root filesystem tarball (.tar, .tar.gz) as a one-layer image, extracted safely',
+      (y) =>
+        y
+          .positional('tarball', { type: 'string', demandOption: true })
+          .positional('image', { type: 'string', demandOption: true, describe: 'name[:tag]' })
+          .option('cmd', { type: 'string', array: true, describe: 'its default command (default: sh)' }),
+      async (args) => {
+        const { importImage } = await import('./commands/images.js');
+        process.exitCode = await importImage(args as never);
+      },
+    )
+    .command(
+      'rmi <images..>',
+      'remove images, and the layers nothing else uses',
+      (y) => y.positional('images', { type: 'string', array: true, demandOption: true }),
+      async (args) => {
+        const { rmi } = await import('./commands/images.js');
+        process.exitCode = await rmi(args as never);
+      },
+    )
+    .command(
+      'diff <container>',
+      'what a container changed: its upper layer (running, or kept with run --keep) as A/C/D lines',
+      (y) => y.positional('container', { type: 'string', demandOption: true, describe: 'the container id' }),
+      async (args) => {
+        const { diff } = await import('./commands/images.js');
+        process.exitCode = await diff(args as never);
       },
     )
     .command(
@@ -165,7 +224,10 @@ export async function main(argv: string[]): Promise<void> {
         process.exitCode = await grade(args as never);
       },
     )
-    .demandCommand(1, 'give a command: watch, run, verify, status, hint, reset, cleanup, grade or doctor')
+    .demandCommand(
+      1,
+      'give a command: watch, run, verify, status, hint, reset, cleanup, grade, doctor, images, build, import, rmi or diff',
+    )
     .strict()
     .parserConfiguration({ 'populate--': false, 'unknown-options-as-args': false, 'halt-at-non-option': false })
     .help()

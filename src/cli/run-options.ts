@@ -63,7 +63,9 @@ export function parseRunFast(args: string[], spec: Record<string, OptionSpec>): 
     if (o.alias) known.add(o.alias);
   }
   if (argv['help'] || argv['h'] || Object.keys(argv).some((k) => !known.has(k))) return undefined;
-  const dashed = (argv['--'] as string[] | undefined) ?? [];
-  const positional = (argv['_'] as (string | number)[]).map(String);
-  return { ...argv, command: [...positional, ...dashed], _: ['run'] };
+  // The shape yargs gives `run [image] [command..]`: the words before `--` are
+  // the image and then the command, everything after `--` stays in `_`.
+  const dashed = ((argv['--'] as (string | number)[] | undefined) ?? []).map(String);
+  const [image, ...command] = (argv['_'] as (string | number)[]).map(String);
+  return { ...argv, image, command, _: ['run', ...dashed] };
 }

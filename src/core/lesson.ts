@@ -8,6 +8,7 @@
  *   validate(config)         for every lesson
  *   cloneFlags(config)       OR-ed together → unshare(flags) → spawn init
  *   hostAfterSpawn(ctx)      on the child's pid, before it is released
+ *                                            prepareRootfs(config, sys)  in lesson order
  *                                            init(config, sys)  in lesson order
  *                                            … execve(argv)
  *   hostCleanup(ctx)         after exit, in reverse order, always
@@ -51,6 +52,16 @@ export interface Lesson<C extends ContainerConfig = ContainerConfig> {
   process?: ProcessSteps;
   hostAfterSpawn?(ctx: HostContext<C>): void | Promise<void>;
   hostCleanup?(ctx: HostContext<C>): void | Promise<void>;
+  /**
+   * Container-side, before *every* lesson's `init`: decide what the root
+   * filesystem is made of (06-overlay mounts the image's layers and points
+   * `config.rootfs` at the result). It is a phase of its own because manifest
+   * order cannot express it: lesson 03's `init` pivots into `config.rootfs`, and
+   * a later lesson's `init` would run after that pivot. runc does the same:
+   * prepareRootfs, then pivotRoot. The init passes the same `config` object to
+   * every step, so a change made here is what the `init` steps see.
+   */
+  prepareRootfs?(config: C, sys: Sys): void | Promise<void>;
   /** Container-side step, run by the init as PID 1 inside the new namespaces. */
   init?(config: C, sys: Sys): void | Promise<void>;
 }

@@ -31,6 +31,28 @@ export const RUN_DIR = process.env['CELLBLOCK_RUN_DIR'] ?? '/run/cellblock';
  */
 export const CONTAINERS_DIR = process.env['CELLBLOCK_CONTAINERS_DIR'] ?? join(STATE_DIR, 'containers');
 
+/**
+ * One container's directories (lesson 06): `upper` (its writes: kept with
+ * --keep), `work` (overlayfs' scratch space), `merged` (where the overlay is
+ * mounted, inside the container's mount namespace only) and `overlay.json`
+ * (its lower layers, for `cellblock diff`).
+ */
+export function containerDir(id: string): string {
+  return join(CONTAINERS_DIR, id);
+}
+
+/** Containers `cellblock build` runs for its RUN steps: 'cb-build-' + a random suffix. */
+export const BUILD_ID_PREFIX = `${ID_PREFIX}build-`;
+
+/**
+ * The local image store (core/images): layers/<sha256>/ (read-only layer
+ * directories), images/<name>/<tag>.json, cache/<key>.json (the build cache),
+ * tmp/ (staging; anything there is an interrupted import or build). Same
+ * filesystem as CONTAINERS_DIR by default, so a built layer moves in by rename;
+ * like it, it must not be on the VM's synced folder (overlayfs refuses it).
+ */
+export const IMAGES_DIR = process.env['CELLBLOCK_IMAGES_DIR'] ?? join(STATE_DIR, 'images');
+
 /** Temporary directories the workshop (and its tests) make: os.tmpdir()/cellblock-XXXXXX. */
 export const TMP_PREFIX = 'cellblock-';
 

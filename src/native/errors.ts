@@ -36,6 +36,8 @@ const HINTS: Record<string, string> = {
   'mount:ENOENT': 'the mount point (target) does not exist: create it first',
   'mount:ENODEV': 'the kernel does not know this filesystem type: check /proc/filesystems',
   'mount:EBUSY': 'something is already mounted there, or the source is busy',
+  'mount:EINVAL':
+    'the flags or the options do not fit this filesystem type (overlay: every lowerdir, upperdir and workdir must exist, upper and work on one filesystem — `dmesg | tail` names the problem)',
   'sethostname:EINVAL': 'hostnames are at most 64 bytes (HOST_NAME_MAX)',
   'execve:ENOENT': 'no such file in the container: is the command in the rootfs, and on its PATH?',
   'execve:EACCES': 'the file is not executable (chmod +x) or sits on a noexec mount',

@@ -1,14 +1,18 @@
 /** `cellblock run`: one container, stdio attached, its exit status as ours. */
-import { openSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { DEFAULT_ENV, newContainerId, type ContainerConfig } from '../../core/config.js';
+import { existsSync, openSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { ConfigError, DEFAULT_ENV, newContainerId, type ContainerConfig } from '../../core/config.js';
 import { startContainer, type RunningContainer, type StdioEntry } from '../../core/host/run.js';
 import { Terminal } from '../../core/host/terminal.js';
 import { defaultRootfs } from '../../core/paths.js';
+import { containerDir } from '../../core/names.js';
+import type { LoadedLesson } from '../../core/host/run.js';
 import { load } from '../../workshop/loader.js';
 import { CliError } from '../output.js';
 
 interface RunArgs {
+  /** `cellblock run IMAGE …`: the first word before `--`. */
+  image?: string;
   command?: string[];
   _: (string | number)[];
   rootfs?: string;
@@ -36,13 +40,20 @@ export async function run(args: RunArgs): Promise<number> {
       .filter((k) => args[k] !== undefined)
       .map((k) => [k, args[k]]),
   );
+  // yargs leaves everything after `--` in `_` (after the command name itself).
+  const command = [...(args.command ?? []), ...args._.slice(1)].map(String);
+  const image = args.image !== undefined ? await imageFields(String(args.image), args, lessons) : undefined;
   const config: ContainerConfig = {
     ...lessonArgs,
+    ...image?.fields,
     id: args.id ?? newContainerId(),
-    rootfs: resolve(args.rootfs ?? defaultRootfs()),
-    // yargs leaves everything after `--` in `_` (after the command name itself).
-    argv: [...(args.command ?? []), ...args._.slice(1)].map(String),
-    env: [...DEFAULT_ENV, ...(args.tty ? [`TERM=${process.env['TERM'] ?? 'xterm'}`] : []), ...args.env],
+    rootfs: image?.rootfs ?? resolve(args.rootfs ?? defaultRootfs()),
+    argv: command.length > 0 ? command : (image?.cmd ?? []),
+    env: mergeEnv([
+      ...(image?.env ?? DEFAULT_ENV),
+      ...(args.tty ? [`TERM=${process.env['TERM'] ?? 'xterm'}`] : []),
+      ...args.env,
+    ]),
     cwd: args.workdir,
     tty: args.tty,
   };
@@ -58,6 +69,7 @@ export async function run(args: RunArgs): Promise<number> {
   let container: RunningContainer;
   try {
     container = await startContainer(config, { lessons, stdio });
+    tellWhereKept(container);
   } catch (err) {
     term?.close();
     proxy?.stop();
@@ -132,4 +144,63 @@ async function attachTerminal(c: RunningContainer, term: Terminal): Promise<numb
     stdin.pause();
     term.close();
   }
+}
+
+/** KEY=VALUE entries, a later one replacing an earlier one with the same key (in its place). */
+function mergeEnv(entries: string[]): string[] {
+  const byKey = new Map<string, string>();
+  for (const e of entries) {
+    const key = e.split('=', 1)[0]!;
+    byKey.delete(key);
+    byKey.set(key, e);
+  }
+  return [...byKey.values()];
+}
+
+/**
+ * `cellblock run IMAGE`: the image's layers become the config's `layers`
+ * (lesson 06 stacks them), its command and environment the defaults.
+ * An unknown image is bad input: rejected before anything exists.
+ */
+async function imageFields(
+  ref: string,
+  args: RunArgs,
+  lessons: LoadedLesson[],
+): Promise<{ fields: Record<string, unknown>; rootfs: string; cmd: string[]; env: string[] }> {
+  if (!lessons.some((l) => l.id === '06-overlay')) {
+    throw new CliError(`cannot run image ${ref}: images need lesson 06-overlay`, 125);
+  }
+  if (args.rootfs !== undefined) {
+    throw new ConfigError([`both an image (${ref}) and --rootfs ${args.rootfs}: give one of them`]);
+  }
+  const { ImageStore, ImageError } = await import('../../core/images/store.js');
+  const store = new ImageStore();
+  try {
+    const img = store.resolve(ref);
+    const layers = store.lowerdirs(img);
+    return { fields: { image: ref, layers }, rootfs: layers.at(-1)!, cmd: img.cmd, env: img.env };
+  } catch (err) {
+    if (!(err instanceof ImageError)) throw err;
+    const hint = /^[a-z0-9][\w.-]*$/.test(ref)
+      ? ` (to run the command ${ref} on the default rootfs, put it after --: \`cellblock run -- ${ref}\`)`
+      : '';
+    throw new ConfigError([`${err.message}${hint}`]);
+  }
+}
+
+/** With --keep: once the container is gone, where its changes are (`cellblock diff`). */
+function tellWhereKept(c: RunningContainer): void {
+  const upper = join(containerDir(c.config.id), 'upper');
+  if (c.config['keep'] !== true) return;
+  // wait() is the same promise the caller awaits: this runs after the cleanup, before the caller goes on.
+  void c.wait().then(
+    () => {
+      if (existsSync(upper)) {
+        process.stderr.write(
+          `cellblock: kept ${c.config.id}'s changes in ${upper}: \`cellblock diff ${c.config.id}\` lists them\n`,
+        );
+      }
+    },
+    () => undefined,
+  );
 }

@@ -8,7 +8,9 @@
  *     its own steps on our pid (cgroups, network) are done;
  *  2. load every lesson module *first*: they live in the host's filesystem,
  *     which is out of reach once a lesson has pivoted into the rootfs;
- *  3. run the lessons' container-side steps in manifest order;
+ *  3. run the lessons' container-side steps: every prepareRootfs step (what
+ *     the root is made of: 06-overlay), then every init step, each in
+ *     manifest order — so lesson 03 pivots into the root lesson 06 mounted;
  *  4. set up the terminal, if asked for one;
  *  5. exec the command — or, with `run --init` (lesson 02), stay PID 1 and run
  *     it as a child (supervise.ts). Any failure before that goes back to the
@@ -68,6 +70,10 @@ async function main(): Promise<void> {
     // rather than leave it running unmanaged. Survives execve.
     sys.prctl(sys.PR_SET_PDEATHSIG, 9 /* SIGKILL */);
     const lessonSys = guardedSys(sys, message.hostNamespaces);
+    for (const { id, lesson } of lessons) {
+      step = id;
+      await lesson.prepareRootfs?.(config, lessonSys);
+    }
     for (const { id, lesson } of lessons) {
       step = id;
       await lesson.init?.(config, lessonSys);

@@ -1,0 +1,109 @@
+/**
+ * What lesson 06 needs from the shared code: where a container's overlay
+ * directories are, which layers go below, and a record of both for
+ * `cellblock diff`. The lesson does the kernel work (create, mount, remove).
+ */
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ContainerConfig } from '../config.js';
+import type { Validation } from '../lesson.js';
+import { containerDir } from '../names.js';
+import type { OverlayRecord } from './store.js';
+
+/** The config fields lesson 06 reads. */
+export interface OverlayFields {
+  /** The image's name, when the container runs one (`cellblock run IMAGE`); for the record only. */
+  image?: string;
+  /** Lower layer directories, top first (what lowerdir= takes). Default: [config.rootfs]. */
+  layers?: string[];
+  /** Leave the upper directory (the container's changes) after the end: `run --keep`. */
+  keep?: boolean;
+  /** Filled in on the host by lesson 06's hostAfterSpawn, read by its container-side step. */
+  overlay?: OverlayDirs;
+}
+
+export type OverlayConfig = ContainerConfig & OverlayFields;
+
+export interface OverlayDirs {
+  /** <CONTAINERS_DIR>/<id>: everything of this container's on disk. */
+  dir: string;
+  /** Read-only layers, top first. Shared by every container of the image: never written. */
+  lower: string[];
+  /** The container's own writes (and whiteouts for its deletions). */
+  upper: string;
+  /** overlayfs' scratch space: an empty directory on the same filesystem as upper. */
+  work: string;
+  /** Where the overlay is mounted, inside the container's mount namespace only. */
+  merged: string;
+}
+
+/** The paths for this container (nothing is created here). */
+export function overlayDirs(config: OverlayConfig): OverlayDirs {
+  const dir = containerDir(config.id);
+  return {
+    dir,
+    lower: config.layers && config.layers.length > 0 ? config.layers : [config.rootfs],
+    upper: join(dir, 'upper'),
+    work: join(dir, 'work'),
+    merged: join(dir, 'merged'),
+  };
+}
+
+/**
+ * <dir>/overlay.json: the layers this container stacks, so `cellblock diff`
+ * can tell a changed file from an added one, and `rmi` keeps layers in use.
+ * Written only once the lesson has created the directory.
+ */
+export function recordOverlay(config: OverlayConfig, o: OverlayDirs): void {
+  if (!existsSync(o.dir)) return;
+  const record: OverlayRecord = {
+    id: config.id,
+    ...(config.image ? { image: config.image } : {}),
+    lower: o.lower,
+    upper: o.upper,
+    work: o.work,
+    merged: o.merged,
+  };
+  writeFileSync(join(o.dir, 'overlay.json'), `${JSON.stringify(record, null, 2)}\n`);
+}
+
+/** lowerdir=…,upperdir=…,workdir=… — the data argument of mount(2) for an overlay. */
+export function overlayOptions(o: OverlayDirs): string {
+  return `lowerdir=${o.lower.join(':')},upperdir=${o.upper},workdir=${o.work}`;
+}
+
+/**
+ * A safety rail (given code in the lesson, like the guarded `sys`): a
+ * container of an image must never run on a layer directory itself — it would
+ * write into the image. If the lesson has not made the overlay the root yet,
+ * the container stops here.
+ */
+export function requireOverlayRoot(config: OverlayConfig): void {
+  if (config.layers && config.overlay && config.rootfs !== config.overlay.merged) {
+    throw new Error(
+      `TODO: lesson 06 — ${config.image ? `image ${config.image}` : 'this container'} needs its layers mounted as an overlay and config.rootfs pointed at ${config.overlay.merged} (it would otherwise write into the image)`,
+    );
+  }
+}
+
+/** mount(2)'s data argument is one page: this many bytes of options at most. */
+const MOUNT_DATA_MAX = 4095;
+
+export const overlayValidations: Validation<OverlayConfig>[] = [
+  ({ layers }) => {
+    const missing = (layers ?? []).find((l) => !existsSync(l));
+    return missing === undefined
+      ? undefined
+      : `layer directory ${missing} does not exist: is the image damaged? (\`cellblock images\`)`;
+  },
+  ({ layers }) =>
+    (layers ?? []).some((l) => l.includes(':') || l.includes(','))
+      ? 'a layer path contains ":" or ",", which overlayfs options cannot carry: move the image store (CELLBLOCK_IMAGES_DIR)'
+      : undefined,
+  (config) => {
+    const bytes = overlayOptions(overlayDirs(config)).length;
+    return bytes <= MOUNT_DATA_MAX
+      ? undefined
+      : `${config.layers?.length} layers make ${bytes} bytes of overlay options, more than mount(2) takes (${MOUNT_DATA_MAX}): use an image with fewer layers`;
+  },
+];
