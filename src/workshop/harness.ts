@@ -3,11 +3,13 @@
  * host while it runs, end it, and record everything a check might assert —
  * exit status, output, namespaces, and whatever it left behind.
  */
+import { existsSync } from 'node:fs';
 import type { ContainerConfig } from '../core/config.js';
 import { DEFAULT_ENV, newContainerId } from '../core/config.js';
 import type { LoadedLesson, RunningContainer } from '../core/host/run.js';
 import { startContainer } from '../core/host/run.js';
 import { defaultRootfs } from '../core/paths.js';
+import { containerDir } from '../core/names.js';
 import { hostState, isAlive, namespacesOf, pidsInNamespace, type NsType } from './probe.js';
 
 export interface TrialOptions {
@@ -141,6 +143,9 @@ function leaksAfter(before: Set<string>, hostNs: Partial<Record<NsType, string>>
     .filter((l) => !before.has(l))
     .map((l) => `${l} (new on the host after the run)`);
   if (r.pid !== undefined && isAlive(r.pid)) leaks.push(`process ${r.pid} (the container's first process) still runs`);
+  // Its own directory only (lesson 06's upper/work/merged): other runs may be using theirs right now.
+  if (existsSync(containerDir(r.config.id)))
+    leaks.push(`directory ${containerDir(r.config.id)} (new on the host after the run)`);
   for (const [type, link] of Object.entries(r.namespaces) as [NsType, string][]) {
     if (link === hostNs[type]) continue; // the host's own namespace: of course it lives on
     for (const pid of pidsInNamespace(type, link)) leaks.push(`process ${pid} still in the container's ${link}`);

@@ -3,7 +3,7 @@
  * directories are, which layers go below, and a record of both for
  * `cellblock diff`. The lesson does the kernel work (create, mount, remove).
  */
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ContainerConfig } from '../config.js';
 import type { Validation } from '../lesson.js';
@@ -79,10 +79,24 @@ export function overlayOptions(o: OverlayDirs): string {
  * the container stops here.
  */
 export function requireOverlayRoot(config: OverlayConfig): void {
-  if (config.layers && config.overlay && config.rootfs !== config.overlay.merged) {
-    throw new Error(
-      `TODO: lesson 06 — ${config.image ? `image ${config.image}` : 'this container'} needs its layers mounted as an overlay and config.rootfs pointed at ${config.overlay.merged} (it would otherwise write into the image)`,
-    );
+  const o = config.overlay;
+  if (!config.layers || !o || config.rootfs === o.merged) return;
+  const what = config.image ? `image ${config.image}` : 'this container';
+  throw new Error(
+    isMountPoint(o.merged)
+      ? `TODO: lesson 06 — the overlay is mounted on ${o.merged}, but config.rootfs still says ${config.rootfs}: point it at the merged view (${what} would otherwise write into its layers)`
+      : `TODO: lesson 06 — nothing is mounted on ${o.merged}: ${what} needs its layers mounted as an overlay there, and config.rootfs pointed at it (it would otherwise write into its layers)`,
+  );
+}
+
+/** Is `path` a mount point in this process's mount namespace? (The init still sees the host's /proc here.) */
+function isMountPoint(path: string): boolean {
+  try {
+    return readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .some((l) => l.split(' ')[4] === path);
+  } catch {
+    return false;
   }
 }
 
