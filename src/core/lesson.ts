@@ -10,6 +10,7 @@
  *   hostAfterSpawn(ctx)      on the child's pid, before it is released
  *                                            prepareRootfs(config, sys)  in lesson order
  *                                            init(config, sys)  in lesson order
+ *   hostBeforeExec(ctx)      while the init waits, its steps done
  *                                            … execve(argv)
  *   hostCleanup(ctx)         after exit, in reverse order, always
  */
@@ -32,6 +33,11 @@ export interface HostContext<C> {
   config: C;
   /** Host pid of the container's first process. */
   pid: number;
+  /**
+   * What the user should be told once the container has ended, one sentence
+   * each (05-cgroups: "OOM-killed: …"). `cellblock run` prints them on stderr.
+   */
+  notes: string[];
 }
 
 /** How the container's first process is started and how its end is reported (lesson 00). */
@@ -51,6 +57,13 @@ export interface Lesson<C extends ContainerConfig = ContainerConfig> {
   cloneFlags?(config: C): number;
   process?: ProcessSteps;
   hostAfterSpawn?(ctx: HostContext<C>): void | Promise<void>;
+  /**
+   * On the child's pid once the container-side steps are done, right before
+   * the exec — the last moment before the user's code runs. The init is a Node
+   * process until then: anything it allocated or spent before this step is not
+   * charged to the container (05-cgroups joins the cgroup here).
+   */
+  hostBeforeExec?(ctx: HostContext<C>): void | Promise<void>;
   hostCleanup?(ctx: HostContext<C>): void | Promise<void>;
   /**
    * Container-side, before *every* lesson's `init`: decide what the root

@@ -44,6 +44,8 @@ export interface TrialResult {
   spawned: number;
   /** Whether the trial had to kill the container after timeoutMs. */
   timedOut: boolean;
+  /** What the run told the user after the end (HostContext.notes: "OOM-killed: …"). */
+  notes: string[];
   /** Everything the run left behind: host state that is new, processes still in its namespaces. */
   leaks: string[];
 }
@@ -89,6 +91,7 @@ export async function trial(lessons: LoadedLesson[], opts: TrialOptions): Promis
     spawned: 0,
     timedOut: false,
     leaks: [],
+    notes: [],
   };
 
   let container: RunningContainer | undefined;
@@ -117,6 +120,7 @@ export async function trial(lessons: LoadedLesson[], opts: TrialOptions): Promis
       c.stdin?.end();
       try {
         result.status = await c.wait();
+        result.notes = c.notes;
       } catch (err) {
         result.error = err as Error;
       }

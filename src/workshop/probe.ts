@@ -3,6 +3,7 @@
  * here reads /proc, /sys or runs a standard tool; nothing asks the runtime.
  */
 import { readdirSync, readFileSync, readlinkSync, existsSync } from 'node:fs';
+import { CGROUP_PARENT } from '../core/names.js';
 
 export type NsType = 'uts' | 'ipc' | 'net' | 'mnt' | 'pid' | 'cgroup';
 export const NS_TYPES: NsType[] = ['uts', 'ipc', 'net', 'mnt', 'pid', 'cgroup'];
@@ -88,15 +89,27 @@ function safeList(dir: string): string[] {
   }
 }
 
+/**
+ * The workshop's cgroups, in every hierarchy: whatever is inside the parent
+ * (names.ts: v2 /sys/fs/cgroup/cellblock/*, v1 /sys/fs/cgroup/<controller>/cellblock/*),
+ * and anything else named cellblock* or cb-*. The parent itself is not listed:
+ * it is made on first use and kept on purpose — an instructor's cap on the whole
+ * workshop is written there — so its appearing during a run is not a leak.
+ */
 function cellblockCgroups(): string[] {
   const out: string[] = [];
-  const walk = (dir: string, depth: number): void => {
+  const walk = (dir: string, depth: number, inParent: boolean): void => {
     for (const e of safeList(dir)) {
       const p = `${dir}/${e}`;
-      if (e.startsWith('cellblock') || e.startsWith('cb-')) out.push(p);
-      if (depth < 2 && !e.includes('.') && existsSync(`${p}/cgroup.procs`)) walk(p, depth + 1);
+      const named = e.startsWith('cellblock') || e.startsWith('cb-');
+      if (!inParent && !named && e.includes('.')) continue; // interface files, systemd's units
+      const isCgroup = existsSync(`${p}/cgroup.procs`);
+      if (inParent && !isCgroup) continue; // the parent's interface files
+      const isParent = !inParent && e === CGROUP_PARENT;
+      if (!isParent && (inParent || named)) out.push(p);
+      if (depth < 3 && isCgroup) walk(p, depth + 1, inParent || isParent);
     }
   };
-  walk('/sys/fs/cgroup', 0);
+  walk('/sys/fs/cgroup', 0, false);
   return out;
 }

@@ -75,12 +75,16 @@ export async function run(args: RunArgs): Promise<number> {
     proxy?.stop();
     throw err;
   }
-  if (term) return attachTerminal(container, term);
   try {
-    proxy!.attach(container);
-    return await container.wait();
+    if (term) return await attachTerminal(container, term);
+    try {
+      proxy!.attach(container);
+      return await container.wait();
+    } finally {
+      proxy!.stop();
+    }
   } finally {
-    proxy!.stop();
+    for (const note of container.notes) process.stderr.write(`cellblock: ${config.id}: ${note}\n`);
   }
 }
 

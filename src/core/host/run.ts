@@ -5,13 +5,17 @@
  *   create        unshare + spawn the init (core/host/namespaces.ts)
  *   host steps    on the child's pid while it waits (cgroups, veth, …)
  *   release       send the config over the sync socket (fd 3); the init runs
- *                 the container-side steps and execs the command
+ *                 the container-side steps
+ *   before exec   if a lesson has hostBeforeExec: the init says "ready" and
+ *                 waits; the host runs those steps and says "go"
+ *   exec          the init becomes the command
  *   wait          the command's exit status, as a shell reports it
  *   cleanup       host steps' cleanup in reverse order, always
  *
- * The sync socket is how the two sides talk: host → init the config, init →
- * host an error if a step failed. It is close-on-exec in the init, so when the
- * host reads end-of-file with no message, the exec has happened.
+ * The sync socket is how the two sides talk, one JSON message per line (see
+ * init/protocol.ts): host → init the config, init → host "ready" or an error if
+ * a step failed. It is close-on-exec in the init, so when the host reads
+ * end-of-file with no message, the exec has happened.
  */
 import type { ChildProcess } from 'node:child_process';
 import type { Stream } from 'node:stream';
@@ -25,7 +29,7 @@ import { validateConfig } from '../validate.js';
 import { spawnInNewNamespaces, warmThreadPool } from './namespaces.js';
 import { readNamespaces } from '../init/guard.js';
 import { removeState, writeState } from './state.js';
-import { InitError, type InitMessage, type InitReport } from '../init/protocol.js';
+import { InitError, type InitMessage, type InitReady, type InitReport } from '../init/protocol.js';
 
 /** A lesson's module, loaded: its code and the file the init will load it from again. */
 export interface LoadedLesson {
@@ -54,6 +58,8 @@ export class RunningContainer {
     readonly child: ChildProcess,
     private readonly exited: Promise<number>,
     private readonly cleanup: () => Promise<void>,
+    /** What the lessons' host steps want the user told after the end (HostContext.notes). */
+    readonly notes: string[] = [],
   ) {}
 
   /** Host pid of the container's first process (PID 1 inside, when it has a PID namespace). */
@@ -109,9 +115,9 @@ export async function startContainer(config: ContainerConfig, opts: StartOptions
   // Ask for the exit now, in this tick, so the exit event cannot be missed.
   const exited = steps.waitForExit(child);
   const sync = child.stdio[3] as Socket;
-  const report = readReport(sync);
+  const messages = new MessageReader(sync);
 
-  const ctx = { config, pid: child.pid! };
+  const ctx = { config, pid: child.pid!, notes: [] as string[] };
   const done: LoadedLesson[] = [];
   const cleanup = async (): Promise<void> => {
     const errors: unknown[] = [];
@@ -150,18 +156,27 @@ export async function startContainer(config: ContainerConfig, opts: StartOptions
       done.push(l);
       await l.lesson.hostAfterSpawn?.(ctx);
     }
+    const beforeExec = lessons.filter((l) => l.lesson.hostBeforeExec);
     const message: InitMessage = {
       config,
       lessons: lessons.map((l) => ({ id: l.id, file: l.file })),
       hostNamespaces: readNamespaces(),
+      waitBeforeExec: beforeExec.length > 0,
     };
-    sync.end(JSON.stringify(message));
-    const result = await report;
+    sync.write(`${JSON.stringify(message)}\n`);
+    if (!message.waitBeforeExec) sync.end();
+    let result = await messages.next();
+    if (result && 'ready' in result) {
+      for (const l of beforeExec) await l.lesson.hostBeforeExec!(ctx);
+      sync.end('go\n');
+      result = await messages.next();
+    }
+    if (result && 'ready' in result) throw new Error('init protocol: "ready" sent twice');
     if (result) throw InitError.fromReport(result);
   } catch (err) {
     return abort(err);
   }
-  return new RunningContainer(config, child, exited, cleanup);
+  return new RunningContainer(config, child, exited, cleanup, ctx.notes);
 }
 
 /** start + wait: the exit status, like `sh -c` or `runc run` report it. */
@@ -169,20 +184,49 @@ export async function runContainer(config: ContainerConfig, opts: StartOptions):
   return (await startContainer(config, opts)).wait();
 }
 
-/** Everything the init writes before the socket closes; undefined when it exec'd cleanly. */
-function readReport(sock: Socket): Promise<InitReport | undefined> {
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    sock.on('data', (c: Buffer) => chunks.push(c));
+/**
+ * The init's messages, one JSON per line. `next()` resolves with the next one,
+ * or undefined at end-of-file (after a successful exec, or if the init died:
+ * its exit status tells which).
+ */
+class MessageReader {
+  private buffer = '';
+  private closed = false;
+  private readonly queue: (InitReport | InitReady)[] = [];
+  private wake: (() => void) | undefined;
+
+  constructor(sock: Socket) {
+    sock.setEncoding('utf8');
+    sock.on('data', (c: string) => {
+      this.buffer += c;
+      let nl: number;
+      while ((nl = this.buffer.indexOf('\n')) >= 0) {
+        this.push(this.buffer.slice(0, nl));
+        this.buffer = this.buffer.slice(nl + 1);
+      }
+      this.wake?.();
+    });
     sock.on('error', () => undefined); // EPIPE/ECONNRESET if the init died: the exit status tells
     sock.on('close', () => {
-      const text = Buffer.concat(chunks).toString().trim();
-      if (!text) return resolve(undefined);
-      try {
-        resolve(JSON.parse(text) as InitReport);
-      } catch {
-        resolve({ error: { kind: 'plain', message: `init said: ${text}` }, exitCode: 125 });
-      }
+      this.push(this.buffer); // a report written without a newline
+      this.buffer = '';
+      this.closed = true;
+      this.wake?.();
     });
-  });
+  }
+
+  private push(line: string): void {
+    const text = line.trim();
+    if (!text) return;
+    try {
+      this.queue.push(JSON.parse(text) as InitReport | InitReady);
+    } catch {
+      this.queue.push({ error: { kind: 'plain', message: `init said: ${text}` }, exitCode: 125 });
+    }
+  }
+
+  async next(): Promise<InitReport | InitReady | undefined> {
+    while (this.queue.length === 0 && !this.closed) await new Promise<void>((r) => (this.wake = r));
+    return this.queue.shift();
+  }
 }

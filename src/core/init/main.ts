@@ -12,7 +12,10 @@
  *     the root is made of: 06-overlay), then every init step, each in
  *     manifest order — so lesson 03 pivots into the root lesson 06 mounted;
  *  4. set up the terminal, if asked for one;
- *  5. exec the command — or, with `run --init` (lesson 02), stay PID 1 and run
+ *  5. if a lesson has a host step right before the exec (05-cgroups joins the
+ *     cgroup there), say "ready" and wait for the host's "go": everything this
+ *     Node process allocated so far stays out of the container's accounting;
+ *  6. exec the command — or, with `run --init` (lesson 02), stay PID 1 and run
  *     it as a child (supervise.ts). Any failure before that goes back to the
  *     host as one JSON report and this process exits (125 runtime, 126/127
  *     command).
@@ -29,10 +32,12 @@ import { errorData, type InitMessage, type InitReport } from './protocol.js';
 
 const SYNC_FD = 3;
 
-function readAll(fd: number): string {
+/** One message from the host: everything up to a newline (or end-of-file). */
+function readMessage(fd: number): string {
   const chunks: Buffer[] = [];
   const buf = Buffer.alloc(64 * 1024);
-  for (;;) {
+  // The host sends nothing after a message until we answer, so nothing is read past its newline.
+  while (!chunks.at(-1)?.includes(0x0a)) {
     let n: number;
     try {
       n = readSync(fd, buf);
@@ -58,7 +63,7 @@ function exitCodeFor(err: unknown): number {
 async function main(): Promise<void> {
   let step = 'init';
   try {
-    const message = JSON.parse(readAll(SYNC_FD)) as InitMessage;
+    const message = JSON.parse(readMessage(SYNC_FD)) as InitMessage;
     const { config } = message;
     const lessons = await Promise.all(
       message.lessons.map(async (l) => ({
@@ -84,6 +89,12 @@ async function main(): Promise<void> {
       // its controlling terminal: job control and ^C work as in a login shell.
       sys.setsid();
       sys.ioctl(0, sys.TIOCSCTTY, 0);
+    }
+    if (message.waitBeforeExec) {
+      step = 'ready';
+      writeSync(SYNC_FD, `${JSON.stringify({ ready: true })}\n`);
+      // Anything but "go" (end-of-file: the host gave up) ends the container before it starts.
+      if (readMessage(SYNC_FD).trim() !== 'go') process.exit(125);
     }
     step = 'exec';
     // `init` is the option lesson 02 declares (`run --init`).

@@ -1,7 +1,9 @@
 /**
  * What host and init say to each other over the sync socket (fd 3 in the init).
  *
- *   host → init   InitMessage, then end-of-file
+ *   host → init   InitMessage (one JSON line)
+ *   init → host   when waitBeforeExec: {"ready":true} once its steps are done
+ *   host → init   "go", after the lessons' hostBeforeExec steps; then end-of-file
  *   init → host   nothing (the socket closes at exec: success)
  *                 or one InitReport if a step failed before exec
  */
@@ -15,6 +17,13 @@ export interface InitMessage {
   lessons: { id: string; file: string }[];
   /** The host's namespaces, so the init can refuse steps that would act on the host. */
   hostNamespaces: HostNamespaces;
+  /** Stop before the exec and wait for the host's "go" (some lesson has a hostBeforeExec step). */
+  waitBeforeExec?: boolean;
+}
+
+/** The init's "my steps are done, the exec is next". */
+export interface InitReady {
+  ready: true;
 }
 
 export type ErrorData = SyscallErrorData | { kind: 'plain'; message: string };

@@ -1,0 +1,112 @@
+/**
+ * One cgroup manager interface, two implementations (v1.ts, v2.ts), chosen once
+ * by looking at /sys/fs/cgroup (index.ts) — runc's and youki's design:
+ *
+ *   create()        the container's cgroup (and the workshop's parent, once)
+ *   set(limits)     write the limit files
+ *   addProcess(pid) move a process in: it and every child it ever makes are charged here
+ *   stats()         the cgroup's own accounting: memory, CPU time, pids, io
+ *   freeze()/thaw() stop every process in it at once, and resume them (pause/unpause)
+ *   destroy()       kill what is left, remove the directories
+ *
+ * Every container's cgroup lives under one parent the workshop owns (names.ts:
+ * CGROUP_PARENT), so an instructor can cap the whole workshop by writing a limit
+ * on the parent: children can never use more than their parent together.
+ */
+import type { Limits } from './values.js';
+import type { CgroupFs } from './fs.js';
+
+export type CgroupVersion = 'v1' | 'v2';
+
+export interface CgroupStats {
+  memory?: {
+    /** Bytes in use now (page cache included), and the limit. */
+    usage: number;
+    limit: number | 'max';
+    /** Highest usage seen (v1 memory.max_usage_in_bytes; v2 memory.peak, Linux ≥ 5.19). */
+    peak?: number;
+    /** Times the kernel's OOM killer killed a process in this cgroup. */
+    oomKills: number;
+  };
+  cpu?: {
+    /** CPU time used by every process in the cgroup, ever, in µs. */
+    usageUsec: number;
+    /** CFS bandwidth: periods seen, periods in which the quota ran out, time spent waiting. */
+    periods: number;
+    throttledPeriods: number;
+    throttledUsec: number;
+  };
+  pids?: {
+    current: number;
+    limit: number | 'max';
+    /** fork()/clone() calls refused because of the limit (pids.events "max"). */
+    refused: number;
+  };
+  io?: { device: string; readBytes: number; writeBytes: number }[];
+  frozen: boolean;
+}
+
+/**
+ * The v2 limit files as [file, value] pairs, in the order to write them. This
+ * mapping is what lesson 05 has the learner write (solutions/05-cgroups); v1's
+ * is in v1.ts, and the lesson's README shows them side by side.
+ */
+export type V2Files = (limits: Limits) => [file: string, value: string][];
+
+export interface CgroupManager {
+  readonly version: CgroupVersion;
+  readonly id: string;
+  /** The cgroup's directories: v2 one ({ unified }); v1 one per controller hierarchy. */
+  readonly dirs: Record<string, string>;
+  /** Path of the cgroup as /proc/<pid>/cgroup shows it, e.g. /cellblock/cb-1a2b. */
+  readonly path: string;
+  exists(): boolean;
+  create(): void;
+  set(limits: Limits): void;
+  addProcess(pid: number): void;
+  /** Host pids of the processes in it. */
+  procs(): number[];
+  stats(): CgroupStats;
+  oomKills(): number;
+  /** Resolves once every process in it is frozen. */
+  freeze(): Promise<void>;
+  thaw(): Promise<void>;
+  frozen(): boolean;
+  /** Kill whatever is still inside, then remove the cgroup. Nothing if it does not exist. */
+  destroy(): Promise<void>;
+}
+
+/** A limit value as cgroup files print it: a number, or 'max' for "none". */
+export function readLimit(text: string): number | 'max' {
+  const t = text.trim();
+  // v1 prints "no limit" as a huge number (PAGE_COUNTER_MAX pages, or -1 for cfs quota).
+  if (t === 'max' || t === '-1') return 'max';
+  const n = Number(t);
+  return n >= 2 ** 62 ? 'max' : n;
+}
+
+/** "key value" lines (memory.events, cpu.stat, pids.events, memory.oom_control) → a map. */
+export function readKeyed(text: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const line of text.split('\n')) {
+    const [k, v] = line.trim().split(/\s+/);
+    if (k && v !== undefined) out[k] = Number(v);
+  }
+  return out;
+}
+
+export function readPids(fs: CgroupFs, file: string): number[] {
+  if (!fs.exists(file)) return [];
+  return fs.read(file).split('\n').filter(Boolean).map(Number);
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Poll `done` every few ms until it holds; throw `onTimeout()` after `ms`. */
+export async function waitFor(done: () => boolean, ms: number, onTimeout: () => Error): Promise<void> {
+  const until = Date.now() + ms;
+  while (!done()) {
+    if (Date.now() > until) throw onTimeout();
+    await sleep(5);
+  }
+}
