@@ -19,6 +19,7 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
+  chmodSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -122,7 +123,9 @@ export class ImageStore {
   staging(what: string): string {
     const tmp = join(this.root, 'tmp');
     mkdirSync(tmp, { recursive: true });
-    return mkdtempSync(join(tmp, `${what}-`));
+    const dir = mkdtempSync(join(tmp, `${what}-`));
+    chmodSync(dir, 0o755); // it becomes a layer's root: mkdtemp's 0700 would be the image's /
+    return dir;
   }
 
   /** Remove a staging directory, and tmp/ itself once it is empty: a failed import leaves nothing. */

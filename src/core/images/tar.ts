@@ -216,7 +216,12 @@ export function extractTar(buf: Buffer, root: string): number {
     }
     const parts = safeParts(e.path, 'path', e.path);
     if (parts.length === 0) {
-      if (e.type === 'dir') continue; // "./": the root itself
+      if (e.type === 'dir') {
+        // "./": the root itself — its mode and owner become the image's /
+        lchownSync(root, e.uid, e.gid);
+        chmodSync(root, e.mode);
+        continue;
+      }
       throw new ImageError(`refusing the tarball: entry ${JSON.stringify(e.path)} has no name`);
     }
     const dir = parentDir(root, parts, e.path);
