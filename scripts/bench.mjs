@@ -3,7 +3,7 @@
 // alike. Prints medians and ratios; asserts nothing (numbers vary by machine).
 //
 //   npm run bench [-- --runs 30]
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -99,3 +99,65 @@ console.log(
   `  cellblock verify 01                ${(m['cellblock verify 01 --solutions'] / 1000).toFixed(2)} s (target: < 3 s)`,
 );
 if (!existsSync(rootfs)) console.log(`(rootfs ${rootfs} missing: run bash scripts/setup.sh)`);
+
+// ── Lesson 06: what a container costs on disk, and what a build costs ─────────
+// N containers of one image at once: each adds only its own upper/work/merged
+// directories (the image's layers are shared, never copied). Measured with
+// du while they run, on a store of the bench's own; then a cold build of
+// examples/hello and a rebuild from the cache.
+const containersDir = process.env.CELLBLOCK_CONTAINERS_DIR ?? join(ROOT, '.cellblock', 'containers');
+const du = (paths) =>
+  Number(
+    spawnSync('du', ['-scB1', ...paths], { encoding: 'utf8' })
+      .stdout.trim()
+      .split('\n')
+      .at(-1)
+      .split('\t')[0],
+  );
+const store = mkdtempSync(join(tmpdir(), 'cellblock-bench-images-'));
+const benchEnv = { ...process.env, NO_COLOR: '1', CELLBLOCK_IMAGES_DIR: store };
+const timed = (args) => {
+  const t0 = performance.now();
+  const r = spawnSync(process.execPath, [bin, ...args], { env: benchEnv, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`cellblock ${args.join(' ')} failed: ${r.stderr}`);
+  return { ms: performance.now() - t0, out: r.stdout };
+};
+try {
+  const cold = timed(['build', '-t', 'hello', join(ROOT, 'examples', 'hello')]);
+  const warm = timed(['build', '-t', 'hello', join(ROOT, 'examples', 'hello')]);
+  const cached = (warm.out.match(/: cached/g) ?? []).length;
+  const N = 5;
+  const ids = Array.from({ length: N }, (_, i) => `cb-bench-disk-${process.pid}-${i}`);
+  const ready = [];
+  const procs = ids.map((id) => {
+    const p = spawn(
+      process.execPath,
+      [bin, 'run', '--solutions', '-i', '--id', id, 'hello', '--', 'sh', '-c', 'echo ready; read _'],
+      {
+        env: benchEnv,
+        stdio: ['pipe', 'pipe', 'inherit'],
+      },
+    );
+    ready.push(new Promise((resolve) => p.stdout.once('data', resolve)));
+    return p;
+  });
+  await Promise.all(ready);
+  const perContainer = ids.map((id) => du([join(containersDir, id)]));
+  const layersBytes = du([join(store, 'layers')]);
+  const exited = procs.map((p) => new Promise((resolve) => p.once('exit', resolve)));
+  for (const p of procs) p.stdin.end();
+  await Promise.all(exited);
+  const left = ids.filter((id) => existsSync(join(containersDir, id)));
+  const row = (label, value) => console.log(`  ${label.padEnd(55)} ${value}`);
+  console.log(`\nlesson 06 — disk and build`);
+  row('image hello:latest: its layers on disk (du)', `${layersBytes.toLocaleString('en')} bytes`);
+  row(
+    `${N} containers of it at once: what each adds (du)`,
+    `${Math.min(...perContainer).toLocaleString('en')}–${Math.max(...perContainer).toLocaleString('en')} bytes (upper/ work/ merged/ overlay.json)`,
+  );
+  row('directories left after they ended', left.length ? left.join(', ') : 'none');
+  row('cellblock build examples/hello, cold', `${(cold.ms / 1000).toFixed(2)} s`);
+  row(`the same build again (${cached} steps cached)`, `${(warm.ms / 1000).toFixed(2)} s`);
+} finally {
+  rmSync(store, { recursive: true, force: true });
+}
