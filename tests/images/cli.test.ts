@@ -83,6 +83,28 @@ describe('cellblock images, build, run IMAGE, diff, rmi, import', function () {
     expect(gone.stderr).to.match(/no upper layer for container .*run --keep/s);
   });
 
+  it('diff: a directory removed and made again is opaque: C for it, D for what it hid, A for what is new', function () {
+    const id = `cb-difftest-opaque-${process.pid}`;
+    try {
+      const r = cb(
+        'run',
+        '--solutions',
+        '--keep',
+        '--id',
+        id,
+        'hello',
+        '--',
+        'sh',
+        '-c',
+        'rm -r /app; mkdir /app; echo v2 > /app/new',
+      );
+      expect(r.status, r.stderr).to.equal(0);
+      expect(cb('diff', id).stdout).to.equal('C /app\nD /app/app.sh\nA /app/new\n');
+    } finally {
+      rmSync(join(CONTAINERS_DIR, id), { recursive: true, force: true });
+    }
+  });
+
   it('an unknown image is rejected before anything exists, with what the store has', function () {
     const before = containers();
     const r = cb('run', '--solutions', 'nosuchimage', '--', 'true');
