@@ -17,6 +17,8 @@ export interface OptionSpec {
   alias?: string;
   default?: unknown;
   array?: boolean;
+  /** Values per occurrence: `-e A=1 IMAGE` takes one, so IMAGE stays the image. */
+  nargs?: number;
 }
 
 export function runOptions(lessonOptions: Record<string, LessonOption>): Record<string, OptionSpec> {
@@ -26,7 +28,14 @@ export function runOptions(lessonOptions: Record<string, LessonOption>): Record<
     solutions: { type: 'boolean', default: false, describe: 'use the reference solutions for every lesson' },
     interactive: { alias: 'i', type: 'boolean', default: false, describe: 'keep stdin attached' },
     tty: { alias: 't', type: 'boolean', default: false, describe: 'give the container a terminal' },
-    env: { alias: 'e', type: 'string', array: true, default: [], describe: 'KEY=VALUE for the command' },
+    env: {
+      alias: 'e',
+      type: 'string',
+      array: true,
+      nargs: 1,
+      default: [],
+      describe: 'KEY=VALUE for the command (repeat -e)',
+    },
     workdir: { alias: 'w', type: 'string', default: '/', describe: 'working directory inside' },
     id: { type: 'string', describe: 'container id (default: generated)' },
   };
@@ -42,16 +51,19 @@ export function parseRunFast(args: string[], spec: Record<string, OptionSpec>): 
   const lists = { boolean: [] as string[], string: [] as string[], number: [] as string[], array: [] as string[] };
   const alias: Record<string, string[]> = {};
   const defaults: Record<string, unknown> = {};
+  const narg: Record<string, number> = {};
   for (const [name, o] of Object.entries(spec)) {
     if (o.type === 'array' || o.array) lists.array.push(name);
     if (o.type !== 'array') lists[o.type].push(name);
     if (o.alias) alias[name] = [o.alias];
     if (o.default !== undefined) defaults[name] = o.default;
+    if (o.nargs !== undefined) narg[name] = o.nargs;
   }
   const opts: parser.Options = {
     ...lists,
     alias,
     default: defaults,
+    narg,
     configuration: { 'populate--': true, 'strip-aliased': false },
   };
   const parsed = parser.detailed(args, opts);
