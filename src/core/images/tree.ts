@@ -8,8 +8,8 @@
  * numbers are left out, so the same content always has the same id, whoever
  * made it and whenever.
  */
-import { createHash } from 'node:crypto';
-import { lstatSync, readdirSync, readFileSync, readlinkSync, type Stats } from 'node:fs';
+import { createHash, type Hash } from 'node:crypto';
+import { closeSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { lgetxattr } from '../../native/fs.js';
 
@@ -56,6 +56,19 @@ export function isOpaque(dir: string): boolean {
   return lgetxattr(dir, OPAQUE_XATTR)?.toString() === 'y';
 }
 
+const chunk = Buffer.alloc(1 << 20);
+
+/** A file's bytes into the hash, 1 MiB at a time (a layer may hold files of any size). */
+function hashFile(h: Hash, path: string): void {
+  const fd = openSync(path, 'r');
+  try {
+    let n: number;
+    while ((n = readSync(fd, chunk, 0, chunk.length, null)) > 0) h.update(chunk.subarray(0, n));
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** sha256 (hex) of the tree's canonical listing: see the top of this file. */
 export function treeDigest(root: string): string {
   const h = createHash('sha256');
@@ -64,7 +77,7 @@ export function treeDigest(root: string): string {
     const abs = join(root, e.path);
     const perm = (e.stat.mode & 0o7777).toString(8);
     h.update(`${JSON.stringify(e.path)} ${e.type} ${perm} ${e.stat.uid}:${e.stat.gid}`);
-    if (e.type === 'file') h.update(` ${e.stat.size} `).update(readFileSync(abs));
+    if (e.type === 'file') hashFile(h.update(` ${e.stat.size} `), abs);
     else if (e.type === 'symlink') h.update(` -> ${readlinkSync(abs)}`);
     else if (e.type === 'char' || e.type === 'block') h.update(` ${e.stat.rdev}`);
     else if (e.type === 'dir' && isOpaque(abs)) h.update(' opaque');
