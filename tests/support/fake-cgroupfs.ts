@@ -125,6 +125,10 @@ export class FakeCgroupFs implements CgroupFs {
   }
 
   read(path: string): string {
+    // A child's controllers are whatever its parent enables for it, at any moment.
+    if (this.version === 'v2' && basename(path) === 'cgroup.controllers' && dirname(path) !== this.root) {
+      path = join(dirname(dirname(path)), 'cgroup.subtree_control');
+    }
     try {
       return readFileSync(path, 'utf8');
     } catch (err) {
@@ -143,6 +147,16 @@ export class FakeCgroupFs implements CgroupFs {
         if (w.startsWith('-')) now.delete(w.slice(1));
       }
       writeFileSync(path, [...now].join(' '));
+      // The children get the interface files of what was just enabled.
+      for (const e of readdirSync(dirname(path), { withFileTypes: true })) {
+        if (!e.isDirectory()) continue;
+        for (const c of now) {
+          for (const [f, v] of Object.entries(V2_FILES[c] ?? {})) {
+            const file = join(dirname(path), e.name, f);
+            if (!existsSync(file)) writeFileSync(file, v);
+          }
+        }
+      }
     } else if (name === 'cgroup.freeze') {
       writeFileSync(path, value);
       writeFileSync(join(dirname(path), 'cgroup.events'), `populated 0\nfrozen ${value.trim()}\n`);
