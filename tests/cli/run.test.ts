@@ -41,7 +41,9 @@ describe('cellblock run', function () {
       expect(run('--', 'sh', '-c', 'exit 3').status).to.equal(3);
     });
     it('128 + N for death by signal N (SIGKILL → 137)', function () {
-      expect(run('--', 'sh', '-c', 'kill -KILL $$').status).to.equal(137);
+      // With --init the shell is not PID 1, which the kernel shields from its
+      // own namespace's signals (lesson 02): here it really dies by SIGKILL.
+      expect(run('--init', '--', 'sh', '-c', 'kill -KILL $$').status).to.equal(137);
     });
     it('127 and a clear message for a command that does not exist', function () {
       const r = run('--', 'no-such-command');
