@@ -114,6 +114,36 @@ export async function main(argv: string[]): Promise<void> {
       },
     )
     .command(
+      'stats [id]',
+      'what running containers use — CPU, memory, pids, block I/O — from their cgroups (one sample)',
+      (y) =>
+        y
+          .positional('id', { type: 'string', describe: 'a container id (default: every running one)' })
+          .option('json', { type: 'boolean', default: false }),
+      async (args) => {
+        const { stats } = await import('./commands/stats.js');
+        process.exitCode = await stats(args as never);
+      },
+    )
+    .command(
+      'pause <id>',
+      'freeze every process of a container (cgroup freezer)',
+      (y) => y.positional('id', { type: 'string', demandOption: true }),
+      async (args) => {
+        const { pause } = await import('./commands/stats.js');
+        process.exitCode = await pause(args as never);
+      },
+    )
+    .command(
+      'unpause <id>',
+      'thaw a paused container',
+      (y) => y.positional('id', { type: 'string', demandOption: true }),
+      async (args) => {
+        const { unpause } = await import('./commands/stats.js');
+        process.exitCode = await unpause(args as never);
+      },
+    )
+    .command(
       'verify [lesson]',
       'check a lesson: yours (default), or the reference with --solutions',
       (y) =>
@@ -226,7 +256,7 @@ export async function main(argv: string[]): Promise<void> {
     )
     .demandCommand(
       1,
-      'give a command: watch, run, verify, status, hint, reset, cleanup, grade, doctor, images, build, import, rmi or diff',
+      'give a command: watch, run, verify, status, hint, reset, cleanup, grade, doctor, stats, pause, unpause, images, build, import, rmi or diff',
     )
     .strict()
     .parserConfiguration({ 'populate--': false, 'unknown-options-as-args': false, 'halt-at-non-option': false })
