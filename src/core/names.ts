@@ -60,3 +60,22 @@ export const TMP_PREFIX = 'cellblock-';
 export function hostVethName(id: string): string {
   return `${VETH_PREFIX}${createHash('sha256').update(id).digest('hex').slice(0, 8)}`;
 }
+
+/**
+ * The network lesson's state (04-net), next to the containers' state files:
+ * `lock` (flock'ed around every change), `leases/<address>` (one JSON file per
+ * container on the bridge: its address, name, published ports and runtime).
+ * `cellblock cleanup` removes the leases whose runtime is gone.
+ */
+export const NET_DIR = join(RUN_DIR, 'net');
+
+/**
+ * The iptables chain (nat table) of the published ports' DNAT rules; PREROUTING
+ * and OUTPUT jump to it. It exists while some container on the bridge runs.
+ */
+export const NAT_CHAIN = 'CELLBLOCK';
+
+/** The comment on a container's DNAT rules, so they can be found by its id: 'cellblock:<id>'. */
+export function natComment(id: string): string {
+  return `cellblock:${id}`;
+}

@@ -41,6 +41,12 @@ export const F_SETFD = 2;
 export const FD_CLOEXEC = 1;
 export const O_CLOEXEC = 0o2000000;
 
+// flock(2)
+export const LOCK_SH = 1;
+export const LOCK_EX = 2;
+export const LOCK_NB = 4;
+export const LOCK_UN = 8;
+
 // close_range(2)
 export const CLOSE_RANGE_CLOEXEC = 1 << 2;
 

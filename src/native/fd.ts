@@ -1,5 +1,6 @@
 /**
- * File descriptors and terminals: fcntl(2), close_range(2), ioctl(2), pipe2(2).
+ * File descriptors and terminals: fcntl(2), close_range(2), ioctl(2), pipe2(2),
+ * flock(2).
  */
 import { check, libc } from './libc.js';
 
@@ -8,6 +9,7 @@ const _close_range = libc.func('int close_range(unsigned int first, unsigned int
 const _ioctl = libc.func('int ioctl(int fd, unsigned long request, ...)');
 const _pipe2 = libc.func('int pipe2(_Out_ int *pipefd, int flags)');
 const _close = libc.func('int close(int fd)');
+const _flock = libc.func('int flock(int fd, int operation)');
 
 /** fcntl(2) with an int argument (F_GETFD, F_SETFD, …). */
 export function fcntl(fd: number, cmd: number, arg = 0): number {
@@ -43,4 +45,15 @@ export function pipe2(flags: number): [number, number] {
 /** close(2). */
 export function close(fd: number): void {
   check(_close(fd), 'close', `fd ${fd}`);
+}
+
+/**
+ * flock(2): an advisory lock on the open file `fd` refers to (LOCK_EX, LOCK_SH,
+ * LOCK_UN; | LOCK_NB to fail with EWOULDBLOCK instead of waiting). The kernel
+ * drops it when the last fd of that open file is closed — also when the
+ * holder dies, so a crashed process can never leave it held. Two open() calls
+ * of the same file, even in one process, are two holders that exclude each other.
+ */
+export function flock(fd: number, operation: number): void {
+  check(_flock(fd, operation), 'flock', `fd ${fd}`);
 }

@@ -1,0 +1,213 @@
+/**
+ * Published ports (`--publish HOSTPORT:CONTAINERPORT`): parsing, the host's
+ * listening sockets, the shared iptables chain, and the loopback proxy.
+ *
+ * How a connection to a published port reaches the container:
+ *
+ *   to any host address but loopback    iptables nat: OUTPUT (the host's own
+ *   (the bridge's 10.217.0.1, eth0's)   connections) and PREROUTING (other
+ *                                       machines') jump to CELLBLOCK, where the
+ *                                       container's rule DNATs to ADDRESS:PORT
+ *   to 127.0.0.1                        a small proxy in the runtime process
+ *                                       (as Docker's docker-proxy does)
+ *
+ * Why not DNAT for 127.0.0.1 too: after the rewrite the packet would leave
+ * through cellblock0 with source 127.0.0.1, which the kernel drops as a
+ * "martian" unless net.ipv4.conf.cellblock0.route_localnet=1 — and that
+ * setting also lets the containers reach services the host binds to
+ * 127.0.0.1 only (CVE-2020-8558 was exactly this in Kubernetes). The proxy
+ * costs a copy through user space and nothing in security, and binding the
+ * port tells at once whether another program has it.
+ */
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { existsSync, readFileSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import { BRIDGE, NAT_CHAIN, natComment } from '../names.js';
+import { bridgeAddress, sameNetwork } from './addr.js';
+import { iptables, NetToolError, unlessGone } from './tools.js';
+
+export interface PortMapping {
+  host: number;
+  container: number;
+}
+
+const PORT_SPEC = /^(\d{1,5}):(\d{1,5})(\/tcp)?$/;
+
+/** The --publish values, parsed; every problem names the value. Only TCP is published. */
+export function parsePublish(values: unknown): { ports: PortMapping[]; problems: string[] } {
+  const list = values === undefined ? [] : Array.isArray(values) ? values : [values];
+  const ports: PortMapping[] = [];
+  const problems: string[] = [];
+  for (const v of list.map(String)) {
+    const m = PORT_SPEC.exec(v);
+    const host = m ? Number(m[1]) : NaN;
+    const container = m ? Number(m[2]) : NaN;
+    if (!m) {
+      problems.push(`--publish ${JSON.stringify(v)} is not HOSTPORT:CONTAINERPORT (e.g. 8080:80; TCP only)`);
+    } else if (!(host >= 1 && host <= 65535) || !(container >= 1 && container <= 65535)) {
+      problems.push(`--publish ${v}: port ${host >= 1 && host <= 65535 ? container : host} is not in 1–65535`);
+    } else if (ports.some((p) => p.host === host)) {
+      problems.push(`--publish ${v}: host port ${host} is published twice`);
+    } else {
+      ports.push({ host, container });
+    }
+  }
+  return { ports, problems };
+}
+
+/**
+ * TCP ports something listens on in this process's network namespace (the
+ * host's, for the runtime), from /proc/net/tcp and tcp6: state 0A is LISTEN,
+ * the local address is HEXIP:HEXPORT. Port → 'LISTEN 127.0.0.1'.
+ */
+export function listeningTcpPorts(): Map<number, string> {
+  const out = new Map<number, string>();
+  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text = '';
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f[3] !== '0A' || !f[1]) continue;
+      const [hexIp, hexPort] = f[1].split(':');
+      const port = parseInt(hexPort!, 16);
+      const ip =
+        hexIp!.length === 8
+          ? hexIp!
+              .match(/../g)!
+              .reverse()
+              .map((h) => parseInt(h, 16))
+              .join('.')
+          : /^0+$/.test(hexIp!)
+            ? '[::]'
+            : 'an IPv6 address';
+      if (!out.has(port)) out.set(port, ip);
+    }
+  }
+  return out;
+}
+
+export function iptablesInstalled(): boolean {
+  return (process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin')
+    .split(delimiter)
+    .concat(['/usr/sbin', '/sbin'])
+    .some((d) => existsSync(join(d, 'iptables')));
+}
+
+/**
+ * The jumps into CELLBLOCK. `--dst-type LOCAL`: only packets for one of the
+ * host's own addresses (a published port is a port *of the host*). OUTPUT
+ * leaves 127.0.0.0/8 to the proxy (see the top of this file).
+ */
+const JUMPS = [
+  ['PREROUTING', '-m', 'addrtype', '--dst-type', 'LOCAL', '-j', NAT_CHAIN],
+  ['OUTPUT', '!', '-d', '127.0.0.0/8', '-m', 'addrtype', '--dst-type', 'LOCAL', '-j', NAT_CHAIN],
+];
+
+export function natChainExists(): boolean {
+  try {
+    iptables(['-t', 'nat', '-S', NAT_CHAIN]);
+    return true;
+  } catch (err) {
+    if (err instanceof NetToolError) return false;
+    throw err;
+  }
+}
+
+/** The chain and its two jumps, if missing. Call under the network lock (ipam.ts): two jumps would be one too many. */
+export function ensureNatChain(): void {
+  if (natChainExists()) return;
+  iptables(['-t', 'nat', '-N', NAT_CHAIN]);
+  for (const jump of JUMPS) iptables(['-t', 'nat', '-A', ...jump]);
+}
+
+/** The chain and its jumps, if there. Call under the network lock, when the last container has gone. */
+export function removeNatChain(): void {
+  if (!natChainExists()) return;
+  for (const jump of JUMPS) unlessGone(() => iptables(['-t', 'nat', '-D', ...jump]));
+  iptables(['-t', 'nat', '-F', NAT_CHAIN]);
+  iptables(['-t', 'nat', '-X', NAT_CHAIN]);
+}
+
+/** The rules of CELLBLOCK as iptables -S prints them, split into arguments ("quoted" comments unquoted). */
+export function natRules(): string[][] {
+  let text: string;
+  try {
+    text = iptables(['-t', 'nat', '-S', NAT_CHAIN]);
+  } catch (err) {
+    if (err instanceof NetToolError) return [];
+    throw err;
+  }
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith(`-A ${NAT_CHAIN} `))
+    .map((l) => (l.match(/"[^"]*"|\S+/g) ?? []).map((a) => a.replace(/^"(.*)"$/, '$1')));
+}
+
+/** Every DNAT rule of container `id`, found by its comment — for a container whose runtime died before its cleanup. */
+export function removeNatRulesOf(id: string): void {
+  for (const rule of natRules()) {
+    if (!rule.includes(natComment(id))) continue;
+    unlessGone(() => iptables(['-t', 'nat', '-D', ...rule.slice(1)]));
+  }
+}
+
+// ─── the loopback proxy ───────────────────────────────────────────────────────
+
+/** Is `address` in the network of the bridge's own address (so the host routes it to the bridge)? */
+function onBridge(address: string): boolean {
+  const [ip, prefix] = bridgeAddress(BRIDGE)?.split('/') ?? [];
+  return ip !== undefined && sameNetwork(ip, address, Number(prefix));
+}
+
+const proxies = new Map<string, { servers: Server[]; sockets: Set<Socket> }>();
+
+/**
+ * Listen on 127.0.0.1:HOSTPORT in this (the runtime's) process and pipe every
+ * connection to ADDRESS:CONTAINERPORT. Fails — naming the port — when another
+ * program has it.
+ */
+export async function startLoopbackProxy(id: string, port: PortMapping, address: string): Promise<void> {
+  let entry = proxies.get(id);
+  if (!entry) proxies.set(id, (entry = { servers: [], sockets: new Set() }));
+  const { sockets } = entry;
+  // Half-open both ways: a client that shuts down its sending side (end of its
+  // request) still gets the whole reply; pipe() passes each end on.
+  const server = createServer({ allowHalfOpen: true }, (client) => {
+    // Only to a container on the bridge: without the bridge's route the
+    // address would be looked for on the host's default route, off this machine.
+    if (!onBridge(address)) return void client.destroy();
+    const upstream = createConnection({ host: address, port: port.container, allowHalfOpen: true });
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+      s.on('error', () => (client.destroy(), upstream.destroy()));
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      reject(
+        err.code === 'EADDRINUSE'
+          ? new Error(
+              `host port ${port.host} on 127.0.0.1 is taken by another program: choose another --publish HOSTPORT`,
+            )
+          : err,
+      ),
+    );
+    server.listen(port.host, '127.0.0.1', () => resolve());
+  });
+  server.unref(); // the container keeps the runtime alive, not its proxy
+  entry.servers.push(server);
+}
+
+export async function stopLoopbackProxies(id: string): Promise<void> {
+  const entry = proxies.get(id);
+  if (!entry) return;
+  proxies.delete(id);
+  for (const s of entry.sockets) s.destroy();
+  await Promise.all(entry.servers.map((s) => new Promise((resolve) => s.close(resolve))));
+}

@@ -1,0 +1,108 @@
+/**
+ * The network lesson's tools: iproute2's `ip`, `ip` inside a container's network
+ * namespace (through util-linux `nsenter`), and `iptables`. Each takes an
+ * argument array — never a shell string — waits for the command, and throws a
+ * NetToolError carrying the command line and what the tool said.
+ *
+ * They are synchronous on purpose: a lesson step reads top to bottom like the
+ * commands you would type, and the steps that must not interleave with another
+ * `cellblock run` (ipam.ts: under the network lock) cannot be interrupted by
+ * the event loop. Each call costs a process start (≈ 3–8 ms here).
+ */
+import { spawnSync } from 'node:child_process';
+import { readlinkSync } from 'node:fs';
+
+export class NetToolError extends Error {
+  override readonly name = 'NetToolError';
+  constructor(
+    readonly argv: string[],
+    readonly stderr: string,
+  ) {
+    super(`${argv.join(' ')}: ${stderr || 'failed'}`);
+  }
+}
+
+/** How many tool processes this process started, and how long they took (for the bench and the report). */
+export const toolStats = { calls: 0, ms: 0 };
+
+function runTool(argv: string[]): string {
+  const t0 = performance.now();
+  const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', timeout: 10_000 });
+  toolStats.calls++;
+  toolStats.ms += performance.now() - t0;
+  if (r.error) {
+    const missing = (r.error as NodeJS.ErrnoException).code === 'ENOENT';
+    throw new NetToolError(
+      argv,
+      missing ? `${argv[0]} is not installed: run \`bash scripts/setup.sh\`` : r.error.message,
+    );
+  }
+  if (r.status !== 0) throw new NetToolError(argv, r.stderr.trim());
+  return r.stdout;
+}
+
+/** The names a container's own interfaces have: on the host they are the host's. */
+const CONTAINER_SIDE = ['eth0', 'lo'];
+
+/** The device an `ip` command changes: after `dev`, or `ip link set|delete DEV`. */
+function deviceOf(args: string[]): string | undefined {
+  const i = args.indexOf('dev');
+  if (i >= 0) return args[i + 1];
+  if (args[0] === 'link' && ['set', 'delete', 'del'].includes(args[1] ?? '')) return args[2];
+  return undefined;
+}
+
+/**
+ * `ip ARGS…` on the host. A safety rail: commands that would reconfigure the
+ * host's own eth0 or lo, or its default route, are refused — they belong in
+ * the container (`ipIn`), and on the host they could cut a shared machine off.
+ */
+export function ip(args: string[]): string {
+  const dev = deviceOf(args);
+  const defaultRoute = args[0] === 'route' && args.includes('default');
+  if ((dev !== undefined && CONTAINER_SIDE.includes(dev)) || defaultRoute) {
+    throw new NetToolError(
+      ['ip', ...args],
+      `refused: this would change the host's own ${defaultRoute ? 'default route' : dev} — configure the container's side with ipIn(pid, […])`,
+    );
+  }
+  return runTool(['ip', ...args]);
+}
+
+/** Is process `pid` in a network namespace other than this process's (the host's)? */
+export function inOwnNetns(pid: number): boolean {
+  return readlinkSync(`/proc/${pid}/ns/net`) !== readlinkSync('/proc/self/ns/net');
+}
+
+/**
+ * `ip ARGS…` inside the network namespace of process `pid`: nsenter opens
+ * /proc/<pid>/ns/net, setns()es into it, and execs `ip` there — the host's
+ * `ip` binary, the container's network. (CNI plugins do the same from Go.)
+ * Refused while that process is still in the host's network namespace.
+ */
+export function ipIn(pid: number, args: string[]): string {
+  if (!inOwnNetns(pid)) {
+    throw new NetToolError(
+      ['ip', ...args],
+      `refused: the container (pid ${pid}) is still in the host's network namespace (${readlinkSync('/proc/self/ns/net')}), so this would change the host. Ask for CLONE_NEWNET in cloneFlags first.`,
+    );
+  }
+  return runTool(['nsenter', `--net=/proc/${pid}/ns/net`, '--', 'ip', ...args]);
+}
+
+/** `iptables -w ARGS…` (-w: wait for the xtables lock instead of failing when another iptables runs). */
+export function iptables(args: string[]): string {
+  return runTool(['iptables', '-w', ...args]);
+}
+
+/** Like fn(), but an error whose message matches `gone` (the thing is already gone) is not one. */
+export function unlessGone(
+  fn: () => unknown,
+  gone = /Cannot find device|No such file|does not exist|Bad rule|No chain/,
+): void {
+  try {
+    fn();
+  } catch (err) {
+    if (!(err instanceof NetToolError) || !gone.test(err.stderr)) throw err;
+  }
+}
