@@ -9,8 +9,10 @@ import { DEFAULT_ENV, newContainerId } from '../core/config.js';
 import type { LoadedLesson, RunningContainer } from '../core/host/run.js';
 import { startContainer } from '../core/host/run.js';
 import { defaultRootfs } from '../core/paths.js';
-import { containerDir } from '../core/names.js';
-import { hostState, isAlive, namespacesOf, pidsInNamespace, type NsType } from './probe.js';
+import { BRIDGE, containerDir, hostVethName, VETH_PREFIX } from '../core/names.js';
+import { listStates } from '../core/host/state.js';
+import { liveLeases } from '../core/net/ipam.js';
+import { hostState, isAlive, namespacesOf, nsLink, pidsInNamespace, type NsType } from './probe.js';
 
 export interface TrialOptions {
   /** Fields of the config; argv is required, the rest have defaults. */
@@ -71,6 +73,12 @@ function counting(lessons: LoadedLesson[], counter: { n: number }): LoadedLesson
   });
 }
 
+/**
+ * Containers whose trial is under way in this process: the network checks run
+ * several at once (two containers that ping each other, ten at once).
+ */
+const underWay = new Set<string>();
+
 export async function trial(lessons: LoadedLesson[], opts: TrialOptions): Promise<TrialResult> {
   const config: ContainerConfig = {
     id: newContainerId(),
@@ -95,6 +103,7 @@ export async function trial(lessons: LoadedLesson[], opts: TrialOptions): Promis
   };
 
   let container: RunningContainer | undefined;
+  underWay.add(config.id);
   try {
     const used = opts.lessons ? opts.lessons(lessons) : lessons;
     container = await startContainer(config, { lessons: counting(used, counter), stdio: ['pipe', 'pipe', 'pipe'] });
@@ -127,9 +136,11 @@ export async function trial(lessons: LoadedLesson[], opts: TrialOptions): Promis
       clearTimeout(timer);
       // stdout/stderr may still hold bytes after 'exit': wait for their end.
       await Promise.all([c.stdout, c.stderr].map((s) => s && !s.readableEnded && onceEnd(s)));
+      underWay.delete(config.id); // also when whileRunning threw
     }
   }
 
+  underWay.delete(config.id);
   result.leaks = leaksAfter(before, hostNs, result);
   return result;
 }
@@ -142,17 +153,45 @@ function onceEnd(s: NodeJS.ReadableStream): Promise<void> {
   });
 }
 
+/**
+ * Does this new line of host state belong to another container that is still
+ * running (a trial of this process, or any run whose runtime is alive: its
+ * state file, or its address lease — which outlives the state file during its
+ * cleanup)? Then it is not this run's leak — that container's own trial judges
+ * it. Kernel objects carry their container's id (a lease, a NAT rule's
+ * comment, a cgroup) or a name made from it (the veth); the bridge and the NAT
+ * chain are shared by every container on the bridge, and are left to the last.
+ */
+function anotherContainers(line: string, self: string): boolean {
+  const others = new Set([
+    ...underWay,
+    ...listStates().flatMap((s) => (isAlive(s.runtimePid) ? [s.id] : [])),
+    ...liveLeases().map((l) => l.id),
+  ]);
+  others.delete(self);
+  if (others.size === 0) return false;
+  if (line.startsWith(`link ${VETH_PREFIX}`)) return line !== `link ${hostVethName(self)}`;
+  if (line === `link ${BRIDGE}` || (line.startsWith('nat rule') && !line.includes('cellblock:'))) return true;
+  const names = (id: string): RegExp => new RegExp(`(^|[^a-z0-9_.-])${id.replace(/\./g, '\\.')}($|[^a-z0-9_.-])`);
+  return [...others].some((id) => names(id).test(line));
+}
+
 function leaksAfter(before: Set<string>, hostNs: Partial<Record<NsType, string>>, r: TrialResult): string[] {
   const leaks = hostState()
-    .filter((l) => !before.has(l))
+    .filter((l) => !before.has(l) && !anotherContainers(l, r.config.id))
     .map((l) => `${l} (new on the host after the run)`);
   if (r.pid !== undefined && isAlive(r.pid)) leaks.push(`process ${r.pid} (the container's first process) still runs`);
   // Its own directory only (lesson 06's upper/work/merged): other runs may be using theirs right now.
   if (existsSync(containerDir(r.config.id)))
     leaks.push(`directory ${containerDir(r.config.id)} (new on the host after the run)`);
-  for (const [type, link] of Object.entries(r.namespaces) as [NsType, string][]) {
-    if (link === hostNs[type]) continue; // the host's own namespace: of course it lives on
-    for (const pid of pidsInNamespace(type, link)) leaks.push(`process ${pid} still in the container's ${link}`);
+  // The kernel reuses a freed namespace's inode number at once, so a process of
+  // another container started since may show the same one for some type: a
+  // leftover of this container is in *all* of its namespaces.
+  const own = (Object.entries(r.namespaces) as [NsType, string][]).filter(([type, link]) => link !== hostNs[type]);
+  const ours = (pid: number): boolean => own.every(([type, link]) => nsLink(pid, type) === link);
+  for (const [type, link] of own) {
+    for (const pid of pidsInNamespace(type, link).filter(ours))
+      leaks.push(`process ${pid} still in the container's ${link}`);
   }
   return leaks;
 }

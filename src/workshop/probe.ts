@@ -2,8 +2,10 @@
  * Looking at a container from the host, the way a grader would: everything
  * here reads /proc, /sys or runs a standard tool; nothing asks the runtime.
  */
+import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, readlinkSync, existsSync } from 'node:fs';
-import { CGROUP_PARENT } from '../core/names.js';
+import { join } from 'node:path';
+import { BRIDGE, CGROUP_PARENT, NAT_CHAIN, NET_DIR } from '../core/names.js';
 
 export type NsType = 'uts' | 'ipc' | 'net' | 'mnt' | 'pid' | 'cgroup';
 export const NS_TYPES: NsType[] = ['uts', 'ipc', 'net', 'mnt', 'pid', 'cgroup'];
@@ -69,7 +71,8 @@ export function mountPoints(pid: number | 'self'): string[] {
 
 /**
  * What a container run could leave behind on the host, as sorted lines:
- * mounts, network links, named network namespaces, cgroups named cellblock.
+ * mounts, network links, named network namespaces, cgroups named cellblock,
+ * address leases and the NAT rules of published ports (lesson 04).
  * Compared before and after a run, any new line is a leak.
  */
 export function hostState(): string[] {
@@ -78,7 +81,39 @@ export function hostState(): string[] {
   for (const dev of safeList('/sys/class/net')) lines.push(`link ${dev}`);
   for (const ns of safeList('/run/netns')) lines.push(`netns ${ns}`);
   for (const cg of cellblockCgroups()) lines.push(`cgroup ${cg}`);
+  for (const lease of leaseFiles()) lines.push(`lease ${lease}`);
+  for (const rule of natRules()) lines.push(`nat rule ${rule}`);
   return lines.sort();
+}
+
+/** The address leases (names.ts NET_DIR/leases/<address>), as '10.217.0.2 of <container id>'. */
+export function leaseFiles(): string[] {
+  const dir = join(NET_DIR, 'leases');
+  return safeList(dir).map((f) => {
+    try {
+      return `${f} of ${(JSON.parse(readFileSync(join(dir, f), 'utf8')) as { id: string }).id}`;
+    } catch {
+      return f;
+    }
+  });
+}
+
+/**
+ * The nat table's rules that are the workshop's — the chain NAT_CHAIN, the
+ * jumps to it, anything commented cellblock:<id> — as `iptables-save` prints
+ * them. None when iptables is not installed.
+ */
+export function natRules(): string[] {
+  const r = spawnSync('iptables-save', ['-t', 'nat'], { encoding: 'utf8', timeout: 5000 });
+  if (r.status !== 0 || !r.stdout) return [];
+  return r.stdout
+    .split('\n')
+    .filter((l) => (l.startsWith('-A ') || l.startsWith(':')) && (l.includes(NAT_CHAIN) || l.includes('cellblock:')));
+}
+
+/** The network lesson's bridge exists (it is made by the first container on it and removed by the last). */
+export function bridgeExists(): boolean {
+  return existsSync(`/sys/class/net/${BRIDGE}`);
 }
 
 function safeList(dir: string): string[] {
