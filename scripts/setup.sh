@@ -21,9 +21,10 @@ if ((node_major < 20)); then
 fi
 
 # 1. Debian packages: the static busybox for the rootfs, iproute2 (ip),
-#    util-linux (unshare, the benchmark's floor), a C compiler for the lesson
+#    util-linux (unshare, the benchmark's floor; nsenter for lesson 04),
+#    iptables (lesson 04's published ports), a C compiler for the lesson
 #    03 breakout program and for node-pty when no prebuilt binary fits.
-packages=(busybox-static iproute2 util-linux gcc libc6-dev make g++ python3)
+packages=(busybox-static iproute2 util-linux iptables gcc libc6-dev make g++ python3)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
