@@ -4,6 +4,7 @@
 //
 //   npm run bench [-- --runs 30]
 import { spawn, spawnSync } from 'node:child_process';
+import { createServer } from 'node:net';
 import { mkdtempSync, writeFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +16,14 @@ const bin = join(ROOT, 'src', 'bin', 'cellblock.mjs');
 await ensureBuilt();
 
 const has = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
+
+/** A TCP port nothing listens on (for the --publish row): the kernel's pick, released at once. */
+const benchPort = await new Promise((resolve) => {
+  const s = createServer().listen(0, '127.0.0.1', () => {
+    const { port } = s.address();
+    s.close(() => resolve(port));
+  });
+});
 
 /** An OCI bundle for runc on the same rootfs, running /bin/true. */
 function runcBundle() {
@@ -34,6 +43,21 @@ const cases = [
   {
     name: 'cellblock run --solutions /bin/true',
     argv: [process.execPath, bin, 'run', '--solutions', '--', '/bin/true'],
+  },
+  // Lesson 04: the default above is --net bridge (a veth, an address, the
+  // bridge made and removed when it is the only container); these two show
+  // what the network costs, and a published port adds iptables rules.
+  {
+    name: 'cellblock run --solutions --net host /bin/true',
+    argv: [process.execPath, bin, 'run', '--solutions', '--net', 'host', '--', '/bin/true'],
+  },
+  {
+    name: 'cellblock run --solutions --net none /bin/true',
+    argv: [process.execPath, bin, 'run', '--solutions', '--net', 'none', '--', '/bin/true'],
+  },
+  {
+    name: 'cellblock run --solutions -p PORT:80 /bin/true',
+    argv: () => [process.execPath, bin, 'run', '--solutions', '-p', `${benchPort}:80`, '--', '/bin/true'],
   },
   {
     name: 'unshare --uts --pid --fork --mount /bin/true (floor)',
@@ -86,7 +110,7 @@ const median = (xs) => {
 const m = Object.fromEntries(cases.map((c) => [c.name, median(times.get(c.name))]));
 const node = m[cases[0].name];
 const ours = m[cases[1].name];
-const floor = m[cases[2].name];
+const floor = m['unshare --uts --pid --fork --mount /bin/true (floor)'];
 console.log(`\n${runs} interleaved runs each (verify: 5), median wall time, ${new Date().toISOString()}\n`);
 for (const c of cases) {
   console.log(`  ${c.name.padEnd(55)} ${m[c.name].toFixed(1).padStart(8)} ms`);
@@ -95,6 +119,16 @@ console.log('\nratios');
 console.log(`  cellblock run / unshare (floor)    ${(ours / floor).toFixed(1)}×`);
 if (bundle) console.log(`  cellblock run / runc run           ${(ours / m['runc run /bin/true']).toFixed(2)}×`);
 console.log(`  cellblock run − node -e 0          ${(ours - node).toFixed(1)} ms (target: ≤ 30 ms)`);
+const hostNet = m['cellblock run --solutions --net host /bin/true'];
+console.log(
+  `  bridge network − --net host        ${(ours - hostNet).toFixed(1)} ms (veth, address, route, lease, bridge)`,
+);
+console.log(
+  `  --net none − --net host            ${(m['cellblock run --solutions --net none /bin/true'] - hostNet).toFixed(1)} ms (a namespace, lo up)`,
+);
+console.log(
+  `  -p PORT:80 − bridge                ${(m['cellblock run --solutions -p PORT:80 /bin/true'] - ours).toFixed(1)} ms (DNAT rule, chain, loopback proxy)`,
+);
 console.log(
   `  cellblock verify 01                ${(m['cellblock verify 01 --solutions'] / 1000).toFixed(2)} s (target: < 3 s)`,
 );
@@ -160,4 +194,35 @@ try {
   row(`the same build again (${cached} steps cached)`, `${(warm.ms / 1000).toFixed(2)} s`);
 } finally {
   rmSync(store, { recursive: true, force: true });
+}
+
+// ── Lesson 04: the processes the network steps start ─────────────────────────
+// In this process, through the runtime's API: how many ip / nsenter ip /
+// iptables processes one container start and end take, and their time.
+{
+  const { load } = await import(join(ROOT, 'dist', 'src', 'workshop', 'loader.js'));
+  const { startContainer } = await import(join(ROOT, 'dist', 'src', 'core', 'host', 'run.js'));
+  const { toolStats } = await import(join(ROOT, 'dist', 'src', 'core', 'net', 'tools.js'));
+  const { DEFAULT_ENV, newContainerId } = await import(join(ROOT, 'dist', 'src', 'core', 'config.js'));
+  const lessons = await load({ kind: 'cumulative', source: 'solutions' });
+  const row = (label, value) => console.log(`  ${label.padEnd(55)} ${value}`);
+  console.log('\nlesson 04 — network tool processes per container (start + end)');
+  for (const [label, extra] of [
+    ['--net bridge (+4 if alone: the bridge is made and removed)', {}],
+    ['--net bridge -p PORT:80', { publish: [`${benchPort}:80`] }],
+    ['--net none', { net: 'none' }],
+  ]) {
+    const n = 5;
+    const before = { ...toolStats };
+    for (let i = 0; i < n; i++) {
+      const c = await startContainer(
+        { id: newContainerId(), rootfs, argv: ['/bin/true'], env: DEFAULT_ENV, cwd: '/', tty: false, ...extra },
+        { lessons, stdio: ['ignore', 'ignore', 'inherit'] },
+      );
+      await c.wait();
+    }
+    const calls = (toolStats.calls - before.calls) / n;
+    const ms = (toolStats.ms - before.ms) / n;
+    row(label, `${calls.toFixed(1)} processes, ${ms.toFixed(1)} ms`);
+  }
 }

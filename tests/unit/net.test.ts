@@ -109,8 +109,11 @@ describe('network toolbox', function () {
       [{ net: 'host', name: 'web' }, /--name applies only with --net bridge/],
       [{ subnet: '10.217.0.0/33' }, /10\.217\.0\.0\/33/],
       [{ ip: '10.217.0.300' }, /--ip "10.217.0.300" is not an IPv4 address/],
-      [{ ip: '10.217.0.1' }, /--ip 10.217.0.1 is outside .* the gateway 10.217.0.1/],
-      [{ ip: '192.168.254.7' }, /--ip 192.168.254.7 is outside/],
+      [
+        { ip: '10.217.0.1' },
+        /--ip 10.217.0.1 is not a container address of 10.217.0.0\/24: use 10.217.0.2–10.217.0.254 \(10.217.0.1 is the bridge's\)/,
+      ],
+      [{ ip: '192.168.254.7' }, /--ip 192.168.254.7 is not a container address/],
       [{ name: 'Web_1' }, /--name "Web_1" is not a host name/],
       [{ publish: ['x:80'] }, /--publish "x:80"/],
     ];

@@ -14,6 +14,7 @@ import { BRIDGE } from '../names.js';
 import {
   bridgeAddress,
   defaultSubnet,
+  formatIp,
   overlappingHostNetworks,
   parseIp,
   parseSubnet,
@@ -88,7 +89,7 @@ export const netValidations: Validation<C>[] = [
     const s = subnetOf(c);
     if (!s) return undefined;
     if (!usableIn(n, s)) {
-      return `--ip ${c.ip} is outside ${s.cidr}'s container addresses (${s.cidr} without the network, the gateway ${s.gateway} and the broadcast address)`;
+      return `--ip ${c.ip} is not a container address of ${s.cidr}: use ${formatIp(s.network + 2)}–${formatIp(s.broadcast - 1)} (${s.gateway} is the bridge's)`;
     }
     const holder = liveLeases().find((l) => l.address === c.ip);
     return holder
