@@ -12,6 +12,9 @@
  *   mounts      mount points below .cellblock/, CONTAINERS_DIR, RUN_DIR, a dead
  *               container's rootfs, or a <tmpdir>/cellblock-* directory
  *   netns       /run/netns/cellblock-*
+ *   leases      NET_DIR/leases/<address> whose runtime is gone (lesson 04)
+ *   nat         DNAT rules commented cellblock:<id> of gone containers; the
+ *               CELLBLOCK chain and its jumps once no container holds a lease
  *   links       veths named cbv*, the bridge cellblock0
  *   cgroups     <every hierarchy>/cellblock/** (v1: one per controller; v2: one tree)
  *   dirs        CONTAINERS_DIR/<id> (overlay upper/work/merged)
@@ -46,14 +49,18 @@ import {
   CGROUP_PARENT,
   CONTAINERS_DIR,
   hostVethName,
+  NAT_CHAIN,
+  natComment,
   NETNS_PREFIX,
   RUN_DIR,
   TMP_PREFIX,
   VETH_PREFIX,
 } from '../core/names.js';
+import { isStale, LEASES_DIR, readLeases, withNetworkLock, type Lease } from '../core/net/ipam.js';
+import { natChainExists, natRules, removeNatChain, removeNatRulesOf } from '../core/net/publish.js';
 import { STATE_DIR } from '../core/paths.js';
 
-export type ItemKind = 'process' | 'mount' | 'netns' | 'veth' | 'bridge' | 'cgroup' | 'dir' | 'state';
+export type ItemKind = 'process' | 'mount' | 'netns' | 'lease' | 'nat' | 'veth' | 'bridge' | 'cgroup' | 'dir' | 'state';
 export type Action = 'removed' | 'gone' | 'kept' | 'failed' | 'would remove';
 
 export interface CleanupItem {
@@ -87,6 +94,10 @@ export interface CleanupScope {
   links?: () => LinkInfo[];
   /** Container state files; default: RUN_DIR. */
   states?: () => ContainerState[];
+  /** The network lesson's address leases (core/net/ipam.ts); default: NET_DIR/leases. */
+  leases?: () => Lease[];
+  /** The rules of the NAT chain as `iptables -S` arguments, and whether the chain exists; default: iptables. */
+  nat?: () => { chain: boolean; rules: string[][] };
 }
 
 export interface LinkInfo {
@@ -200,6 +211,14 @@ function systemLinks(): LinkInfo[] {
   }
 }
 
+function systemNat(): { chain: boolean; rules: string[][] } {
+  try {
+    return { chain: natChainExists(), rules: natRules() };
+  } catch {
+    return { chain: false, rules: [] }; // no iptables: no published ports either
+  }
+}
+
 function under(path: string, dir: string): boolean {
   const d = dir.endsWith(sep) ? dir : dir + sep;
   return path.startsWith(d);
@@ -282,11 +301,17 @@ export function plan(scope: CleanupScope = defaultScope()): Plan {
   };
   const live = states.filter(isLive);
   const dead = states.filter((s) => !isLive(s));
-  const liveIds = new Set(live.map((s) => s.id));
-  const liveNote = (id: string): string => {
-    const s = live.find((x) => x.id === id)!;
-    return `container ${id} is running (runtime pid ${s.runtimePid})`;
-  };
+  // Live: a state file whose runtime runs, or an address lease whose runtime runs.
+  const liveWhy = new Map(live.map((s) => [s.id, `container ${s.id} is running (runtime pid ${s.runtimePid})`]));
+  const leases = (scope.leases ?? readLeases)();
+  const staleLeases = leases.filter(isStale);
+  for (const l of leases) {
+    if (!isStale(l) && !liveWhy.has(l.id)) {
+      liveWhy.set(l.id, `container ${l.id} holds a live address lease (runtime pid ${l.runtime.pid})`);
+    }
+  }
+  const liveIds = new Set(liveWhy.keys());
+  const liveNote = (id: string): string => liveWhy.get(id)!;
 
   // Never us, our ancestors, or PID 1.
   const protectedPids = new Set<number>([1, process.pid]);
@@ -401,8 +426,33 @@ export function plan(scope: CleanupScope = defaultScope()): Plan {
     );
   }
 
+  for (const l of staleLeases) {
+    items.push({
+      kind: 'lease',
+      name: `${l.address} ${l.id}`,
+      why: `an address lease whose runtime (pid ${l.runtime.pid}) is gone`,
+    });
+  }
+  const nat = (scope.nat ?? systemNat)();
+  for (const rule of nat.rules) {
+    const id = rule.find((a) => a.startsWith(natComment('')))?.slice(natComment('').length);
+    if (id === undefined) continue;
+    items.push(
+      liveIds.has(id)
+        ? { kind: 'nat', name: rule.join(' '), why: liveNote(id), keep: true }
+        : { kind: 'nat', name: rule.join(' '), why: `a published port of ${id}, which is gone` },
+    );
+  }
+  if (nat.chain) {
+    items.push(
+      liveIds.size > 0
+        ? { kind: 'nat', name: `chain ${NAT_CHAIN}`, why: `${liveIds.size} container(s) running`, keep: true }
+        : { kind: 'nat', name: `chain ${NAT_CHAIN}`, why: 'the published ports’ chain and its jumps' },
+    );
+  }
+
   const links = (scope.links ?? systemLinks)();
-  const liveVeths = new Map(live.map((s) => [hostVethName(s.id), s.id]));
+  const liveVeths = new Map([...liveIds].map((id) => [hostVethName(id), id]));
   for (const l of links) {
     if (l.name.startsWith(VETH_PREFIX) && l.kind === 'veth') {
       const id = liveVeths.get(l.name);
@@ -413,8 +463,8 @@ export function plan(scope: CleanupScope = defaultScope()): Plan {
       );
     } else if (l.name === BRIDGE && l.kind === 'bridge') {
       items.push(
-        live.length > 0
-          ? { kind: 'bridge', name: l.name, why: `${live.length} container(s) running`, keep: true }
+        liveIds.size > 0
+          ? { kind: 'bridge', name: l.name, why: `${liveIds.size} container(s) running`, keep: true }
           : { kind: 'bridge', name: l.name, why: 'the workshop bridge' },
       );
     }
@@ -426,7 +476,7 @@ export function plan(scope: CleanupScope = defaultScope()): Plan {
         ? liveIds.has(cg.id)
           ? liveNote(cg.id)
           : ''
-        : live.length > 0
+        : liveIds.size > 0
           ? 'parent of running containers'
           : '';
     items.push({
@@ -482,6 +532,10 @@ export interface CleanupOps {
   alive(pid: number): boolean;
   umount(path: string): void;
   deleteNetns(name: string): void;
+  /** Remove an address lease and its DNAT rules (under the network lock). */
+  removeLease(address: string, id: string): void;
+  /** `iptables -t nat -D <rule>`; the chain and its jumps for `chain CELLBLOCK`. */
+  deleteNat(rule: string): void;
   deleteLink(name: string): void;
   /** Kill everything in a cgroup (v2 cgroup.kill), if the kernel has it. */
   killCgroup(path: string): void;
@@ -528,6 +582,24 @@ export async function systemOps(): Promise<CleanupOps> {
       }
     },
     deleteNetns: (name) => run('ip', ['netns', 'delete', name]),
+    removeLease(address, id) {
+      withNetworkLock(() => {
+        removeNatRulesOf(id);
+        if (!existsSync(join(LEASES_DIR, address))) throw new AlreadyGone('no such lease');
+        rmSync(join(LEASES_DIR, address), { force: true });
+      });
+    },
+    deleteNat(rule) {
+      withNetworkLock(() => {
+        if (rule === `chain ${NAT_CHAIN}`) {
+          if (!natChainExists()) throw new AlreadyGone('no such chain');
+          return removeNatChain();
+        }
+        const args = (rule.match(/"[^"]*"|\S+/g) ?? []).map((a) => a.replace(/^"(.*)"$/, '$1'));
+        if (!natRules().some((r) => r.join(' ') === rule)) throw new AlreadyGone('no such rule');
+        run('iptables', ['-t', 'nat', '-D', ...args.slice(1)]);
+      });
+    },
     deleteLink: (name) => run('ip', ['link', 'delete', name]),
     killCgroup(path) {
       if (existsSync(join(path, 'cgroup.kill'))) writeFileSync(join(path, 'cgroup.kill'), '1');
@@ -582,6 +654,14 @@ export function execute(p: Plan, ops: CleanupOps, opts: { dryRun?: boolean } = {
 
   for (const item of byKind('mount')) attempt(item, () => ops.umount(item.name));
   for (const item of byKind('netns')) attempt(item, () => ops.deleteNetns(item.name));
+  for (const item of byKind('lease')) {
+    attempt(item, () => {
+      const [address = '', id = ''] = item.name.split(' ');
+      ops.removeLease(address, id);
+    });
+  }
+  // Rules before the chain (it is listed last).
+  for (const item of byKind('nat')) attempt(item, () => ops.deleteNat(item.name));
   for (const item of [...byKind('veth'), ...byKind('bridge')]) attempt(item, () => ops.deleteLink(item.name));
   for (const item of byKind('cgroup')) {
     attempt(item, () => {

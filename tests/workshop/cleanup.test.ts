@@ -23,6 +23,7 @@ import {
   type CleanupResult,
   type CleanupScope,
 } from '../../src/workshop/cleanup.js';
+import { processStart, type Lease } from '../../src/core/net/ipam.js';
 import { cli } from '../support/checkout.js';
 import { skipBecause } from '../support/skip.js';
 
@@ -43,6 +44,8 @@ function recorder(): { ops: CleanupOps; log: string[] } {
       alive: () => false,
       umount: (p) => void log.push(`umount ${p}`),
       deleteNetns: (n) => void log.push(`netns delete ${n}`),
+      removeLease: (a, id) => void log.push(`lease remove ${a} ${id}`),
+      deleteNat: (r) => void log.push(`nat delete ${r}`),
       deleteLink: (n) => void log.push(`link delete ${n}`),
       killCgroup: (p) => void log.push(`cgroup.kill ${p}`),
       rmdir: (p) => void log.push(`rmdir ${p}`),
@@ -51,6 +54,31 @@ function recorder(): { ops: CleanupOps; log: string[] } {
       sleep: () => undefined,
     },
   };
+}
+
+function lease(address: string, id: string, runtime: { pid: number; start: number }): Lease {
+  return { address, subnet: '10.217.0.0/24', id, hostname: id, pid: 1, runtime, ports: [] };
+}
+
+function dnat(id: string, port: string, to: string): string[] {
+  return [
+    '-A',
+    'CELLBLOCK',
+    '-p',
+    'tcp',
+    '-m',
+    'tcp',
+    '--dport',
+    port,
+    '-m',
+    'comment',
+    '--comment',
+    `cellblock:${id}`,
+    '-j',
+    'DNAT',
+    '--to-destination',
+    to,
+  ];
 }
 
 function touch(path: string, content = ''): void {
@@ -124,9 +152,23 @@ describe('cleanup: finding what the workshop made (fixture trees)', function () 
         { name: 'eth0', kind: '' },
         { name: hostVethName('cb-live'), kind: 'veth' },
         { name: hostVethName('cb-dead'), kind: 'veth' },
+        { name: hostVethName('cb-net'), kind: 'veth' },
         { name: 'cbvnotaveth', kind: 'dummy' },
         { name: 'cellblock0', kind: 'bridge' },
       ],
+      // cb-net: no state file, but a live address lease (lesson 04); cb-dead's lease is stale.
+      leases: () => [
+        lease('10.217.0.2', 'cb-dead', { pid: 999999998, start: 1 }),
+        lease('10.217.0.3', 'cb-net', { pid: process.pid, start: processStart(process.pid)! }),
+      ],
+      nat: () => ({
+        chain: true,
+        rules: [
+          dnat('cb-dead', '8080', '10.217.0.2:80'),
+          dnat('cb-net', '8081', '10.217.0.3:80'),
+          ['-A', 'CELLBLOCK', '-p', 'tcp', '-j', 'RETURN'], // not a container's: no comment
+        ],
+      }),
       // A live container: its runtime is this very (node) process.
       states: () => [
         {
@@ -186,6 +228,8 @@ describe('cleanup: finding what the workshop made (fixture trees)', function () 
         .map((x) => `mount ${x}`)
         .concat([
           'netns cellblock-cb-dead',
+          'lease 10.217.0.2 cb-dead',
+          `nat ${dnat('cb-dead', '8080', '10.217.0.2:80').join(' ')}`,
           `veth ${hostVethName('cb-dead')}`,
           'cgroup /cg/memory/cellblock/cb-dead',
           'cgroup /cg/pids/cellblock/cb-dead',
@@ -197,6 +241,9 @@ describe('cleanup: finding what the workshop made (fixture trees)', function () 
       'mount /containers/cb-live/merged',
       'netns cellblock-cb-live',
       `veth ${hostVethName('cb-live')}`,
+      `veth ${hostVethName('cb-net')}`,
+      `nat ${dnat('cb-net', '8081', '10.217.0.3:80').join(' ')}`,
+      'nat chain CELLBLOCK',
       'bridge cellblock0',
       'cgroup /cg/memory/cellblock/cb-live',
       'cgroup /cg/pids/cellblock/cb-live',
@@ -233,6 +280,8 @@ describe('cleanup: finding what the workshop made (fixture trees)', function () 
         cgroupRoots: [root],
         links: () => [],
         states: () => [],
+        leases: () => [],
+        nat: () => ({ chain: false, rules: [] }),
       });
       const { ops, log } = recorder();
       execute(p, ops);
@@ -259,6 +308,8 @@ describe('cleanup: finding what the workshop made (fixture trees)', function () 
       cgroupRoots: [root],
       links: () => [],
       states: () => [],
+      leases: () => [],
+      nat: () => ({ chain: false, rules: [] }),
     });
     const { ops, log } = recorder();
     const results = execute(p, ops, { dryRun: true });
