@@ -25,6 +25,14 @@ fi
 #    iptables (lesson 04's published ports), a C compiler for the lesson
 #    03 breakout program and for node-pty when no prebuilt binary fits.
 packages=(busybox-static iproute2 util-linux iptables gcc libc6-dev make g++ python3)
+# The cgroup v2 micro-VM (tests/v2vm): on an x86_64 machine that is not cgroup
+# v2 itself, the suite proves the cgroup lesson on a real v2 kernel under QEMU
+# (scripts/v2vm/run.sh) — Debian's kernel, whose modules come in the same
+# package, and QEMU. Cgroup v2 machines (the workshop VMs) need neither.
+if [[ $(uname -m) == x86_64 && $(stat -fc %T /sys/fs/cgroup 2>/dev/null) != cgroup2fs ]]; then
+  packages+=(qemu-system-x86)
+  grep -qx 'ID=debian' /etc/os-release 2>/dev/null && packages+=(linux-image-amd64)
+fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,0 +1,44 @@
+/**
+ * Runs *inside* the cgroup-v2 micro-VM (scripts/v2vm/run.sh), started by
+ * tests/v2vm/v2vm.test.ts: lesson 05's gate — every check passes on the
+ * reference solution, the untouched starter fails — exactly as
+ * tests/lessons.test.ts does on the host, with the patience an emulated CPU
+ * needs. (Named .vm.ts so the host's suite does not pick it up.)
+ */
+import { expect } from 'chai';
+import { cgroupMode } from '../../src/core/cgroups/index.js';
+import { loadChecks, runLessonChecks, type LessonReport } from '../../src/workshop/checks.js';
+import { findLesson } from '../../src/workshop/manifest.js';
+
+const entry = findLesson('05');
+const names = [
+  ...(await loadChecks(entry)).checks.map((c) => c.name),
+  'nothing is left behind (processes, mounts, links, cgroups)',
+];
+
+describe(`lesson ${entry.id} on cgroup ${cgroupMode()}`, function () {
+  this.timeout(900_000);
+
+  describe('reference solution', function () {
+    let report: LessonReport;
+    before(async function () {
+      report = await runLessonChecks(entry, 'solutions');
+    });
+    for (const name of names) {
+      it(name, function () {
+        const c = report.checks.find((x) => x.name === name);
+        expect(c, `check "${name}" did not run`).to.not.equal(undefined);
+        expect(c!.ok, `expected: ${c!.expected}\nfound:    ${c!.found}`).to.equal(true);
+      });
+    }
+  });
+
+  describe('starter', function () {
+    it('fails at least one of its own checks', async function () {
+      const report = await runLessonChecks(entry, 'lessons');
+      const failed = report.checks.filter((c) => !c.ok);
+      expect(failed.length, 'the untouched starter passes every check').to.be.greaterThan(0);
+      for (const c of failed) expect(c.found, c.name).to.not.equal('');
+    });
+  });
+});
