@@ -160,7 +160,7 @@ describe('cellblock run', function () {
       let out = '';
       term.onData((d) => (out += d));
       const waitFor = async (re: RegExp): Promise<void> => {
-        const deadline = Date.now() + 5000;
+        const deadline = Date.now() + 10_000;
         while (!re.test(out)) {
           if (Date.now() > deadline)
             throw new Error(`timed out waiting for ${re}; screen so far: ${JSON.stringify(out)}`);
@@ -168,19 +168,24 @@ describe('cellblock run', function () {
         }
       };
       const exited = new Promise<number>((resolve) => term.onExit((e) => resolve(e.exitCode)));
-      await waitFor(/# $/m);
-      term.write('hostname; tty; stty size\r');
-      await waitFor(/30 100/);
-      expect(out).to.include('ttybox');
-      expect(out).to.match(/\/dev\/pts\/\d+/);
-      term.resize(120, 40);
-      await new Promise((r) => setTimeout(r, 100));
-      term.write('stty size; sleep 30\r');
-      await waitFor(/40 120/);
-      term.write('\x03'); // ^C: the terminal, not cellblock, turns it into SIGINT for sleep
-      await waitFor(/\^C/);
-      term.write('exit 7\r');
-      expect(await exited).to.equal(7);
+      try {
+        await waitFor(/# $/m);
+        term.write('hostname; tty; stty size\r');
+        await waitFor(/30 100/);
+        expect(out).to.include('ttybox');
+        expect(out).to.match(/\/dev\/pts\/\d+/);
+        term.resize(120, 40);
+        await new Promise((r) => setTimeout(r, 100));
+        term.write('stty size; sleep 30\r');
+        await waitFor(/40 120/);
+        term.write('\x03'); // ^C: the terminal, not cellblock, turns it into SIGINT for sleep
+        await waitFor(/\^C/);
+        term.write('exit 7\r');
+        expect(await exited).to.equal(7);
+      } finally {
+        // A failed step must not leave a shell (and a running container) behind.
+        term.kill('SIGKILL');
+      }
     });
 
     it('-t without a terminal is refused', function () {
