@@ -2,7 +2,8 @@
  * What explains a broken workshop machine: each finding says what was seen and,
  * when it is a problem, the one line that fixes it.
  */
-import { existsSync, readFileSync, statfsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { cgroupControllers, cgroupMode, usableControllers } from '../core/cgroups/detect.js';
 import { spawnSync } from 'node:child_process';
 import { release, arch } from 'node:os';
 import { defaultRootfs, ROOT } from '../core/paths.js';
@@ -18,37 +19,8 @@ export interface Finding {
   fix?: string;
 }
 
-const CGROUP2_SUPER_MAGIC = 0x63677270;
-const TMPFS_MAGIC = 0x01021994;
-
-export type CgroupMode = 'v2' | 'v1' | 'hybrid' | 'none';
-
-/** cgroup v2 when /sys/fs/cgroup itself is cgroup2; v1/hybrid when it is a tmpfs of v1 hierarchies. */
-export function cgroupMode(root = '/sys/fs/cgroup'): CgroupMode {
-  try {
-    const type = statfsSync(root).type;
-    if (type === CGROUP2_SUPER_MAGIC) return 'v2';
-    if (type === TMPFS_MAGIC) return existsSync(`${root}/unified/cgroup.controllers`) ? 'hybrid' : 'v1';
-  } catch {
-    // no /sys/fs/cgroup at all
-  }
-  return 'none';
-}
-
-/** Controllers a container can use: v2 from cgroup.controllers, v1 from the mounted hierarchies. */
-export function cgroupControllers(mode: CgroupMode): string[] {
-  try {
-    if (mode === 'v2') return readFileSync('/sys/fs/cgroup/cgroup.controllers', 'utf8').trim().split(/\s+/);
-    return readFileSync('/proc/self/mountinfo', 'utf8')
-      .split('\n')
-      .filter((l) => l.includes(' - cgroup '))
-      .flatMap((l) => l.split(' ').at(-1)!.split(','))
-      .filter((o) => ['cpu', 'cpuacct', 'memory', 'pids', 'blkio', 'freezer', 'cpuset', 'devices'].includes(o))
-      .sort();
-  } catch {
-    return [];
-  }
-}
+// Which cgroup version, and which controllers: decided in one place (core/cgroups/detect.ts).
+export { cgroupMode, cgroupControllers, type CgroupMode } from '../core/cgroups/detect.js';
 
 function kernelAtLeast(major: number, minor: number): boolean {
   const [a = 0, b = 0] = release()
@@ -152,16 +124,22 @@ export function diagnose(): Finding[] {
     value: `${mode}${mode === 'hybrid' ? ' (v1 controllers, empty v2 at /sys/fs/cgroup/unified)' : ''}; controllers: ${controllers.join(' ') || 'none'}`,
     ...(mode === 'none' ? { fix: 'mount cgroup2 at /sys/fs/cgroup (systemd does this at boot)' } : {}),
   });
-  const missing = ['memory', 'pids', 'cpu'].filter((c) => !controllers.includes(c));
-  if (mode !== 'none' && missing.length > 0) {
+  // What lesson 05 can actually use: v2's controllers for the workshop's parent
+  // cgroup, v1's mounted hierarchies — and what is missing, with the fix.
+  const { usable, missing } = usableControllers(mode);
+  if (mode !== 'none') {
+    const fixes = missing.map((c) =>
+      c.startsWith('memory.memsw')
+        ? 'swap limits (--memory-swap) need swap accounting: boot with swapaccount=1'
+        : mode === 'v2'
+          ? `${c}: not offered in /sys/fs/cgroup/cgroup.controllers — check the kernel's boot options (cgroup_disable=…)`
+          : `${c}: no v1 hierarchy mounted — mount -t cgroup -o ${c} cgroup /sys/fs/cgroup/${c}`,
+    );
     f.push({
       name: 'cgroup controllers',
-      level: 'warn',
-      value: `missing ${missing.join(', ')}`,
-      fix:
-        mode === 'v2'
-          ? `echo "+${missing.join(' +')}" > /sys/fs/cgroup/cgroup.subtree_control`
-          : 'enable them on the kernel command line',
+      level: missing.length > 0 ? 'warn' : 'ok',
+      value: `usable by containers: ${usable.join(' ') || 'none'}${missing.length > 0 ? `; missing: ${missing.join(', ')}` : ''}`,
+      ...(fixes.length > 0 ? { fix: fixes.join('; ') } : {}),
     });
   }
   f.push(
