@@ -74,10 +74,13 @@ export default defineLesson<CgroupConfig>({
   },
 
   // Joining here, and not right after the spawn: until now the init is a Node
-  // process (tens of MB, ~100 ms of CPU) whose memory and time would be charged
-  // to the container — a 16m container would be OOM-killed before its command
-  // started. Now the init's steps are done and the exec is next; it has no
-  // children yet, so everything the command ever forks is born inside.
+  // process starting up, and what it uses after the join would be charged to
+  // the container — tens of ms of CPU (slowed to a crawl under a small --cpus)
+  // and MBs of memory, how much depending on how far Node got before the host
+  // wrote cgroup.procs: a race. Now its steps are done and the exec is next;
+  // what it used before stays charged where it was (charges do not move with a
+  // process). It has no children yet, so everything the command ever forks is
+  // born inside.
   hostBeforeExec({ config, pid }) {
     cgroupOf(config).addProcess(pid);
   },

@@ -144,9 +144,15 @@ describe('cellblock run', function () {
       expect(pids, `no state file for the container (printed ${pidText.trim()})`).to.have.length(1);
       while (isAlive(pids[0]!) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       expect(isAlive(pids[0]!), 'the container outlived its runtime').to.equal(false);
-      // The runtime had no chance to clean up its state file: that is cleanup's job.
+      // The runtime had no chance to clean up its state file, nor the container's
+      // cgroup (lesson 05; nothing in the kernel removes an empty cgroup): that is
+      // cleanup's job.
       const { removeState } = await import('../../src/core/host/state.js');
-      for (const f of states) removeState(f.replace(/\.json$/, ''));
+      const { openCgroup } = await import('../../src/core/cgroups/index.js');
+      for (const f of states) {
+        removeState(f.replace(/\.json$/, ''));
+        await openCgroup(f.replace(/\.json$/, '')).destroy();
+      }
     });
   });
 
