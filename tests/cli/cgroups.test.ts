@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import { openCgroup } from '../../src/core/cgroups/index.js';
 import { stateFile } from '../../src/core/host/state.js';
-import { cellblock, cellblockAsync } from '../support/cli.js';
+import { cellblock, cellblockAsync, scratchEnv } from '../support/cli.js';
 
 const SLOW = Number(process.env['CELLBLOCK_SLOW'] ?? 1) || 1;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -124,6 +124,18 @@ describe('cellblock run with limits, stats, pause, unpause', function () {
     }
     expect(await exited).to.equal(137);
     expect(openCgroup(id).exists(), 'the cgroup is removed').to.equal(false);
+  });
+
+  it('verify 05 on the untouched starter fails, with hints drawn from what it found', function () {
+    const r = cellblock(['verify', '05'], { env: scratchEnv() });
+    expect(r.status).to.equal(1);
+    expect(r.stdout).to.include('✗ the container’s /proc/<pid>/cgroup points at its own cgroup, /cellblock/<id>');
+    expect(r.stdout).to.match(/found: +it is in /);
+    expect(r.stdout).to.match(
+      /hint: +there is no \/sys\/fs\/cgroup\/.*cellblock\/<id>: create the container's cgroup in hostAfterSpawn/,
+    );
+    expect(r.stdout).to.match(/found: +exit status 0; notes: none\n +hint: +the 64 MB dd was not killed/);
+    expect(r.stdout).to.include('cellblock hint 05');
   });
 
   it('stats, pause and unpause of a container that does not exist say so', function () {
