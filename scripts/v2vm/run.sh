@@ -77,12 +77,12 @@ if [[ ! -s $vmlinux ]]; then
     tool=${c%%:*}
     offset=$(grep -obUaP "${c#*:}" "/boot/vmlinuz-$kver" | head -n 1 | cut -d: -f1 || true)
     if [[ -z $offset ]] || ! command -v "$tool" >/dev/null; then continue; fi
-    tail -c "+$((offset + 1))" "/boot/vmlinuz-$kver" | "$tool" -dc >"$vmlinux.tmp" 2>/dev/null || true
-    [[ $(head -c 4 "$vmlinux.tmp" | od -An -c | tr -d ' ') == 177ELF ]] && break
+    tail -c "+$((offset + 1))" "/boot/vmlinuz-$kver" | "$tool" -dc >"$vmlinux.tmp.$$" 2>/dev/null || true
+    [[ $(head -c 4 "$vmlinux.tmp.$$" | od -An -c | tr -d ' ') == 177ELF ]] && break
   done
-  [[ -s $vmlinux.tmp && $(head -c 4 "$vmlinux.tmp" | od -An -c | tr -d ' ') == 177ELF ]] ||
-    fail "could not extract vmlinux from /boot/vmlinuz-$kver (xz, zstd or gzip payload expected)"
-  mv "$vmlinux.tmp" "$vmlinux"
+  [[ -s $vmlinux.tmp.$$ && $(head -c 4 "$vmlinux.tmp.$$" | od -An -c | tr -d ' ') == 177ELF ]] ||
+    { rm -f "$vmlinux.tmp.$$"; fail "could not extract vmlinux from /boot/vmlinuz-$kver (xz, zstd or gzip payload expected)"; }
+  mv "$vmlinux.tmp.$$" "$vmlinux"
 fi
 
 # 2. The initrd: busybox, the modules that reach the host's files, and init.sh.
@@ -91,7 +91,7 @@ modules=(virtio_pci 9pnet_virtio 9p overlay)
 stamp=$(cat "$here/init.sh" "$0" | sha256sum | cut -c1-16)
 initrd=$cache/initrd-$stamp.cpio
 if [[ ! -s $initrd ]]; then
-  rm -f "$cache"/initrd-*.cpio
+  find "$cache" -name 'initrd-*.cpio' ! -name "initrd-$stamp.cpio" -delete
   work=$(mktemp -d)
   trap 'rm -rf "$work"' EXIT
   mkdir -p "$work"/{bin,dev,proc,sys,lower,rw,newroot,lib/modules}
@@ -117,8 +117,8 @@ if [[ ! -s $initrd ]]; then
     cp "/lib/modules/$kver/$p" "$work/lib/modules/"
     basename "$p" >>"$work/modules.order"
   done
-  (cd "$work" && find . | cpio -o -H newc --quiet) >"$initrd.tmp"
-  mv "$initrd.tmp" "$initrd"
+  (cd "$work" && find . | cpio -o -H newc --quiet) >"$initrd.tmp.$$"
+  mv "$initrd.tmp.$$" "$initrd"
   rm -rf "$work"
   trap - EXIT
 fi
