@@ -145,14 +145,18 @@ describe('cellblock run', function () {
       while (isAlive(pids[0]!) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       expect(isAlive(pids[0]!), 'the container outlived its runtime').to.equal(false);
       // The runtime had no chance to clean up its state file, nor the container's
-      // cgroup (lesson 05; nothing in the kernel removes an empty cgroup): that is
+      // cgroup (lesson 05; nothing in the kernel removes an empty cgroup), nor its
+      // address lease and, if it was the last, the bridge (lesson 04; the lease is
+      // stale now, so free for others, and the next run would sweep it): that is
       // cleanup's job.
       const { removeState } = await import('../../src/core/host/state.js');
       const { openCgroup } = await import('../../src/core/cgroups/index.js');
+      const { sweepNetwork } = await import('../../src/core/net/ipam.js');
       for (const f of states) {
         removeState(f.replace(/\.json$/, ''));
         await openCgroup(f.replace(/\.json$/, '')).destroy();
       }
+      sweepNetwork();
     });
   });
 

@@ -26,9 +26,9 @@ import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, 
 import { join } from 'node:path';
 import { LOCK_EX } from '../../native/constants.js';
 import { flock } from '../../native/fd.js';
-import { hostVethName, NET_DIR } from '../names.js';
+import { BRIDGE, hostVethName, NET_DIR } from '../names.js';
 import { formatIp, parseIp, usableIn, type Subnet } from './addr.js';
-import { removeNatRulesOf, type PortMapping } from './publish.js';
+import { removeNatChain, removeNatRulesOf, type PortMapping } from './publish.js';
 import { ip, unlessGone } from './tools.js';
 
 export const LEASES_DIR = join(NET_DIR, 'leases');
@@ -134,6 +134,23 @@ export function reclaimStale(): Lease[] {
     rmSync(join(LEASES_DIR, l.address), { force: true });
   }
   return stale;
+}
+
+/**
+ * After a runtime was killed (SIGKILL: no cleanup ran): reclaim the stale
+ * leases, and if no container is left on the bridge, remove the shared pieces
+ * the last cleanup would have removed — the NAT chain and the bridge. Takes
+ * the lock. For `cellblock cleanup` and for tests that kill a runtime.
+ */
+export function sweepNetwork(): Lease[] {
+  return withNetworkLock(() => {
+    const stale = reclaimStale();
+    if (readLeases().length === 0) {
+      removeNatChain();
+      unlessGone(() => ip(['link', 'delete', BRIDGE]));
+    }
+    return stale;
+  });
 }
 
 export interface LeaseRequest {
