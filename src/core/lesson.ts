@@ -56,6 +56,11 @@ export interface Lesson<C extends ContainerConfig = ContainerConfig> {
   /** CLONE_NEW* flags this lesson needs for the container's first process. */
   cloneFlags?(config: C): number;
   process?: ProcessSteps;
+  /**
+   * On the child's pid, before the init receives its config: the init gets
+   * `ctx.config` as it is after every host step, so a field set here travels
+   * to the container-side steps (04-net sends the container's /etc/hosts so).
+   */
   hostAfterSpawn?(ctx: HostContext<C>): void | Promise<void>;
   /**
    * On the child's pid once the container-side steps are done, right before
