@@ -54,6 +54,8 @@ export const CLOSE_RANGE_CLOEXEC = 1 << 2;
 export const TIOCSCTTY = 0x540e;
 export const TIOCSWINSZ = 0x5414;
 export const TIOCSPGRP = 0x5410; // tcsetpgrp(3): make a process group the terminal's foreground group
+export const TIOCGPTN = 0x80045430; // ptsname(3): the number N of a pty master's slave, /dev/pts/N
+export const TIOCSPTLCK = 0x40045431; // unlockpt(3) with 0: allow the slave to be opened
 
 // <sys/stat.h> — file types, for mknod(2)
 export const S_IFCHR = 0o020000; // character device

@@ -9,6 +9,7 @@ const _close_range = libc.func('int close_range(unsigned int first, unsigned int
 const _ioctl = libc.func('int ioctl(int fd, unsigned long request, ...)');
 const _pipe2 = libc.func('int pipe2(_Out_ int *pipefd, int flags)');
 const _close = libc.func('int close(int fd)');
+const _dup2 = libc.func('int dup2(int oldfd, int newfd)');
 const _flock = libc.func('int flock(int fd, int operation)');
 
 /** fcntl(2) with an int argument (F_GETFD, F_SETFD, …). */
@@ -40,6 +41,14 @@ export function pipe2(flags: number): [number, number] {
   const fds = [0, 0];
   check(_pipe2(fds, flags), 'pipe2');
   return [fds[0]!, fds[1]!];
+}
+
+/**
+ * dup2(2): make `newfd` a copy of `oldfd` (closing what `newfd` was first).
+ * The copy does not inherit FD_CLOEXEC: that is how stdio is handed on.
+ */
+export function dup2(oldfd: number, newfd: number): void {
+  check(_dup2(oldfd, newfd), 'dup2', `fd ${oldfd} → ${newfd}`);
 }
 
 /** close(2). */

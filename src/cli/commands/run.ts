@@ -68,7 +68,11 @@ export async function run(args: RunArgs): Promise<number> {
   const proxy = term ? undefined : new SignalProxy();
   let container: RunningContainer;
   try {
-    container = await startContainer(config, { lessons, stdio });
+    container = await startContainer(config, {
+      lessons,
+      stdio,
+      ...(term ? { onConsole: (master: number) => term.adopt(master) } : {}),
+    });
     tellWhereKept(container);
   } catch (err) {
     term?.close();

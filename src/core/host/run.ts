@@ -29,6 +29,7 @@ import { validateConfig } from '../validate.js';
 import { spawnInNewNamespaces, warmThreadPool } from './namespaces.js';
 import { readNamespaces } from '../init/guard.js';
 import { removeState, writeState } from './state.js';
+import { openContainerConsole } from './console.js';
 import { InitError, type InitMessage, type InitReady, type InitReport } from '../init/protocol.js';
 
 /** A lesson's module, loaded: its code and the file the init will load it from again. */
@@ -45,6 +46,12 @@ export interface StartOptions {
   lessons: LoadedLesson[];
   /** stdin, stdout, stderr of the container: fds, 'pipe', 'ignore' or 'inherit'. */
   stdio: [StdioEntry, StdioEntry, StdioEntry];
+  /**
+   * With config.tty: receives the master of a pty opened in the container's
+   * own devpts, when the container has one (see console.ts) — the terminal to
+   * use from then on instead of the one whose slave went into `stdio`.
+   */
+  onConsole?: (master: number) => void;
 }
 
 const INIT_SCRIPT = fileURLToPath(new URL('../init/main.js', import.meta.url));
@@ -161,14 +168,21 @@ export async function startContainer(config: ContainerConfig, opts: StartOptions
       config,
       lessons: lessons.map((l) => ({ id: l.id, file: l.file })),
       hostNamespaces: readNamespaces(),
-      waitBeforeExec: beforeExec.length > 0,
+      // With a terminal, the init may need a console from the container's devpts (console.ts).
+      waitBeforeExec: beforeExec.length > 0 || config.tty,
     };
     sync.write(`${JSON.stringify(message)}\n`);
     if (!message.waitBeforeExec) sync.end();
     let result = await messages.next();
     if (result && 'ready' in result) {
+      let go = 'go';
+      if (result.console && opts.onConsole) {
+        const { master, slave } = openContainerConsole(child.pid);
+        opts.onConsole(master);
+        go = `go ${slave}`;
+      }
       for (const l of beforeExec) await l.lesson.hostBeforeExec!(ctx);
-      sync.end('go\n');
+      sync.end(`${go}\n`);
       result = await messages.next();
     }
     if (result && 'ready' in result) throw new Error('init protocol: "ready" sent twice');

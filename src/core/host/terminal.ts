@@ -19,13 +19,15 @@ interface PtyNative {
 const ptyNative = (createRequire(import.meta.url)('node-pty') as { native: PtyNative }).native;
 
 export class Terminal {
-  readonly master: number;
+  master: number;
   /** The fd to give the container as stdio; close it here once the container has it. */
   slave: number | undefined;
   private reader: tty.ReadStream;
   private pending = Promise.resolve();
+  private size: [number, number];
 
   constructor(cols = 80, rows = 24) {
+    this.size = [cols, rows];
     const { master, slave } = ptyNative.open(cols, rows);
     this.master = master;
     this.slave = slave;
@@ -39,7 +41,19 @@ export class Terminal {
   }
 
   resize(cols: number, rows: number): void {
+    this.size = [cols, rows];
     ptyNative.resize(this.master, cols, rows); // TIOCSWINSZ: the kernel sends SIGWINCH inside
+  }
+
+  /**
+   * Go on with another pty master — a console opened in the container's own
+   * devpts (console.ts) — at the same window size. Before pipeTo().
+   */
+  adopt(master: number): void {
+    this.reader.destroy(); // closes our first master: its slave is about to be dropped inside
+    this.master = master;
+    this.reader = new tty.ReadStream(master);
+    ptyNative.resize(master, ...this.size);
   }
 
   /** Bytes typed on the host, to the container (queued: the master is non-blocking). */

@@ -11,16 +11,28 @@
  *  3. run the lessons' container-side steps: every prepareRootfs step (what
  *     the root is made of: 06-overlay), then every init step, each in
  *     manifest order — so lesson 03 pivots into the root lesson 06 mounted;
- *  4. set up the terminal, if asked for one;
- *  5. if a lesson has a host step right before the exec (05-cgroups joins the
- *     cgroup there), say "ready" and wait for the host's "go": everything this
- *     Node process allocated so far stays out of the container's accounting;
+ *  4. if a lesson has a host step right before the exec (05-cgroups joins the
+ *     cgroup there), or with -t, say "ready" and wait for the host's "go":
+ *     everything this Node process allocated so far stays out of the
+ *     container's accounting; with -t in a container that has a /dev of its
+ *     own, "go" names a console opened in its devpts (host/console.ts);
+ *  5. set up the terminal, if asked for one — after the console is known;
  *  6. exec the command — or, with `run --init` (lesson 02), stay PID 1 and run
  *     it as a child (supervise.ts). Any failure before that goes back to the
  *     host as one JSON report and this process exits (125 runtime, 126/127
  *     command).
  */
-import { readSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  existsSync,
+  fstatSync,
+  openSync,
+  readSync,
+  readlinkSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { sys } from '../../native/index.js';
 import { SyscallError } from '../../native/errors.js';
@@ -54,6 +66,29 @@ function readMessage(fd: number): string {
   return Buffer.concat(chunks).toString();
 }
 
+/**
+ * True when stdin, the pty slave the host gave us, cannot be found by its path
+ * any more (a lesson gave the container its own /dev) while the container has
+ * a devpts of its own to open a console in.
+ */
+function hostTtyIsGone(): boolean {
+  try {
+    const mine = fstatSync(0);
+    const there = statSync(readlinkSync('/proc/self/fd/0'));
+    if (there.dev === mine.dev && there.ino === mine.ino) return false;
+  } catch {
+    // no /proc, or no such path here: gone
+  }
+  return existsSync('/dev/pts/ptmx');
+}
+
+/** Make the console's slave our stdin, stdout and stderr (the command inherits them). */
+function useConsole(slave: string): void {
+  const fd = openSync(slave, constants.O_RDWR | constants.O_NOCTTY);
+  for (const target of [0, 1, 2]) sys.dup2(fd, target);
+  closeSync(fd);
+}
+
 /** Like docker: 127 the command is not there, 126 it cannot be run, 125 the runtime failed. */
 function exitCodeFor(err: unknown): number {
   if (!(err instanceof SyscallError) || err.syscall !== 'execve') return 125;
@@ -83,18 +118,26 @@ async function main(): Promise<void> {
       step = id;
       await lesson.init?.(config, lessonSys);
     }
+    // With -t, after the lessons: has the container a /dev of its own, where
+    // the host's pty slave is not? Then it needs a console from its own devpts.
+    const wantConsole = config.tty && hostTtyIsGone();
+    if (message.waitBeforeExec) {
+      step = 'ready';
+      writeSync(SYNC_FD, `${JSON.stringify({ ready: true, ...(wantConsole ? { console: true } : {}) })}\n`);
+      // Anything but "go" (end-of-file: the host gave up) ends the container before it starts.
+      const reply = readMessage(SYNC_FD).trim();
+      if (reply !== 'go' && !reply.startsWith('go /dev/pts/')) process.exit(125);
+      if (reply !== 'go') {
+        step = 'tty';
+        useConsole(reply.slice(3));
+      }
+    }
     if (config.tty) {
       step = 'tty';
       // A new session without a terminal, then stdin (the pty slave) becomes
       // its controlling terminal: job control and ^C work as in a login shell.
       sys.setsid();
       sys.ioctl(0, sys.TIOCSCTTY, 0);
-    }
-    if (message.waitBeforeExec) {
-      step = 'ready';
-      writeSync(SYNC_FD, `${JSON.stringify({ ready: true })}\n`);
-      // Anything but "go" (end-of-file: the host gave up) ends the container before it starts.
-      if (readMessage(SYNC_FD).trim() !== 'go') process.exit(125);
     }
     step = 'exec';
     // `init` is the option lesson 02 declares (`run --init`).

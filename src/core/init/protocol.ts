@@ -3,7 +3,10 @@
  *
  *   host → init   InitMessage (one JSON line)
  *   init → host   when waitBeforeExec: {"ready":true} once its steps are done
- *   host → init   "go", after the lessons' hostBeforeExec steps; then end-of-file
+ *                 (with "console":true when it needs a terminal from the
+ *                 container's own devpts, see host/console.ts)
+ *   host → init   "go", after the lessons' hostBeforeExec steps — or "go
+ *                 /dev/pts/N", the console's slave to use; then end-of-file
  *   init → host   nothing (the socket closes at exec: success)
  *                 or one InitReport if a step failed before exec
  */
@@ -24,6 +27,11 @@ export interface InitMessage {
 /** The init's "my steps are done, the exec is next". */
 export interface InitReady {
   ready: true;
+  /**
+   * With -t: the container has a /dev of its own, where the host's pty slave
+   * does not exist — the host must open a pty in the container's devpts.
+   */
+  console?: boolean;
 }
 
 export type ErrorData = SyscallErrorData | { kind: 'plain'; message: string };

@@ -1,0 +1,34 @@
+/**
+ * A terminal from the container's own devpts (runc calls it the console).
+ *
+ * With -t the host opens a pty pair and gives the init the slave as stdio.
+ * That works while the container sees the host's /dev. Once it has a /dev and
+ * a devpts instance of its own (lesson 03), the host's slave — /dev/pts/4 on
+ * the host — does not exist at that path inside: `tty` says "not a tty" and
+ * ttyname(3) fails for every program. So the init asks for a console, and the
+ * host opens a pty master in the *container's* devpts, through
+ * /proc/<pid>/root, and tells the init the slave's name; the init makes that
+ * slave its stdio and controlling terminal. (runc has the init open the master
+ * and pass the fd back over a unix socket; opening it from the host needs no
+ * fd passing, which Node cannot do.)
+ */
+import { closeSync, constants, openSync } from 'node:fs';
+import { sys } from '../../native/index.js';
+
+/** Open a new pty in the devpts mounted at /dev/pts inside the container whose init is `pid`. */
+export function openContainerConsole(pid: number): { master: number; slave: string } {
+  // O_NONBLOCK as node-pty's master: the Terminal reads it through libuv.
+  const master = openSync(
+    `/proc/${pid}/root/dev/pts/ptmx`,
+    constants.O_RDWR | constants.O_NOCTTY | constants.O_NONBLOCK,
+  );
+  try {
+    const n = Buffer.alloc(4); // an int: 0 for "unlock", then the slave's number
+    sys.ioctlBuffer(master, sys.TIOCSPTLCK, n); // unlockpt(3)
+    sys.ioctlBuffer(master, sys.TIOCGPTN, n); // ptsname(3), as a number
+    return { master, slave: `/dev/pts/${n.readInt32LE(0)}` };
+  } catch (err) {
+    closeSync(master);
+    throw err;
+  }
+}
