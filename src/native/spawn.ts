@@ -21,6 +21,7 @@ import { libc } from './libc.js';
 // arm64; the buffers are larger so a libc with bigger structs cannot overflow them.
 const ATTR_SIZE = 1024;
 const SIGSET_SIZE = 128;
+const FILE_ACTIONS_SIZE = 1024; // posix_spawn_file_actions_t: 80 bytes in glibc
 
 const _posix_spawn = libc.func(
   'int posix_spawn(_Out_ int *pid, const char *path, void *file_actions, void *attrp, const char **argv, const char **envp)',
@@ -31,6 +32,26 @@ const _attr_setflags = libc.func('int posix_spawnattr_setflags(void *attr, short
 const _attr_setsigmask = libc.func('int posix_spawnattr_setsigmask(void *attr, const void *sigmask)');
 const _attr_setsigdefault = libc.func('int posix_spawnattr_setsigdefault(void *attr, const void *sigdefault)');
 const _attr_setpgroup = libc.func('int posix_spawnattr_setpgroup(void *attr, int pgroup)');
+const _actions_init = libc.func('int posix_spawn_file_actions_init(void *file_actions)');
+const _actions_destroy = libc.func('int posix_spawn_file_actions_destroy(void *file_actions)');
+
+/** glibc 2.35+ only (Debian 12, Ubuntu 22.04 and later): bound on first use, undefined where missing. */
+let _actions_addtcsetpgrp: ((fa: Buffer, tcfd: number) => number) | null | undefined;
+function addtcsetpgrp(): ((fa: Buffer, tcfd: number) => number) | undefined {
+  if (_actions_addtcsetpgrp === undefined) {
+    try {
+      _actions_addtcsetpgrp = libc.func('int posix_spawn_file_actions_addtcsetpgrp_np(void *file_actions, int tcfd)');
+    } catch {
+      _actions_addtcsetpgrp = null;
+    }
+  }
+  return _actions_addtcsetpgrp ?? undefined;
+}
+
+/** Whether posix_spawn can make the child's group a terminal's foreground group itself (see `foreground`). */
+export function spawn_can_set_foreground(): boolean {
+  return addtcsetpgrp() !== undefined;
+}
 
 export interface SpawnAttributes {
   /**
@@ -38,6 +59,13 @@ export interface SpawnAttributes {
    * e.g. so it can become a terminal's foreground group. Unset: the caller's group.
    */
   pgroup?: number;
+  /**
+   * With `pgroup`: make the child's new group the foreground group of the
+   * terminal on this fd, in the child, before the exec. Done from the parent
+   * afterwards it would race: an interactive shell checks at once whether it
+   * is in the foreground, and stops itself with SIGTTIN if not.
+   */
+  foreground?: number;
 }
 
 /** The posix_spawn* functions return an error number instead of setting errno. */
@@ -70,9 +98,20 @@ export function posix_spawn(path: string, argv: string[], envp: string[], attrs:
     ok(_attr_setsigmask(attr, none), 'posix_spawnattr_setsigmask');
     ok(_attr_setsigdefault(attr, all), 'posix_spawnattr_setsigdefault');
     ok(_attr_setflags(attr, flags), 'posix_spawnattr_setflags');
-    const pid = [0];
-    ok(_posix_spawn(pid, path, null, attr, [...argv, null], [...envp, null]), 'posix_spawn', path);
-    return pid[0]!;
+    let actions: Buffer | null = null;
+    const tcsetpgrp = attrs.foreground !== undefined ? addtcsetpgrp() : undefined;
+    if (tcsetpgrp) {
+      actions = Buffer.alloc(FILE_ACTIONS_SIZE);
+      ok(_actions_init(actions), 'posix_spawn_file_actions_init');
+      ok(tcsetpgrp(actions, attrs.foreground!), 'posix_spawn_file_actions_addtcsetpgrp_np');
+    }
+    try {
+      const pid = [0];
+      ok(_posix_spawn(pid, path, actions, attr, [...argv, null], [...envp, null]), 'posix_spawn', path);
+      return pid[0]!;
+    } finally {
+      if (actions) _actions_destroy(actions);
+    }
   } finally {
     _attr_destroy(attr);
   }

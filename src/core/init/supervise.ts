@@ -85,19 +85,25 @@ export function superviseCommand(config: ContainerConfig, started: () => void): 
     for (const s of FORWARDED) process.on(s, forward);
 
     // With a terminal, the command gets its own process group and becomes the
-    // terminal's foreground group: ^C, ^Z reach it (and its jobs), not the init.
+    // terminal's foreground group (in the child, before its exec): ^C and ^Z
+    // reach it and its jobs, not the init.
     try {
-      child = sys.posix_spawn(file, config.argv, config.env, config.tty ? { pgroup: 0 } : {});
+      child = sys.posix_spawn(file, config.argv, config.env, config.tty ? { pgroup: 0, foreground: 0 } : {});
     } catch (err) {
       // posix_spawn reports the exec's own failure (ENOENT, EACCES, ENOEXEC):
       // name it execve, so the host answers 126/127 exactly as without --init.
-      if (err instanceof SyscallError) throw new SyscallError('execve', err.errno, file);
+      if (err instanceof SyscallError && err.syscall === 'posix_spawn') {
+        throw new SyscallError('execve', err.errno, file);
+      }
       throw err;
     }
-    if (config.tty) {
+    if (config.tty && !sys.spawn_can_set_foreground()) {
+      // glibc before 2.35: do it from here, and wake the command in case it
+      // already stopped itself (SIGTTIN) for not being in the foreground.
       const pgrp = Buffer.alloc(4);
       pgrp.writeInt32LE(child);
       sys.ioctlBuffer(0, sys.TIOCSPGRP, pgrp);
+      sys.kill(-child, constants.signals.SIGCONT);
     }
     started();
     reap(); // in case it ended before the handler was listening
