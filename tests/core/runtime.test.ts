@@ -3,7 +3,7 @@
  * whatever the lessons do — a clean exec, a host that is put back exactly as it
  * was, and failures at each stage that clean up after themselves.
  */
-import { readlinkSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { expect } from 'chai';
 import type { LoadedLesson } from '../../src/core/host/run.js';
 import { startContainer } from '../../src/core/host/run.js';
@@ -83,6 +83,34 @@ describe('runtime core', function () {
       const t = await trial([...lessons, failing], { config: { argv: ['sleep', '30'] } });
       expect(t.error?.message).to.equal('host step broke');
       expect(t.spawned).to.equal(1);
+      expect(cleaned, 'hostCleanup ran').to.equal(true);
+      expect(t.leaks).to.deep.equal([]);
+    });
+
+    it('a step right before the exec sees the init done and not yet exec’d; if it throws, cleanup runs', async function () {
+      const seen: string[] = [];
+      let cleaned = false;
+      const beforeExec = (fail: boolean): LoadedLesson => ({
+        id: 'zz-before-exec',
+        file: lessons[0]!.file,
+        lesson: {
+          id: 'zz-before-exec',
+          hostBeforeExec: ({ pid }) => {
+            // Still the init (node), its steps done: the command has not started.
+            seen.push(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0]!);
+            if (fail) throw new Error('before-exec step broke');
+          },
+          hostCleanup: () => {
+            cleaned = true;
+          },
+        },
+      });
+      const ok = await trial([...lessons, beforeExec(false)], { config: { argv: ['echo', 'ran'] } });
+      expect(ok.stdout).to.equal('ran\n');
+      expect(seen).to.deep.equal([process.execPath]);
+      const t = await trial([...lessons, beforeExec(true)], { config: { argv: ['echo', 'ran'] } });
+      expect(t.error?.message).to.equal('before-exec step broke');
+      expect(t.stdout, 'the command never ran').to.equal('');
       expect(cleaned, 'hostCleanup ran').to.equal(true);
       expect(t.leaks).to.deep.equal([]);
     });
