@@ -6,6 +6,7 @@ import chalk from 'chalk';
 import { ConfigError } from '../core/config.js';
 import { InitError } from '../core/init/protocol.js';
 import { SyscallError } from '../native/errors.js';
+import { CgroupError } from '../core/cgroups/fs.js';
 
 /** An error meant for the user: a message, an exit status, and how to fix it. */
 export class CliError extends Error {
@@ -33,6 +34,11 @@ export function printError(err: unknown): number {
   }
   if (err instanceof SyscallError) {
     line(`${chalk.red('cellblock:')} ${err.message}`);
+    return 125;
+  }
+  if (err instanceof CgroupError) {
+    // A cgroup file the kernel refused: the message names the file, the value, the errno and the fix.
+    line(`${chalk.red('cellblock: cgroup:')} ${err.message}`);
     return 125;
   }
   if (err instanceof CliError) {
