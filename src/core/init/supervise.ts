@@ -22,6 +22,22 @@ import { sys } from '../../native/index.js';
 import { SyscallError } from '../../native/errors.js';
 import type { ContainerConfig } from '../config.js';
 import { lookPath } from './exec.js';
+import { writeFileSync } from 'node:fs';
+
+/**
+ * Under a memory limit the OOM killer picks the biggest process in the cgroup,
+ * and a Node init (~40 MB) outweighs most commands: it would die in their
+ * place, and the container with it. -1000 exempts it. Set only *after* the
+ * spawn, so the command (and everything it starts) keeps the default score 0.
+ */
+function protectFromOomKiller(): void {
+  try {
+    writeFileSync('/proc/self/oom_score_adj', '-1000');
+  } catch {
+    // EACCES without CAP_SYS_RESOURCE (some sandboxes drop it even for root):
+    // the init stays an ordinary candidate.
+  }
+}
 
 /** The signals "stop", "interrupt", "reload" a user sends to the container: passed on to the command. */
 const FORWARDED: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
@@ -105,6 +121,7 @@ export function superviseCommand(config: ContainerConfig, started: () => void): 
       sys.ioctlBuffer(0, sys.TIOCSPGRP, pgrp);
       sys.kill(-child, constants.signals.SIGCONT);
     }
+    protectFromOomKiller();
     started();
     reap(); // in case it ended before the handler was listening
   });
