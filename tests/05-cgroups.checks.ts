@@ -19,7 +19,14 @@ import { v1Mounts, CGROUP_ROOT, type V1Controller } from '../src/core/cgroups/de
 import { readKeyed } from '../src/core/cgroups/manager.js';
 import { CGROUP_PARENT, TMP_PREFIX } from '../src/core/names.js';
 import type { RunningContainer } from '../src/core/host/run.js';
-import { defineChecks, expectThat, startFailure, type CheckEnv, type CheckResult } from '../src/workshop/checks.js';
+import {
+  defineChecks,
+  expectThat,
+  skipCheck,
+  startFailure,
+  type CheckEnv,
+  type CheckResult,
+} from '../src/workshop/checks.js';
 import type { TrialResult } from '../src/workshop/harness.js';
 
 const MODE = cgroupMode();
@@ -526,11 +533,10 @@ export default defineChecks('05-cgroups', [
         const r = spawnSync('losetup', ['--find', '--show', file], { encoding: 'utf8' });
         dev = r.status === 0 ? r.stdout.trim() : undefined;
         if (!dev) {
-          return {
-            ok: true,
-            expected: 'a loop device to throttle',
-            found: `skipped: no loop device could be made (losetup: ${(r.stderr || r.error?.message || '').trim()}) — the io limit is not shown on this machine`,
-          };
+          return skipCheck(
+            `no loop device could be made (losetup: ${(r.stderr || r.error?.message || '').trim()}) — the io limit is not shown on this machine`,
+            'a loop device to throttle',
+          );
         }
         const minor = Number(/(\d+)$/.exec(dev)![1]);
         const t = await env.trial({

@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import { loadChecks, runLessonChecks, type LessonReport } from '../src/workshop/checks.js';
 import { manifest, sourceFile } from '../src/workshop/manifest.js';
+import { skipBecause } from './support/skip.js';
 
 // Check names are loaded up front so mocha can list one `it` per check.
 const namesById = new Map<string, string[]>();
@@ -36,6 +37,7 @@ for (const entry of manifest()) {
           expect(c, `check "${name}" did not run: ${JSON.stringify(report.checks.map((x) => x.name))}`).to.not.equal(
             undefined,
           );
+          if (c!.skipped) skipBecause(this, c!.skipped);
           expect(c!.ok, `expected: ${c!.expected}\nfound:    ${c!.found}`).to.equal(true);
         });
       }

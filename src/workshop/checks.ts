@@ -15,6 +15,13 @@ export interface CheckResult {
   expected: string;
   found: string;
   hint?: string;
+  /** Why the check could not look on this machine (it then counts as passed, and says so). */
+  skipped?: string;
+}
+
+/** A check that cannot run here: it neither fails the learner nor pretends to have looked. */
+export function skipCheck(reason: string, expected: string): CheckResult {
+  return { ok: true, expected, found: `skipped: ${reason}`, skipped: reason };
 }
 
 export interface CheckEnv {

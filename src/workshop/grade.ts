@@ -33,7 +33,15 @@ export interface LessonGrade {
   cheating: string[];
   /** Why the lesson could not be checked at all (crash, time limit); absent otherwise. */
   error?: string;
-  checks: { name: string; ok: boolean; expected: string; found: string; hint?: string; seconds: number }[];
+  checks: {
+    name: string;
+    ok: boolean;
+    expected: string;
+    found: string;
+    hint?: string;
+    skipped?: string;
+    seconds: number;
+  }[];
 }
 
 export interface GradeReport {
@@ -170,6 +178,7 @@ async function gradeLesson(entry: LessonEntry, timeoutMs: number): Promise<Lesso
       expected: c.expected,
       found: c.found,
       ...(c.hint ? { hint: c.hint } : {}),
+      ...(c.skipped ? { skipped: c.skipped } : {}),
       seconds: round(c.ms / 1000),
     })),
   };
@@ -277,7 +286,9 @@ export function toJUnit(r: GradeReport): string {
     }
     for (const c of l.checks) {
       const head = `    <testcase classname="cellblock.${xml(l.id)}" name="${xml(c.name)}" time="${c.seconds.toFixed(3)}"`;
-      if (c.ok) {
+      if (c.skipped) {
+        out.push(`${head}><skipped message="${xml(c.skipped)}"/></testcase>`);
+      } else if (c.ok) {
         out.push(`${head}/>`);
       } else {
         const body = `expected: ${c.expected}\nfound:    ${c.found}${c.hint ? `\nhint:     ${c.hint}` : ''}`;

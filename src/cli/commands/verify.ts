@@ -1,6 +1,7 @@
 /** `cellblock verify [N]`: one lesson's checks, each with expected/found and a hint. */
 import chalk from 'chalk';
-import { runLessonChecks, type CheckOutcome, type LessonReport } from '../../workshop/checks.js';
+import { runLessonChecks, type LessonReport } from '../../workshop/checks.js';
+import { checkPrinter } from '../check-output.js';
 import { findLesson, manifest, sourceFile } from '../../workshop/manifest.js';
 import { readProgress, updateProgress } from '../../workshop/progress.js';
 import { relative } from 'node:path';
@@ -22,7 +23,11 @@ export async function verify(args: VerifyArgs): Promise<number> {
     const file = relative(process.cwd(), sourceFile(entry, source)) || sourceFile(entry, source);
     process.stdout.write(`${chalk.bold(`Lesson ${entry.id}`)} — ${entry.title}\n${chalk.dim(file)}\n\n`);
   }
-  const report = await runLessonChecks(entry, source, args.json ? undefined : printCheck);
+  const report = await runLessonChecks(
+    entry,
+    source,
+    args.json ? undefined : checkPrinter((l) => process.stdout.write(`${l}\n`)),
+  );
   if (source === 'lessons') {
     updateProgress((p) => {
       p.lessons[entry.id] = {
@@ -35,26 +40,6 @@ export async function verify(args: VerifyArgs): Promise<number> {
   if (args.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   else printSummary(report);
   return report.passed === report.total ? 0 : 1;
-}
-
-let lastFailure = '';
-
-function printCheck(c: CheckOutcome): void {
-  if (c.ok) {
-    process.stdout.write(`  ${chalk.green('✓')} ${c.name}\n`);
-    return;
-  }
-  process.stdout.write(`  ${chalk.red('✗')} ${c.name}\n`);
-  // When one cause fails many checks (a TODO that throws), say it once.
-  const detail = `${c.expected}|${c.found}|${c.hint ?? ''}`;
-  if (detail === lastFailure) {
-    process.stdout.write(chalk.dim('      (same as above)\n'));
-    return;
-  }
-  lastFailure = detail;
-  process.stdout.write(`      expected: ${c.expected}\n`);
-  process.stdout.write(`      found:    ${chalk.yellow(c.found)}\n`);
-  if (c.hint) process.stdout.write(`      ${chalk.cyan('hint:')}     ${c.hint}\n`);
 }
 
 function printSummary(r: LessonReport): void {

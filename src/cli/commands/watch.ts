@@ -7,7 +7,8 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { CheckOutcome, LessonReport } from '../../workshop/checks.js';
+import type { LessonReport } from '../../workshop/checks.js';
+import { checkPrinter } from '../check-output.js';
 import { cleanup, systemOps } from '../../workshop/cleanup.js';
 import { manifest, ROOT, sourceFile, type LessonEntry } from '../../workshop/manifest.js';
 import { readProgress, recordRun, updateProgress } from '../../workshop/progress.js';
@@ -97,17 +98,6 @@ export async function watch(args: WatchArgs): Promise<number> {
     out();
   };
 
-  const printCheck = (c: CheckOutcome): void => {
-    if (c.ok) {
-      out(`  ${chalk.green('✓')} ${c.name}`);
-      return;
-    }
-    out(`  ${chalk.red('✗')} ${c.name}`);
-    out(`      expected: ${c.expected}`);
-    out(`      found:    ${chalk.yellow(c.found)}`);
-    if (c.hint) out(`      ${chalk.cyan('hint:')}     ${c.hint}`);
-  };
-
   const footer = (): void => {
     out();
     out(KEYS);
@@ -150,6 +140,7 @@ export async function watch(args: WatchArgs): Promise<number> {
     }
     if (seq !== runSeq) return;
     const e = entry();
+    const printCheck = checkPrinter(out);
     const run = startWorker(e, 'lessons', { onCheck: (c) => seq === runSeq && printCheck(c) });
     current = run;
     const result = await run.done;
