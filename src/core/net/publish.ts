@@ -20,9 +20,9 @@
  * port tells at once whether another program has it.
  */
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { BRIDGE, NAT_CHAIN, natComment } from '../names.js';
+import { BRIDGE, NAT_CHAIN, natComment, NET_DIR } from '../names.js';
 import { bridgeAddress, sameNetwork } from './addr.js';
 import { iptables, NetToolError, unlessGone } from './tools.js';
 
@@ -117,19 +117,31 @@ export function natChainExists(): boolean {
   }
 }
 
+/**
+ * Set while the chain exists (NET_DIR/nat-chain): the last container's cleanup
+ * then knows without starting an iptables process whether there is anything
+ * to remove — most containers publish nothing.
+ */
+const CHAIN_MARK = join(NET_DIR, 'nat-chain');
+
 /** The chain and its two jumps, if missing. Call under the network lock (ipam.ts): two jumps would be one too many. */
 export function ensureNatChain(): void {
-  if (natChainExists()) return;
-  iptables(['-t', 'nat', '-N', NAT_CHAIN]);
-  for (const jump of JUMPS) iptables(['-t', 'nat', '-A', ...jump]);
+  if (!natChainExists()) {
+    iptables(['-t', 'nat', '-N', NAT_CHAIN]);
+    for (const jump of JUMPS) iptables(['-t', 'nat', '-A', ...jump]);
+  }
+  writeFileSync(CHAIN_MARK, '');
 }
 
 /** The chain and its jumps, if there. Call under the network lock, when the last container has gone. */
 export function removeNatChain(): void {
-  if (!natChainExists()) return;
-  for (const jump of JUMPS) unlessGone(() => iptables(['-t', 'nat', '-D', ...jump]));
-  iptables(['-t', 'nat', '-F', NAT_CHAIN]);
-  iptables(['-t', 'nat', '-X', NAT_CHAIN]);
+  if (!existsSync(CHAIN_MARK)) return;
+  if (natChainExists()) {
+    for (const jump of JUMPS) unlessGone(() => iptables(['-t', 'nat', '-D', ...jump]));
+    iptables(['-t', 'nat', '-F', NAT_CHAIN]);
+    iptables(['-t', 'nat', '-X', NAT_CHAIN]);
+  }
+  rmSync(CHAIN_MARK, { force: true });
 }
 
 /** The rules of CELLBLOCK as iptables -S prints them, split into arguments ("quoted" comments unquoted). */
