@@ -19,7 +19,9 @@ if ! "$busybox" --list >/dev/null 2>&1 || ! file_is_static=$(ldd "$busybox" 2>&1
 fi
 "$busybox" --list >/dev/null
 
-mkdir -p "$target"/{bin,sbin,usr/bin,usr/sbin,etc,proc,sys,dev,tmp,root,var,run,home,mnt}
+# run/cellblock and etc/hosts are mount points the network lesson uses: made
+# here, so a container never has to create them in the shared rootfs.
+mkdir -p "$target"/{bin,sbin,usr/bin,usr/sbin,etc,proc,sys,dev,tmp,root,var,run/cellblock,home,mnt}
 chmod 1777 "$target/tmp"
 
 # Copy only when different, so a rebuild leaves mtimes (and caches) alone.
@@ -43,6 +45,8 @@ nobody:x:65534:65534:nobody:/nonexistent:/bin/false'
 write_if_changed "$target/etc/group" 'root:x:0:
 nogroup:x:65534:'
 write_if_changed "$target/etc/hostname" 'cellblock'
+write_if_changed "$target/etc/hosts" '127.0.0.1	localhost
+::1	localhost'
 write_if_changed "$target/etc/os-release" 'NAME="cellblock busybox"
 ID=busybox
 PRETTY_NAME="cellblock busybox rootfs"'
