@@ -3,6 +3,7 @@
  * host while it runs, end it, and record everything a check might assert —
  * exit status, output, namespaces, and whatever it left behind.
  */
+import { wrapSpawnChild } from './loader.js';
 import { existsSync } from 'node:fs';
 import type { ContainerConfig } from '../core/config.js';
 import { DEFAULT_ENV, newContainerId } from '../core/config.js';
@@ -54,22 +55,9 @@ export interface TrialResult {
 
 /** The same lessons, with the spawn counted: proof that bad input created nothing. */
 function counting(lessons: LoadedLesson[], counter: { n: number }): LoadedLesson[] {
-  return lessons.map((l) => {
-    const steps = l.lesson.process;
-    if (!steps) return l;
-    return {
-      ...l,
-      lesson: {
-        ...l.lesson,
-        process: {
-          ...steps,
-          spawnChild: (file, args, options) => {
-            counter.n++;
-            return steps.spawnChild(file, args, options);
-          },
-        },
-      },
-    };
+  return wrapSpawnChild(lessons, (spawnChild) => (file, args, options) => {
+    counter.n++;
+    return spawnChild(file, args, options);
   });
 }
 

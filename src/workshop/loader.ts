@@ -11,7 +11,7 @@
  */
 import { pathToFileURL } from 'node:url';
 import type { LoadedLesson } from '../core/host/run.js';
-import type { Lesson } from '../core/lesson.js';
+import type { Lesson, ProcessSteps } from '../core/lesson.js';
 import { builtFile, manifest, type LessonEntry, type Source } from './manifest.js';
 
 export interface LessonRef {
@@ -53,4 +53,18 @@ export async function loadLessons(refs: LessonRef[]): Promise<LoadedLesson[]> {
 
 export async function load(selection: Selection): Promise<LoadedLesson[]> {
   return loadLessons(selectLessons(selection));
+}
+
+type SpawnChild = ProcessSteps['spawnChild'];
+
+/**
+ * The same lessons, with the process step's spawnChild wrapped: to count
+ * spawns (proof that bad input created nothing), to add flags to the init, …
+ */
+export function wrapSpawnChild(lessons: LoadedLesson[], wrap: (spawnChild: SpawnChild) => SpawnChild): LoadedLesson[] {
+  return lessons.map((l) => {
+    const steps = l.lesson.process;
+    if (!steps) return l;
+    return { ...l, lesson: { ...l.lesson, process: { ...steps, spawnChild: wrap(steps.spawnChild.bind(steps)) } } };
+  });
 }

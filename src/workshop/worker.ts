@@ -11,6 +11,7 @@
  * Results go out on fd 3, one JSON message per line; the learner's own
  * console output stays on stdout/stderr, where it cannot be mistaken for them.
  */
+import { wrapSpawnChild } from './loader.js';
 import { writeSync } from 'node:fs';
 import type { LoadedLesson } from '../core/host/run.js';
 import { runLessonChecks, type CheckOutcome, type LessonReport } from './checks.js';
@@ -32,20 +33,7 @@ function send(m: WorkerMessage): void {
 function withGuardedInit(lesson: string): (lessons: LoadedLesson[]) => LoadedLesson[] {
   const flag = ['--import', guardImport(lesson)];
   return (lessons) =>
-    lessons.map((l) => {
-      const steps = l.lesson.process;
-      if (!steps) return l;
-      return {
-        ...l,
-        lesson: {
-          ...l.lesson,
-          process: {
-            ...steps,
-            spawnChild: (file, args, options) => steps.spawnChild(file, [...flag, ...args], options),
-          },
-        },
-      };
-    });
+    wrapSpawnChild(lessons, (spawnChild) => (file, args, options) => spawnChild(file, [...flag, ...args], options));
 }
 
 async function main(): Promise<void> {
