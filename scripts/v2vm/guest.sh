@@ -20,6 +20,11 @@ die() {
 }
 
 stage start
+# node_modules stays on the host's share; take hold of it before the private
+# /tmp goes on, which would hide it when the checkout itself is under /tmp (CI
+# clones may be).
+mkdir -p /run/host-node_modules
+mount --bind "$CHECKOUT/node_modules" /run/host-node_modules || die "no node_modules at $CHECKOUT/node_modules"
 mount -t tmpfs -o mode=1777 tmp /tmp
 mount -t devpts -o newinstance,ptmxmode=0666 devpts /dev/pts 2>/dev/null || { mkdir -p /dev/pts && mount -t devpts -o newinstance,ptmxmode=0666 devpts /dev/pts; }
 ln -sf pts/ptmx /dev/ptmx
@@ -36,7 +41,8 @@ mount -t tmpfs -o mode=755 checkout /run/checkout
 tar -C /run/checkout -xf "$ctl/checkout.tar" || die "unpacking the checkout failed"
 rm -f "$ctl/checkout.tar"
 mkdir -p /run/checkout/node_modules
-mount --bind "$CHECKOUT/node_modules" /run/checkout/node_modules
+mount --move /run/host-node_modules /run/checkout/node_modules
+mkdir -p "$CHECKOUT"
 mount --move /run/checkout "$CHECKOUT"
 
 stage checkout
