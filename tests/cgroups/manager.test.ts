@@ -5,7 +5,7 @@
  * these prove the kernel takes them.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import { cgroupMode, openCgroup, type CgroupManager } from '../../src/core/cgroups/index.js';
 import { CGROUP_PARENT } from '../../src/core/names.js';
@@ -31,7 +31,7 @@ describe(`cgroup manager on this kernel (cgroup ${mode})`, function () {
   beforeEach(() => (cg = openCgroup(id, { v2Files })));
   afterEach(async () => cg.destroy());
 
-  it('creates the cgroup under the workshop’s parent, and removes it (the parent stays)', async function () {
+  it('creates the cgroup under the workshop’s parent, and removes it (the parent too, when nothing else is in it)', async function () {
     cg.create();
     expect(cg.exists()).to.equal(true);
     for (const dir of Object.values(cg.dirs)) expect(dir).to.match(new RegExp(`/${CGROUP_PARENT}/${id}$`));
@@ -41,7 +41,13 @@ describe(`cgroup manager on this kernel (cgroup ${mode})`, function () {
     }
     await cg.destroy();
     expect(cg.exists()).to.equal(false);
-    for (const dir of Object.values(cg.dirs)) expect(existsSync(dir.replace(`/${id}`, ''))).to.equal(true);
+    for (const dir of Object.values(cg.dirs)) {
+      const parent = dir.replace(`/${id}`, '');
+      const others = existsSync(parent)
+        ? readdirSync(parent).filter((e) => existsSync(`${parent}/${e}/cgroup.procs`))
+        : [];
+      if (others.length === 0) expect(existsSync(parent), `${parent} left behind, empty`).to.equal(false);
+    }
   });
 
   it('takes the limits, a process, and reports them back in stats()', async function () {

@@ -115,8 +115,23 @@ describe('cgroup managers (fixture cgroupfs, no root)', function () {
         'THAWED',
       ]);
       expect(cg.exists()).to.equal(false);
-      expect(fs.exists(`${fs.root}/memory/cellblock`), 'the parent stays').to.equal(true);
+      expect(fs.exists(`${fs.root}/memory/cellblock`), 'the parent goes with its last container').to.equal(false);
       await cg.destroy(); // gone already: nothing to do
+    });
+
+    it('the parent stays while another container is in it, or when an instructor capped it', async function () {
+      const other = openCgroup('cb-other', { mode: 'v1', fs, mounts: fs.mounts() as Record<V1Controller, string> });
+      cg.create();
+      other.create();
+      await cg.destroy();
+      expect(fs.exists(`${fs.root}/memory/cellblock`), 'cb-other is still inside').to.equal(true);
+      fs.set('memory/cellblock/memory.limit_in_bytes', String(10 << 30)); // the instructor's cap
+      await other.destroy();
+      expect(fs.exists(`${fs.root}/memory/cellblock`), 'capped: kept for the next group').to.equal(true);
+      fs.set('memory/cellblock/memory.limit_in_bytes', '9223372036854771712');
+      cg.create();
+      await cg.destroy();
+      expect(fs.exists(`${fs.root}/memory/cellblock`), 'uncapped and empty: gone').to.equal(false);
     });
 
     it('a limit whose controller is not mounted fails, naming it', function () {
@@ -226,12 +241,19 @@ describe('cgroup managers (fixture cgroupfs, no root)', function () {
       expect(fs.writes.filter((w) => w.path.endsWith('cgroup.freeze')).map((w) => w.value)).to.deep.equal(['1', '0']);
     });
 
-    it('destroy: cgroup.kill for what is left, then rmdir; the parent stays', async function () {
+    it('destroy: cgroup.kill for what is left, then rmdir; the parent goes with its last container', async function () {
       cg.create();
       cg.addProcess(4242);
       await cg.destroy();
       expect(fs.writes.at(-1)).to.deep.equal({ path: 'cellblock/cb-b/cgroup.kill', value: '1' });
       expect(cg.exists()).to.equal(false);
+      expect(fs.exists(`${fs.root}/cellblock`)).to.equal(false);
+    });
+
+    it('the parent stays when an instructor capped it (memory.max)', async function () {
+      cg.create();
+      fs.set('cellblock/memory.max', String(10 << 30));
+      await cg.destroy();
       expect(fs.exists(`${fs.root}/cellblock`)).to.equal(true);
     });
   });

@@ -2,12 +2,13 @@
  * One cgroup manager interface, two implementations (v1.ts, v2.ts), chosen once
  * by looking at /sys/fs/cgroup (index.ts) — runc's and youki's design:
  *
- *   create()        the container's cgroup (and the workshop's parent, once)
+ *   create()        the container's cgroup (and the workshop's parent, if it is not there)
  *   set(limits)     write the limit files
  *   addProcess(pid) move a process in: it and every child it ever makes are charged here
  *   stats()         the cgroup's own accounting: memory, CPU time, pids, io
  *   freeze()/thaw() stop every process in it at once, and resume them (pause/unpause)
- *   destroy()       kill what is left, remove the directories
+ *   destroy()       kill what is left, remove the directories (the parent too, once
+ *                   unused and uncapped: removeParentIfUnused)
  *
  * Every container's cgroup lives under one parent the workshop owns (names.ts:
  * CGROUP_PARENT), so an instructor can cap the whole workshop by writing a limit
@@ -108,5 +109,48 @@ export async function waitFor(done: () => boolean, ms: number, onTimeout: () => 
   while (!done()) {
     if (Date.now() > until) throw onTimeout();
     await sleep(5);
+  }
+}
+
+/**
+ * The workshop's parent goes when its last container does — the way lesson 04's
+ * bridge does — so a finished workshop leaves no cgroup behind. Two exceptions
+ * keep it: another container is still inside (a sub-cgroup), or an instructor
+ * has capped the whole workshop on it (any limit file not at its default).
+ * Racing a container that is starting is harmless: rmdir of a cgroup with a
+ * child fails (EBUSY), and create() retries when its parent vanished under it.
+ */
+export function removeParentIfUnused(fs: CgroupFs, parentDirs: string[], capped: (dir: string) => boolean): void {
+  const inUse = (dir: string): boolean =>
+    fs.list(dir).some((e) => fs.exists(`${dir}/${e}/cgroup.procs`)) || capped(dir);
+  if (parentDirs.some((d) => fs.exists(d) && inUse(d))) return;
+  for (const d of parentDirs) {
+    if (!fs.exists(d)) continue;
+    try {
+      fs.rmdir(d);
+    } catch {
+      return; // a container just arrived (EBUSY): the parent is in use again
+    }
+  }
+}
+
+/** Run `create` again when the parent disappeared between its mkdir and ours (ENOENT). */
+export function retryWhileParentVanishes(create: () => void): void {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return create();
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'ENOENT' || attempt >= 5) throw err;
+    }
+  }
+}
+
+/** A limit file that exists and does not hold `unlimited` (v2 "max", v1 -1 or a huge number). */
+export function limitSet(fs: CgroupFs, file: string, unlimited: (value: string) => boolean): boolean {
+  if (!fs.exists(file)) return false;
+  try {
+    return !unlimited(fs.read(file).trim());
+  } catch {
+    return false;
   }
 }

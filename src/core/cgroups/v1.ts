@@ -17,7 +17,18 @@
 import { join } from 'node:path';
 import type { V1Controller } from './detect.js';
 import { CgroupError, type CgroupFs } from './fs.js';
-import { readKeyed, readLimit, readPids, sleep, waitFor, type CgroupManager, type CgroupStats } from './manager.js';
+import {
+  limitSet,
+  readKeyed,
+  readLimit,
+  readPids,
+  removeParentIfUnused,
+  retryWhileParentVanishes,
+  sleep,
+  waitFor,
+  type CgroupManager,
+  type CgroupStats,
+} from './manager.js';
 import type { Limits } from './values.js';
 
 export class V1Cgroup implements CgroupManager {
@@ -61,10 +72,22 @@ export class V1Cgroup implements CgroupManager {
   }
 
   create(): void {
-    for (const [c, mount] of Object.entries(this.mounts)) {
-      this.fs.mkdir(join(mount, this.parent));
-      this.fs.mkdir(this.dirs[c]!);
-    }
+    retryWhileParentVanishes(() => {
+      for (const [c, mount] of Object.entries(this.mounts)) {
+        this.fs.mkdir(join(mount, this.parent));
+        this.fs.mkdir(this.dirs[c]!);
+      }
+    });
+  }
+
+  /** An instructor's cap on the workshop's parent, in any hierarchy (v1 says -1 or a huge number for "none"). */
+  private capped(dir: string): boolean {
+    const noMemoryLimit = (v: string): boolean => Number(v) >= 2 ** 62;
+    return (
+      limitSet(this.fs, join(dir, 'memory.limit_in_bytes'), noMemoryLimit) ||
+      limitSet(this.fs, join(dir, 'pids.max'), (v) => v === 'max') ||
+      limitSet(this.fs, join(dir, 'cpu.cfs_quota_us'), (v) => v === '-1')
+    );
   }
 
   set(l: Limits): void {
@@ -199,7 +222,11 @@ export class V1Cgroup implements CgroupManager {
           left.push(err as CgroupError);
         }
       }
-      if (left.length === 0) return;
+      if (left.length === 0) {
+        const parents = [...new Set(Object.values(this.mounts).map((m) => join(m, this.parent)))];
+        removeParentIfUnused(this.fs, parents, (d) => this.capped(d));
+        return;
+      }
       // EBUSY while the killed processes finish exiting: try for a while.
       if (attempt >= 200 || left.some((e) => e.code !== 'EBUSY')) throw left[0]!;
       await sleep(10);

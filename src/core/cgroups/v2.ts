@@ -15,6 +15,9 @@ import { join } from 'node:path';
 import { V2_CONTROLLERS } from './detect.js';
 import { CgroupError, type CgroupFs } from './fs.js';
 import {
+  limitSet,
+  removeParentIfUnused,
+  retryWhileParentVanishes,
   readKeyed,
   readLimit,
   readPids,
@@ -84,8 +87,16 @@ export class V2Cgroup implements CgroupManager {
   }
 
   create(): void {
-    this.ensureParent();
-    this.fs.mkdir(this.dir);
+    retryWhileParentVanishes(() => {
+      this.ensureParent();
+      this.fs.mkdir(this.dir);
+    });
+  }
+
+  /** An instructor's cap on the workshop's parent: memory.max, pids.max or cpu.max not at "max". */
+  private capped(dir: string): boolean {
+    const max = (v: string): boolean => v.split(' ')[0] === 'max';
+    return ['memory.max', 'memory.swap.max', 'pids.max', 'cpu.max'].some((f) => limitSet(this.fs, join(dir, f), max));
   }
 
   set(limits: Limits): void {
@@ -191,6 +202,7 @@ export class V2Cgroup implements CgroupManager {
       }
       try {
         this.fs.rmdir(this.dir);
+        removeParentIfUnused(this.fs, [this.parentDir], (d) => this.capped(d));
         return;
       } catch (err) {
         // EBUSY while the killed processes finish exiting: try for a while.
