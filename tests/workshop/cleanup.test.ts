@@ -379,6 +379,7 @@ describe('cleanup: deliberate leftovers on this machine', function () {
   let decoyMount = '';
   let containers = '';
   let cgroupDirs: string[] = [];
+  let createdParents: string[] = [];
   let decoyCgroupDirs: string[] = [];
   const procs: ChildProcess[] = [];
   let preexisting: CleanupJson;
@@ -392,6 +393,8 @@ describe('cleanup: deliberate leftovers on this machine', function () {
     // cgroup roots: v2 one tree; v1/hybrid the pids and memory hierarchies.
     const roots = mode === 'v2' ? ['/sys/fs/cgroup'] : ['/sys/fs/cgroup/pids', '/sys/fs/cgroup/memory'];
     cgroupDirs = roots.map((r) => join(r, 'cellblock', names.cgroupId));
+    // The parents this test may create (for its live container, which cleanup keeps): removed in after().
+    createdParents = roots.map((r) => join(r, 'cellblock')).filter((d) => !existsSync(d));
     decoyCgroupDirs = roots.map((r) => join(r, names.decoyCgroup));
   });
 
@@ -413,6 +416,7 @@ describe('cleanup: deliberate leftovers on this machine', function () {
     quiet('ip', ['netns', 'del', `cellblock-${names.liveId}`]);
     for (const d of [...decoyCgroupDirs, ...cgroupDirs]) if (existsSync(d)) quiet('rmdir', [d]);
     for (const d of cgroupDirs.map((c) => join(c, '..', names.liveId))) if (existsSync(d)) quiet('rmdir', [d]);
+    for (const d of createdParents) if (existsSync(d)) quiet('rmdir', [d]); // fails, harmlessly, if not empty
     rmSync(join(RUN_DIR, `${names.liveId}.json`), { force: true });
     rmSync(join(RUN_DIR, `${names.deadId}.json`), { force: true });
     if (containers) {
