@@ -14,9 +14,9 @@ if [[ $(id -u) -ne 0 ]]; then
   exit 1
 fi
 
-node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
-if ((node_major < 20)); then
-  echo "setup: needs Node.js 20 or newer (found: $(node --version 2>/dev/null || echo none))" >&2
+# yargs, mocha and eslint need ^20.19 || ^22.12 || >=23.
+if ! node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit((a === 20 && b >= 19) || (a === 22 && b >= 12) || a >= 23 ? 0 : 1)' 2>/dev/null; then
+  echo "setup: needs Node.js 20.19+, 22.12+ or 23+ (found: $(node --version 2>/dev/null || echo none)): install a current LTS, e.g. from NodeSource" >&2
   exit 1
 fi
 

@@ -77,9 +77,9 @@ apt_install() { # packages…
 apt_install ca-certificates curl gnupg git
 
 # 2. Node.js: Ubuntu's own nodejs is too old (18 on 24.04); NodeSource has every
-#    LTS line for amd64 and arm64. Anything ≥ 20 already there is kept.
-current_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
-if ((current_major < 20)); then
+#    LTS line for amd64 and arm64. A Node the workshop's packages accept
+#    (^20.19 || ^22.12 || >=23) already there is kept.
+if ! node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit((a === 20 && b >= 19) || (a === 22 && b >= 12) || a >= 23 ? 0 : 1)' 2>/dev/null; then
   keyring=/etc/apt/keyrings/nodesource.gpg
   if [[ ! -s $keyring ]]; then
     mkdir -p /etc/apt/keyrings

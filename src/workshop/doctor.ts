@@ -168,11 +168,17 @@ export function diagnose(): Finding[] {
         }
       : { name: 'inside a container', level: 'ok', value: 'no' },
   );
-  const nodeMajor = Number(process.versions.node.split('.')[0]);
+  // What yargs, mocha and eslint accept: ^20.19 || ^22.12 || >=23.
+  const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
   f.push(
-    nodeMajor >= 20
+    (major === 20 && minor >= 19) || (major === 22 && minor >= 12) || major >= 23
       ? { name: 'node', level: 'ok', value: process.version }
-      : { name: 'node', level: 'fail', value: process.version, fix: 'install Node.js 20 or newer' },
+      : {
+          name: 'node',
+          level: 'fail',
+          value: process.version,
+          fix: 'install Node.js 20.19+ or 22.12+ (a current LTS)',
+        },
   );
   const npm = toolVersion('npm', ['--version']);
   f.push(
