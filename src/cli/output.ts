@@ -51,6 +51,15 @@ export function printError(err: unknown): number {
     line(chalk.dim('  → finish it (`cellblock status` shows which), or run with --solutions to use the reference'));
     return 125;
   }
+  // A plain Error (or a subclass: NetToolError, ImageError…) from a runtime
+  // step carries a message written for the user; TypeError & co. are bugs,
+  // and a bug report needs the stack.
+  const bug = err instanceof TypeError || err instanceof RangeError || err instanceof ReferenceError;
+  if (err instanceof Error && !bug && !process.env['CELLBLOCK_DEBUG']) {
+    line(`${chalk.red('cellblock:')} ${err.message}`);
+    line(chalk.dim('  (CELLBLOCK_DEBUG=1 shows where it came from)'));
+    return 125;
+  }
   line(
     `${chalk.red('cellblock: unexpected error:')} ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
   );

@@ -118,6 +118,7 @@ export async function trial(lessons: LoadedLesson[], opts: TrialOptions): Promis
       try {
         result.status = await c.wait();
         result.notes = c.notes;
+        if (c.cleanupError) result.error = c.cleanupError as Error;
       } catch (err) {
         result.error = err as Error;
       }

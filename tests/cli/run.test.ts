@@ -199,6 +199,27 @@ describe('cellblock run', function () {
       }
     });
 
+    it('the terminal closing (SIGHUP) ends the container and still cleans up', async function () {
+      const term = pty.spawn(process.execPath, [BIN, 'run', '--solutions', '-t', '--', 'sleep', '30'], {
+        cols: 80,
+        rows: 24,
+        env: { ...process.env, NO_COLOR: '1' } as Record<string, string>,
+      });
+      const exited = new Promise<number>((resolve) => term.onExit((e) => resolve(e.exitCode)));
+      try {
+        const deadline = Date.now() + 10_000;
+        while (runningStates().length === statesBefore.length && Date.now() < deadline) {
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        process.kill(term.pid, 'SIGHUP');
+        // sleep as PID 1 ignores SIGHUP: the runtime kills it after a grace period.
+        expect(await exited).to.equal(137);
+      } finally {
+        term.kill('SIGKILL');
+      }
+      // afterEach: no state file, cgroup, veth, lease or mount left.
+    });
+
     it('-t without a terminal is refused', function () {
       const r = run('-t', '--', 'true');
       expect(r.status).to.equal(125);

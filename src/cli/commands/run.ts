@@ -64,8 +64,10 @@ export async function run(args: RunArgs): Promise<number> {
     : [args.interactive ? 0 : openSync('/dev/null', 'r'), 1, 2];
 
   // Handlers go in before the container exists: a signal that arrives while it
-  // starts is held and passed on once there is a process to pass it to.
-  const proxy = term ? undefined : new SignalProxy();
+  // starts is held and passed on once there is a process to pass it to. With a
+  // terminal too: Node's default for SIGTERM/SIGHUP would end this process
+  // without its cleanup (cgroup, veth, lease, directories would stay).
+  const proxy = new SignalProxy();
   let container: RunningContainer;
   try {
     container = await startContainer(config, {
@@ -76,19 +78,20 @@ export async function run(args: RunArgs): Promise<number> {
     tellWhereKept(container);
   } catch (err) {
     term?.close();
-    proxy?.stop();
+    proxy.stop();
     throw err;
   }
+  proxy.attach(container);
   try {
-    if (term) return await attachTerminal(container, term);
-    try {
-      proxy!.attach(container);
-      return await container.wait();
-    } finally {
-      proxy!.stop();
-    }
+    return term ? await attachTerminal(container, term) : await container.wait();
   } finally {
+    proxy.stop();
     for (const note of container.notes) process.stderr.write(`cellblock: ${config.id}: ${note}\n`);
+    if (container.cleanupError) {
+      process.stderr.write(
+        `cellblock: ${config.id}: cleanup after the container failed: ${describe(container.cleanupError)} — \`cellblock cleanup\` removes what is left\n`,
+      );
+    }
   }
 }
 
@@ -116,6 +119,13 @@ class SignalProxy {
     const c = this.container;
     if (!c) {
       this.pending.push(sig);
+      return;
+    }
+    // The terminal is gone: nobody is left to end the container by hand, and a
+    // PID 1 may ignore SIGHUP. Ask, then make sure.
+    if (sig === 'SIGHUP') {
+      c.kill('SIGHUP');
+      setTimeout(() => c.kill('SIGKILL'), 2000).unref();
       return;
     }
     // A PID 1 without a handler ignores SIGINT/SIGTERM (lesson 02): after the
@@ -211,4 +221,8 @@ function tellWhereKept(c: RunningContainer): void {
     },
     () => undefined,
   );
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }

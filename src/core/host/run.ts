@@ -88,9 +88,24 @@ export class RunningContainer {
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
   }
 
-  /** The exit status (code, or 128 + signal), once every host-side cleanup has run. */
+  /** Set when a host-side cleanup step failed: the status stays the command's, this says what is left. */
+  cleanupError: unknown;
+
+  /**
+   * The exit status (code, or 128 + signal), once every host-side cleanup has
+   * run. A failing cleanup does not replace the command's status: it is kept
+   * in `cleanupError` for the caller to report.
+   */
   wait(): Promise<number> {
-    this.cleanedUp ??= this.exited.finally(this.cleanup);
+    this.cleanedUp ??= (async () => {
+      try {
+        return await this.exited;
+      } finally {
+        await this.cleanup().catch((err: unknown) => {
+          this.cleanupError = err;
+        });
+      }
+    })();
     return this.cleanedUp;
   }
 }
@@ -151,14 +166,14 @@ export async function startContainer(config: ContainerConfig, opts: StartOptions
     throw err;
   }
 
-  writeState({
-    id: config.id,
-    pid: child.pid,
-    runtimePid: process.pid,
-    rootfs: config.rootfs,
-    startedAt: new Date().toISOString(),
-  });
   try {
+    writeState({
+      id: config.id,
+      pid: child.pid,
+      runtimePid: process.pid,
+      rootfs: config.rootfs,
+      startedAt: new Date().toISOString(),
+    });
     for (const l of lessons) {
       done.push(l);
       await l.lesson.hostAfterSpawn?.(ctx);

@@ -104,6 +104,12 @@ function isMountPoint(path: string): boolean {
 const MOUNT_DATA_MAX = 4095;
 
 export const overlayValidations: Validation<OverlayConfig>[] = [
+  // A directory left by `run --keep` (or a killed runtime): reusing it would
+  // stack on the old changes, and the cleanup would then delete them.
+  ({ id }) =>
+    existsSync(containerDir(id))
+      ? `container id ${id} already has a directory, ${containerDir(id)} (kept with --keep, or left by a killed run): look with \`cellblock diff ${id}\`, then remove it with \`cellblock cleanup\`, or choose another --id`
+      : undefined,
   ({ layers }) => {
     const missing = (layers ?? []).find((l) => !existsSync(l));
     return missing === undefined

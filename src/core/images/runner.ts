@@ -45,7 +45,9 @@ export function containerRunner(
     const stdin = openSync('/dev/null', 'r');
     let status: number;
     try {
-      status = await (await startContainer(config, { lessons, stdio: [stdin, out, err] })).wait();
+      const c = await startContainer(config, { lessons, stdio: [stdin, out, err] });
+      status = await c.wait();
+      if (c.cleanupError) throw c.cleanupError;
     } catch (e) {
       discard();
       throw e;

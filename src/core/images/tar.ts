@@ -155,14 +155,21 @@ export function* readTar(buf: Buffer): Generator<TarEntry> {
 
 /** The archive's bytes, gunzipped if they are gzip; other compressions are named, not guessed. */
 export function tarBytes(file: string, raw: Buffer): Buffer {
-  if (raw[0] === 0x1f && raw[1] === 0x8b) return gunzipSync(raw);
+  // The smallest tar is one 512-byte block; anything shorter (after gunzip) is not one.
+  const tooShort = (b: Buffer): Buffer => {
+    if (b.length < 512)
+      throw new ImageError(`${file} is not a tar archive (${b.length} bytes): give a rootfs .tar or .tar.gz`);
+    return b;
+  };
+  if (raw.length < 4) return tooShort(raw);
+  if (raw[0] === 0x1f && raw[1] === 0x8b) return tooShort(gunzipSync(raw));
   if (raw.subarray(0, 6).toString('latin1') === '\xfd7zXZ\0')
     throw new ImageError(`${file} is xz-compressed: decompress it first (xz -dk ${file})`);
   if (raw.subarray(0, 3).toString('latin1') === 'BZh')
     throw new ImageError(`${file} is bzip2-compressed: decompress it first (bunzip2 -k ${file})`);
   if (raw.readUInt32LE(0) === 0xfd2fb528)
     throw new ImageError(`${file} is zstd-compressed: decompress it first (zstd -d ${file})`);
-  return raw;
+  return tooShort(raw);
 }
 
 /** 'a/./b/' → ['a', 'b']; refuses absolute paths and `..`. */
