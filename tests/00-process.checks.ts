@@ -43,7 +43,7 @@ export default defineChecks('00-process', [
           t.status,
           143,
           t.status === 0 || t.status === undefined
-            ? "a killed process has code === null and signal === 'SIGTERM': return 128 + os.constants.signals[signal]"
+            ? "a killed process has code === null and a signal name: shells report 128 + the signal's number (os.constants.signals has them)"
             : undefined,
         )
       );

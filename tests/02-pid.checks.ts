@@ -215,7 +215,7 @@ export default defineChecks('02-pid', [
         'the container does not start: an error from step 02-pid naming the pid the init has',
         t.error ? `${t.error.name}: ${t.error.message}` : `the command ran (status ${t.status})`,
         !stopped
-          ? 'in init(), compare sys.getpid() with 1 and throw an Error when they differ'
+          ? 'in init(), ask the kernel which pid the init has in its own namespace, and throw an Error unless it is 1'
           : 'say which pid the init has in the error message',
       );
     },

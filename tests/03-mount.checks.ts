@@ -180,7 +180,8 @@ function failedStart(t: TrialResult, rootfs: string): CheckResult | undefined {
     r.hint =
       'pivot_root wants new_root to be a mount point, and the rootfs is a plain directory: bind-mount it onto itself first (MS_BIND | MS_REC)';
   else if (/pivot_root/.test(msg) && /EINVAL/.test(msg))
-    r.hint = 'pivot_root refuses shared mounts: mount(null, "/", null, MS_REC | MS_PRIVATE, null) first';
+    r.hint =
+      'pivot_root refuses shared mounts: make every mount private first (man 7 mount_namespaces, "shared subtrees")';
   return r;
 }
 

@@ -98,7 +98,7 @@ function describePaths(p: Placement): string {
 function placementHint(p: Placement, id: string): string {
   const dir = V2 ? join(CGROUP_ROOT, CGROUP_PARENT, id) : join(v1Mounts().memory ?? CGROUP_ROOT, CGROUP_PARENT, id);
   if (!existsSync(dir)) {
-    return `there is no ${dir}: create the container's cgroup in hostAfterSpawn (cgroupOf(config).create()), before the init is released`;
+    return `there is no ${dir}: create the container's cgroup in hostAfterSpawn (the manager is cgroupOf(config)), before the init is released`;
   }
   return `${dir} exists but the process is not in it: write its pid into the cgroup (addProcess(pid)) in hostBeforeExec, before the exec`;
 }

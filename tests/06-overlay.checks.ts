@@ -197,10 +197,10 @@ function inside(env: CheckEnv): Promise<Inside> {
 }
 
 const CREATE =
-  'createContainerDirs: mkdirSync(o.upper / o.work / o.merged, { recursive: true }) — overlayfs needs all three to exist';
+  'createContainerDirs: upper, work and merged must all exist before the mount (their parent o.dir does not yet: node:fs can make both at once)';
 const MOUNT =
-  "mountOverlay: sys.mount('overlay', o.merged, 'overlay', 0, `lowerdir=${o.lower.join(':')},upperdir=${o.upper},workdir=${o.work}`)";
-const POINT = 'then config.rootfs = o.merged in prepareRootfs: lesson 03 pivots into config.rootfs';
+  'mountOverlay: nothing is mounted on o.merged yet — one mount(2) of type "overlay", its layers and dirs named in the data string (README: "Your TODOs")';
+const POINT = 'lesson 03 pivots into config.rootfs: in prepareRootfs, make that the merged view';
 
 /** Why the root is not the overlay yet, as the next step to take. */
 function rootHint(o: Inside): string {
@@ -425,9 +425,9 @@ export default defineChecks(LESSON, [
         privateAt >= 0 && overlayAt > privateAt,
         `mount(null, "/", null, MS_REC|MS_PRIVATE = ${MS_REC | MS_PRIVATE}, null), then the overlay mount`,
         show || (error ? `no mount, then: ${error}` : 'no mount at all'),
-        overlayAt < 0
-          ? MOUNT
-          : 'sys.mount(null, "/", null, MS_REC | MS_PRIVATE, null) first: on a host whose mounts are shared (systemd), the overlay would otherwise appear on the host',
+        privateAt < 0
+          ? 'make every mount private first, as lesson 03 does (this step runs before it): on a host whose mounts are shared (systemd), the overlay would otherwise appear on the host'
+          : MOUNT,
       );
     },
   },

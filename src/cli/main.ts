@@ -23,7 +23,23 @@ export async function main(argv: string[]): Promise<void> {
       if (err.code !== 'EPIPE') throw err;
     });
   }
-  const runSpec = runOptions(argv[0] === 'run' ? await lessonOptions(argv).catch(() => ({})) : {});
+  let lessonOpts: Record<string, LessonOption> = {};
+  if (argv[0] === 'run') {
+    try {
+      lessonOpts = await lessonOptions(argv);
+    } catch (err) {
+      // A lesson that does not load must say so, not surface as "Unknown argument: hostname".
+      process.exitCode = printError(
+        new CliError(
+          `a lesson file does not load: ${err instanceof Error ? err.message : String(err)}`,
+          125,
+          '`cellblock verify N` shows which; or run the reference with --solutions',
+        ),
+      );
+      return;
+    }
+  }
+  const runSpec = runOptions(lessonOpts);
   if (argv[0] === 'run') {
     const fast = parseRunFast(argv.slice(1), runSpec);
     if (fast) {

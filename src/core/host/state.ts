@@ -5,6 +5,7 @@
  */
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ID_PATTERN } from '../config.js';
 import { RUN_DIR } from '../names.js';
 
 export interface ContainerState {
@@ -31,6 +32,7 @@ export function removeState(id: string): void {
 }
 
 export function readState(id: string): ContainerState | undefined {
+  if (!ID_PATTERN.test(id)) return undefined; // an id is never a path: no `../x` out of RUN_DIR
   try {
     return JSON.parse(readFileSync(stateFile(id), 'utf8')) as ContainerState;
   } catch {

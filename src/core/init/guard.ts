@@ -57,5 +57,8 @@ export function guardedSys(sys: Sys, host: HostNamespaces): Sys {
     // chroot changes no mount, but the workshop only teaches it inside a mount
     // namespace of its own (lesson 03's --chroot demo): outside one, refuse.
     chroot: (path) => (own('mnt', `chroot(${path})`, 'CLONE_NEWNS'), sys.chroot(path)),
+    // Device nodes belong in the container's own /dev tmpfs; outside a mount
+    // namespace they would land in the host's (or the shared rootfs') tree.
+    mknod: (path, mode, dev) => (own('mnt', `mknod(${path})`, 'CLONE_NEWNS'), sys.mknod(path, mode, dev)),
   };
 }

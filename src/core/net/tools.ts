@@ -48,7 +48,9 @@ const CONTAINER_SIDE = ['eth0', 'lo'];
 function deviceOf(args: string[]): string | undefined {
   const i = args.indexOf('dev');
   if (i >= 0) return args[i + 1];
-  if (args[0] === 'link' && ['set', 'delete', 'del'].includes(args[1] ?? '')) return args[2];
+  // `ip -j link set eth0 …`: global options (they start with -) come first.
+  const [object, verb, name] = args.filter((a) => !a.startsWith('-'));
+  if (object === 'link' && ['set', 'delete', 'del'].includes(verb ?? '')) return name;
   return undefined;
 }
 
@@ -59,7 +61,7 @@ function deviceOf(args: string[]): string | undefined {
  */
 export function ip(args: string[]): string {
   const dev = deviceOf(args);
-  const defaultRoute = args[0] === 'route' && args.includes('default');
+  const defaultRoute = args.find((a) => !a.startsWith('-')) === 'route' && args.includes('default');
   if ((dev !== undefined && CONTAINER_SIDE.includes(dev)) || defaultRoute) {
     throw new NetToolError(
       ['ip', ...args],
