@@ -431,7 +431,7 @@ export default defineChecks('03-mount', [
           false,
           'no change',
           summarize(changes, 'changes', 6),
-          'mounts made inside reached the host: make every mount private first — mount(null, "/", null, MS_REC | MS_PRIVATE, null) — before any other mount',
+          'mounts made inside reached the host: before any other mount, make "/" and every mount below it private (man 7 mount_namespaces, "shared subtrees")',
         );
       }
       return (
