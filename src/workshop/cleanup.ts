@@ -28,6 +28,7 @@
  * operation goes through `CleanupOps`, so the path logic is unit-tested against a
  * temp directory with a recording implementation (as youki tests its cgroups).
  */
+import { parseMountinfo } from '../core/mountinfo.js';
 import { spawnSync } from 'node:child_process';
 import {
   existsSync,
@@ -178,16 +179,7 @@ function safeList(dir: string): string[] {
 
 /** Mount points, in mountinfo order (a path mounted over twice appears twice). */
 export function mountPointsFrom(mountinfo: string): { path: string; fstype: string }[] {
-  const out: { path: string; fstype: string }[] = [];
-  for (const line of mountinfo.split('\n')) {
-    if (!line) continue;
-    const fields = line.split(' ');
-    const dash = fields.indexOf('-');
-    // mountinfo escapes space, tab, newline and backslash as \ooo.
-    const path = fields[4]!.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
-    out.push({ path, fstype: fields[dash + 1] ?? '' });
-  }
-  return out;
+  return parseMountinfo(mountinfo).map((m) => ({ path: m.mountPoint, fstype: m.fstype }));
 }
 
 /** Every cgroup hierarchy's mount point: one (v2), or one per v1 controller plus the unified one (hybrid). */

@@ -2,6 +2,7 @@
  * What explains a broken workshop machine: each finding says what was seen and,
  * when it is a problem, the one line that fixes it.
  */
+import { readMountinfo } from '../core/mountinfo.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { cgroupControllers, cgroupMode, usableControllers } from '../core/cgroups/detect.js';
 import { spawnSync } from 'node:child_process';
@@ -56,14 +57,7 @@ function moduleAvailable(name: string): boolean {
 function insideContainer(): string | undefined {
   if (existsSync('/run/.containerenv')) return 'podman (/run/.containerenv)';
   let rootIsOverlay = false;
-  try {
-    const root = readFileSync('/proc/self/mountinfo', 'utf8')
-      .split('\n')
-      .find((l) => l.split(' ')[4] === '/');
-    rootIsOverlay = root?.includes(' - overlay ') ?? false;
-  } catch {
-    // ignore
-  }
+  rootIsOverlay = readMountinfo('self').find((m) => m.mountPoint === '/')?.fstype === 'overlay';
   if (rootIsOverlay)
     return existsSync('/.dockerenv') ? 'docker (/.dockerenv, overlay root)' : 'the root filesystem is an overlay';
   try {

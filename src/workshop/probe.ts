@@ -2,6 +2,7 @@
  * Looking at a container from the host, the way a grader would: everything
  * here reads /proc, /sys or runs a standard tool; nothing asks the runtime.
  */
+import { readMountinfo } from '../core/mountinfo.js';
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, readlinkSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -59,14 +60,7 @@ export function pidsInNamespace(type: NsType, link: string): number[] {
 
 /** The mount points of a process's mount namespace, from /proc/<pid>/mountinfo (field 5). */
 export function mountPoints(pid: number | 'self'): string[] {
-  try {
-    return readFileSync(`/proc/${pid}/mountinfo`, 'utf8')
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => l.split(' ')[4]!.replace(/\\040/g, ' '));
-  } catch {
-    return [];
-  }
+  return readMountinfo(pid).map((m) => m.mountPoint);
 }
 
 /**

@@ -9,6 +9,7 @@
  *           to one version only: they are all v1's here)
  *   v1      the same without the unified mount
  */
+import { parseMountinfo } from '../mountinfo.js';
 import { existsSync, readFileSync, statfsSync } from 'node:fs';
 import { release } from 'node:os';
 
@@ -51,12 +52,8 @@ export function v1Mounts(mountinfo = '/proc/self/mountinfo'): Partial<Record<V1C
   } catch {
     return out;
   }
-  for (const line of text.split('\n')) {
-    const [left, right] = line.split(' - ');
-    if (!left || !right) continue;
-    const [fstype, , superOptions = ''] = right.split(' ');
+  for (const { fstype, mountPoint, superOptions } of parseMountinfo(text)) {
     if (fstype !== 'cgroup') continue;
-    const mountPoint = left.split(' ')[4]!.replace(/\\040/g, ' ');
     for (const opt of superOptions.split(',')) {
       const c = opt as V1Controller;
       if ((V1_CONTROLLERS as readonly string[]).includes(c) && !out[c]) out[c] = mountPoint;
@@ -69,11 +66,11 @@ export function v1Mounts(mountinfo = '/proc/self/mountinfo'): Partial<Record<V1C
 export function cgroupControllers(mode: CgroupMode, root = CGROUP_ROOT): string[] {
   try {
     if (mode === 'v2') return readFileSync(`${root}/cgroup.controllers`, 'utf8').trim().split(/\s+/);
-    return readFileSync('/proc/self/mountinfo', 'utf8')
-      .split('\n')
-      .filter((l) => l.includes(' - cgroup '))
-      .flatMap((l) => l.split(' ').at(-1)!.split(','))
-      .filter((o) => ['cpu', 'cpuacct', 'memory', 'pids', 'blkio', 'freezer', 'cpuset', 'devices'].includes(o))
+    const offered = ['cpu', 'cpuacct', 'memory', 'pids', 'blkio', 'freezer', 'cpuset', 'devices'];
+    return parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8'))
+      .filter((m) => m.fstype === 'cgroup')
+      .flatMap((m) => m.superOptions.split(','))
+      .filter((o) => offered.includes(o))
       .sort();
   } catch {
     return [];

@@ -3,7 +3,8 @@
  * directories are, which layers go below, and a record of both for
  * `cellblock diff`. The lesson does the kernel work (create, mount, remove).
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readMountinfo } from '../mountinfo.js';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ContainerConfig } from '../config.js';
 import type { Validation } from '../lesson.js';
@@ -91,13 +92,7 @@ export function requireOverlayRoot(config: OverlayConfig): void {
 
 /** Is `path` a mount point in this process's mount namespace? (The init still sees the host's /proc here.) */
 function isMountPoint(path: string): boolean {
-  try {
-    return readFileSync('/proc/self/mountinfo', 'utf8')
-      .split('\n')
-      .some((l) => l.split(' ')[4] === path);
-  } catch {
-    return false;
-  }
+  return readMountinfo('self').some((m) => m.mountPoint === path);
 }
 
 /** mount(2)'s data argument is one page: this many bytes of options at most. */

@@ -10,6 +10,7 @@
  * through /proc/<pid>/root/etc/hosts — that path goes through the container's
  * own root and mounts, so it reaches the bind-mounted file.
  */
+import { readMountinfo } from '../mountinfo.js';
 import { closeSync, ftruncateSync, openSync, readFileSync, readlinkSync, statSync, writeSync } from 'node:fs';
 import type { Lease } from './ipam.js';
 
@@ -52,9 +53,7 @@ function hostsMounted(pid: number): boolean {
     const root = statSync(`/proc/${pid}/root/`);
     const host = statSync('/');
     if (root.dev === host.dev && root.ino === host.ino) return false;
-    return readFileSync(`/proc/${pid}/mountinfo`, 'utf8')
-      .split('\n')
-      .some((l) => l.split(' ')[4] === '/etc/hosts');
+    return readMountinfo(pid).some((m) => m.mountPoint === '/etc/hosts');
   } catch {
     return false; // gone
   }
