@@ -32,8 +32,11 @@ export function lookPath(name: string, env: string[]): string {
   throw new SyscallError('execve', 2 /* ENOENT */, name);
 }
 
-/** Clean the process for exec; after this, the init must not use fds ≥ 3 again. */
-export function prepareExec(): void {
+/**
+ * The fds the command inherits: 0–2 (cleared of Node's FD_CLOEXEC) and nothing
+ * else. After this, the init must not use fds ≥ 3 again.
+ */
+export function prepareFds(): void {
   for (const fd of [0, 1, 2]) {
     try {
       sys.fcntl(fd, sys.F_SETFD, 0); // clear FD_CLOEXEC
@@ -44,15 +47,25 @@ export function prepareExec(): void {
   // Marked, not closed: the sync socket must stay open until the exec succeeds
   // (if it fails, the error still goes back through it).
   sys.close_range(3, ~0 >>> 0, sys.CLOSE_RANGE_CLOEXEC);
+}
+
+/** Clean the process for exec: fds, then signal dispositions and mask. */
+export function prepareExec(): void {
+  prepareFds();
   sys.reset_all_signals();
   sys.unblock_all_signals();
+}
+
+/** The working directory (inside the container's root by now) and the command's path. */
+export function enterCommand(config: ContainerConfig): string {
+  sys.chdir(config.cwd);
+  return lookPath(config.argv[0]!, config.env);
 }
 
 export function execCommand(config: ContainerConfig): never {
   // The working directory is resolved inside the container's filesystem: after
   // any pivot_root, so "/" means the container's root.
-  sys.chdir(config.cwd);
-  const file = lookPath(config.argv[0]!, config.env);
+  const file = enterCommand(config);
   prepareExec();
   return sys.execve(file, config.argv, config.env);
 }

@@ -21,7 +21,7 @@ import { constants } from 'node:os';
 import { sys } from '../../native/index.js';
 import { SyscallError } from '../../native/errors.js';
 import type { ContainerConfig } from '../config.js';
-import { lookPath } from './exec.js';
+import { enterCommand, prepareFds } from './exec.js';
 import { writeFileSync } from 'node:fs';
 
 /**
@@ -48,21 +48,15 @@ const FORWARDED: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', '
  * command's status as a shell reports it (the code, or 128 + signal).
  */
 export function superviseCommand(config: ContainerConfig, started: () => void): Promise<number> {
-  sys.chdir(config.cwd); // as execCommand does: inside the container's root by now
-  const file = lookPath(config.argv[0]!, config.env);
+  const file = enterCommand(config); // as execCommand does
   // PID 1 of a namespace gets orphans anyway; without a PID namespace (lesson 02
   // not done yet), this makes the init their reaper all the same.
   sys.prctl(sys.PR_SET_CHILD_SUBREAPER, 1);
 
-  // The fds the command inherits, as for exec (see exec.ts): 0–2 and nothing else.
-  for (const fd of [0, 1, 2]) {
-    try {
-      sys.fcntl(fd, sys.F_SETFD, 0);
-    } catch {
-      // an fd the host closed on purpose
-    }
-  }
-  sys.close_range(3, ~0 >>> 0, sys.CLOSE_RANGE_CLOEXEC);
+  // The fds the command inherits, as for exec: 0–2 and nothing else. Signals
+  // stay as they are here: this process keeps running (posix_spawn resets
+  // the child's own dispositions and mask).
+  prepareFds();
 
   return new Promise((resolve) => {
     let child = 0;
