@@ -126,11 +126,20 @@ const CHAIN_MARK = join(NET_DIR, 'nat-chain');
 
 /** The chain and its two jumps, if missing. Call under the network lock (ipam.ts): two jumps would be one too many. */
 export function ensureNatChain(): void {
-  if (!natChainExists()) {
-    iptables(['-t', 'nat', '-N', NAT_CHAIN]);
-    for (const jump of JUMPS) iptables(['-t', 'nat', '-A', ...jump]);
-  }
+  // The mark first: if anything below fails half-way, the chain that exists is
+  // still found and removed by the last container (or `cellblock cleanup`).
   writeFileSync(CHAIN_MARK, '');
+  if (!natChainExists()) iptables(['-t', 'nat', '-N', NAT_CHAIN]);
+  // Each jump on its own (-C checks for it): a jump missing after an earlier
+  // failure is added now, and none is ever added twice.
+  for (const jump of JUMPS) {
+    try {
+      iptables(['-t', 'nat', '-C', ...jump]);
+    } catch (err) {
+      if (!(err instanceof NetToolError)) throw err;
+      iptables(['-t', 'nat', '-A', ...jump]);
+    }
+  }
 }
 
 /** The chain and its jumps, if there. Call under the network lock, when the last container has gone. */
