@@ -13,7 +13,8 @@ import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, wr
 import { join } from 'node:path';
 import { MS_PRIVATE, MS_REC } from '../src/native/constants.js';
 import type { ContainerConfig } from '../src/core/config.js';
-import type { LoadedLesson, RunningContainer } from '../src/core/host/run.js';
+import type { RunningContainer } from '../src/core/host/run.js';
+import type { LoadedLesson } from '../src/core/lesson.js';
 import type { OverlayConfig, OverlayDirs } from '../src/core/images/overlay.js';
 import { treeDigest } from '../src/core/images/tree.js';
 import { containerDir } from '../src/core/names.js';

@@ -19,6 +19,8 @@ export default defineLesson<PidConfig>({
       describe: 'keep a small init as PID 1: it forwards SIGTERM/SIGINT to the command and reaps orphans',
     },
   },
+  // With --init the runtime's init stays PID 1 and runs your command as its child (core/init/supervise.ts).
+  superviseCommand: (config) => config.init === true,
 
   // TODO: ask the kernel for a new PID namespace for the container.
   // HINT: man 7 pid_namespaces — which process does unshare(CLONE_NEWPID) put into the new namespace?

@@ -88,6 +88,7 @@ function installEtcHosts(content: string, sys: Sys): void {
 
 export default defineLesson<NetConfig>({
   id: '04-net',
+  buildStep: { net: 'host' }, // `cellblock build` runs its steps on the host's network, as `docker build` does
   options: {
     net: { type: 'string', describe: 'network: bridge (default: cellblock0, an address, ports), none (lo only), host' },
     name: { type: 'string', describe: 'a name other containers on the bridge resolve (/etc/hosts)' },

@@ -21,6 +21,8 @@ export default defineLesson<PidConfig>({
       describe: 'keep a small init as PID 1: it forwards SIGTERM/SIGINT to the command and reaps orphans',
     },
   },
+  // With --init the runtime's init stays PID 1 and runs your command as its child (core/init/supervise.ts).
+  superviseCommand: (config) => config.init === true,
 
   // unshare(CLONE_NEWPID) is the odd one out: it does not move the caller. It
   // only decides where the caller's *next child* is born — as PID 1 of the new

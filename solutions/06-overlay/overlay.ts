@@ -21,6 +21,7 @@ import { MS_PRIVATE, MS_REC } from '../../src/native/constants.js';
 import type { Sys } from '../../src/native/index.js';
 import { defineLesson } from '../../src/core/lesson.js';
 import {
+  keptChanges,
   overlayDirs,
   recordOverlay,
   requireOverlayRoot,
@@ -75,6 +76,8 @@ function removeContainerDirs(o: OverlayDirs, keep: boolean): void {
 
 export default defineLesson<OverlayConfig>({
   id: '06-overlay',
+  features: ['image-layers'], // `cellblock run IMAGE` and `cellblock build` stack layers through this lesson
+  buildStep: { keep: true }, // a build step's upper directory becomes the image's next layer
   options: {
     keep: {
       type: 'boolean',
@@ -100,7 +103,8 @@ export default defineLesson<OverlayConfig>({
     requireOverlayRoot(config);
   },
 
-  hostCleanup({ config }) {
+  hostCleanup({ config, notes }) {
     if (config.overlay) removeContainerDirs(config.overlay, config.keep === true);
+    notes.push(...keptChanges(config)); // with --keep: where the changes are, for `cellblock diff`
   },
 });

@@ -4,7 +4,7 @@
  * host side and, as JSON, to the init inside the container.
  *
  * The core owns only the fields every container has. Each lesson adds its own
- * (01-uts adds `hostname`), declares them as CLI options and validates them.
+ * (the UTS lesson adds `hostname`), declares them as CLI options and validates them.
  */
 import { ID_PREFIX } from './names.js';
 

@@ -62,7 +62,7 @@ export function hostVethName(id: string): string {
 }
 
 /**
- * The network lesson's state (04-net), next to the containers' state files:
+ * The network lesson's state, next to the containers' state files:
  * `lock` (flock'ed around every change), `leases/<address>` (one JSON file per
  * container on the bridge: its address, name, published ports and runtime).
  * `cellblock cleanup` removes the leases whose runtime is gone.

@@ -7,9 +7,8 @@ import { existsSync, statSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
 import type { ContainerConfig } from './config.js';
 import { ID_PATTERN } from './config.js';
-import type { LoadedLesson } from './host/run.js';
 import { readState } from './host/state.js';
-import type { Validation } from './lesson.js';
+import type { LoadedLesson, Validation } from './lesson.js';
 
 export const coreValidations: Validation<ContainerConfig>[] = [
   ({ id }) =>

@@ -5,7 +5,7 @@
  * derived from what it found.
  */
 import { pathToFileURL } from 'node:url';
-import type { LoadedLesson } from '../core/host/run.js';
+import type { LoadedLesson } from '../core/lesson.js';
 import { trial, type TrialOptions, type TrialResult } from './harness.js';
 import { load } from './loader.js';
 import { checksFile, type LessonEntry, type Source } from './manifest.js';

@@ -10,7 +10,7 @@
  *                `--solutions`: the reference).
  */
 import { pathToFileURL } from 'node:url';
-import type { LoadedLesson } from '../core/host/run.js';
+import type { LoadedLesson } from '../core/lesson.js';
 import type { Lesson, ProcessSteps } from '../core/lesson.js';
 import { builtFile, manifest, type LessonEntry, type Source } from './manifest.js';
 

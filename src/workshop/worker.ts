@@ -13,7 +13,7 @@
  */
 import { wrapSpawnChild } from './loader.js';
 import { writeSync } from 'node:fs';
-import type { LoadedLesson } from '../core/host/run.js';
+import type { LoadedLesson } from '../core/lesson.js';
 import { runLessonChecks, type CheckOutcome, type LessonReport } from './checks.js';
 import { guardImport } from './guard.js';
 import { findLesson, type Source } from './manifest.js';

@@ -5,7 +5,7 @@
  */
 import { readFileSync, readlinkSync } from 'node:fs';
 import { expect } from 'chai';
-import type { LoadedLesson } from '../../src/core/host/run.js';
+import type { LoadedLesson } from '../../src/core/lesson.js';
 import { startContainer } from '../../src/core/host/run.js';
 import { InitError } from '../../src/core/init/protocol.js';
 import { ConfigError } from '../../src/core/config.js';

@@ -5,7 +5,7 @@
  * reap whatever ends up re-parented to it.
  */
 import { expect } from 'chai';
-import type { LoadedLesson } from '../../src/core/host/run.js';
+import type { LoadedLesson } from '../../src/core/lesson.js';
 import { InitError } from '../../src/core/init/protocol.js';
 import { load } from '../../src/workshop/loader.js';
 import { trial } from '../../src/workshop/harness.js';

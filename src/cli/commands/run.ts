@@ -1,12 +1,11 @@
 /** `cellblock run`: one container, stdio attached, its exit status as ours. */
-import { existsSync, openSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { openSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { ConfigError, DEFAULT_ENV, newContainerId, type ContainerConfig } from '../../core/config.js';
 import { startContainer, type RunningContainer, type StdioEntry } from '../../core/host/run.js';
 import { Terminal } from '../../core/host/terminal.js';
 import { defaultRootfs } from '../../core/paths.js';
-import { containerDir } from '../../core/names.js';
-import type { LoadedLesson } from '../../core/host/run.js';
+import { missingFeature, type LoadedLesson } from '../../core/lesson.js';
 import { load } from '../../workshop/loader.js';
 import { CliError } from '../output.js';
 
@@ -75,7 +74,6 @@ export async function run(args: RunArgs): Promise<number> {
       stdio,
       ...(term ? { onConsole: (master: number) => term.adopt(master) } : {}),
     });
-    tellWhereKept(container);
   } catch (err) {
     term?.close();
     proxy.stop();
@@ -177,7 +175,7 @@ function mergeEnv(entries: string[]): string[] {
 
 /**
  * `cellblock run IMAGE`: the image's layers become the config's `layers`
- * (lesson 06 stacks them), its command and environment the defaults.
+ * (a lesson with the image-layers feature stacks them), its command and environment the defaults.
  * An unknown image is bad input: rejected before anything exists.
  */
 async function imageFields(
@@ -185,9 +183,8 @@ async function imageFields(
   args: RunArgs,
   lessons: LoadedLesson[],
 ): Promise<{ fields: Record<string, unknown>; rootfs: string; cmd: string[]; env: string[] }> {
-  if (!lessons.some((l) => l.id === '06-overlay')) {
-    throw new CliError(`cannot run image ${ref}: images need lesson 06-overlay`, 125);
-  }
+  const missing = missingFeature(lessons, 'image-layers', `running image ${ref}`);
+  if (missing) throw new CliError(missing, 125);
   if (args.rootfs !== undefined) {
     throw new ConfigError([`both an image (${ref}) and --rootfs ${args.rootfs}: give one of them`]);
   }
@@ -204,23 +201,6 @@ async function imageFields(
       : '';
     throw new ConfigError([`${err.message}${hint}`]);
   }
-}
-
-/** With --keep: once the container is gone, where its changes are (`cellblock diff`). */
-function tellWhereKept(c: RunningContainer): void {
-  const upper = join(containerDir(c.config.id), 'upper');
-  if (c.config['keep'] !== true) return;
-  // wait() is the same promise the caller awaits: this runs after the cleanup, before the caller goes on.
-  void c.wait().then(
-    () => {
-      if (existsSync(upper)) {
-        process.stderr.write(
-          `cellblock: kept ${c.config.id}'s changes in ${upper}: \`cellblock diff ${c.config.id}\` lists them\n`,
-        );
-      }
-    },
-    () => undefined,
-  );
 }
 
 function describe(err: unknown): string {

@@ -49,7 +49,7 @@ export interface CgroupStats {
 
 /**
  * The v2 limit files as [file, value] pairs, in the order to write them. This
- * mapping is what lesson 05 has the learner write (solutions/05-cgroups); v1's
+ * mapping is what lesson 05 has the learner write (its solution); v1's
  * is in v1.ts, and the lesson's README shows them side by side.
  */
 export type V2Files = (limits: Limits) => [file: string, value: string][];

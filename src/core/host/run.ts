@@ -24,20 +24,13 @@ import type { Readable, Writable } from 'node:stream';
 import type { Socket } from 'node:net';
 import type { ContainerConfig } from '../config.js';
 import { ConfigError } from '../config.js';
-import type { Lesson, ProcessSteps } from '../lesson.js';
+import type { LoadedLesson, ProcessSteps } from '../lesson.js';
 import { validateConfig } from '../validate.js';
 import { spawnInNewNamespaces, warmThreadPool } from './namespaces.js';
 import { readNamespaces } from '../init/guard.js';
 import { removeState, writeState } from './state.js';
 import { openContainerConsole } from './console.js';
 import { InitError, type InitMessage, type InitReady, type InitReport } from '../init/protocol.js';
-
-/** A lesson's module, loaded: its code and the file the init will load it from again. */
-export interface LoadedLesson {
-  id: string;
-  file: string;
-  lesson: Lesson;
-}
 
 /** One of the container's stdin/stdout/stderr, as child_process.spawn takes it. */
 export type StdioEntry = 'pipe' | 'ignore' | 'inherit' | number | Stream;
@@ -113,7 +106,7 @@ export class RunningContainer {
 /** The process steps of the last lesson that provides them (lesson 00). */
 function processSteps(lessons: LoadedLesson[]): ProcessSteps {
   const steps = lessons.findLast((l) => l.lesson.process)?.lesson.process;
-  if (!steps) throw new Error('no lesson provides the process steps (lesson 00-process): check the manifest');
+  if (!steps) throw new Error('no lesson provides the process steps (Lesson.process): check lessons/manifest.json');
   return steps;
 }
 

@@ -90,6 +90,16 @@ export function requireOverlayRoot(config: OverlayConfig): void {
   );
 }
 
+/**
+ * After the end, with --keep: where the container's changes are, as a note for
+ * the user (HostContext.notes; `cellblock run` prints it). None if nothing was kept.
+ */
+export function keptChanges(config: OverlayConfig): string[] {
+  const upper = config.overlay?.upper;
+  if (config.keep !== true || !upper || !existsSync(upper)) return [];
+  return [`kept ${config.id}'s changes in ${upper}: \`cellblock diff ${config.id}\` lists them`];
+}
+
 /** Is `path` a mount point in this process's mount namespace? (The init still sees the host's /proc here.) */
 function isMountPoint(path: string): boolean {
   return readMountinfo('self').some((m) => m.mountPoint === path);

@@ -1,14 +1,16 @@
 /**
  * The real StepRunner: a RUN step is a container — the given lessons (the CLI
  * passes the reference solutions, so a build works whatever state the
- * learner's lessons are in) on the layers so far, with --keep, so its upper
- * directory outlives it and becomes the step's layer.
+ * learner's lessons are in) on the layers so far. The lessons' buildStep
+ * fields keep its upper directory, which outlives it and becomes the step's
+ * layer, and give it the host's network, as `docker build --network host`.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, openSync, closeSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ContainerConfig } from '../config.js';
-import { startContainer, type LoadedLesson, type StdioEntry } from '../host/run.js';
+import { startContainer, type StdioEntry } from '../host/run.js';
+import { buildStepFields, missingFeature, type LoadedLesson } from '../lesson.js';
 import { BUILD_ID_PREFIX, containerDir } from '../names.js';
 import type { StepRunner } from './build.js';
 import type { OverlayFields } from './overlay.js';
@@ -19,24 +21,20 @@ export function containerRunner(
   out: StdioEntry = 'ignore',
   err: StdioEntry = 'ignore',
 ): StepRunner {
-  if (!lessons.some((l) => l.id === '06-overlay')) {
-    throw new ImageError(
-      'building needs lesson 06-overlay (its overlay keeps each step’s writes): it is not in the manifest',
-    );
-  }
+  const missing = missingFeature(lessons, 'image-layers', 'building an image (each step’s writes become a layer)');
+  if (missing) throw new ImageError(missing);
+  // How the lessons want their own fields for a build step (Lesson.buildStep):
+  // the overlay keeps the step's upper directory, the network is the host's.
+  const stepFields = buildStepFields(lessons);
   return async ({ lowerdirs, command, env }) => {
     const id = `${BUILD_ID_PREFIX}${randomBytes(4).toString('hex')}`;
     const dir = containerDir(id);
     const discard = (): void => rmSync(dir, { recursive: true, force: true });
     const config: ContainerConfig & OverlayFields = {
+      ...stepFields,
       id,
       rootfs: lowerdirs.at(-1)!,
       layers: lowerdirs,
-      keep: true,
-      // The host's network, as `docker build --network host`: no veth to wire
-      // for a step, and nothing of lesson 04's (an /etc/hosts mount point, a
-      // /run/cellblock tmpfs directory) ends up in the step's layer.
-      net: 'host',
       argv: ['sh', '-c', command],
       env,
       cwd: '/',

@@ -9,16 +9,16 @@
  *  2. load every lesson module *first*: they live in the host's filesystem,
  *     which is out of reach once a lesson has pivoted into the rootfs;
  *  3. run the lessons' container-side steps: every prepareRootfs step (what
- *     the root is made of: 06-overlay), then every init step, each in
+ *     the root is made of: the overlay lesson), then every init step, each in
  *     manifest order — so lesson 03 pivots into the root lesson 06 mounted;
- *  4. if a lesson has a host step right before the exec (05-cgroups joins the
+ *  4. if a lesson has a host step right before the exec (the cgroup lesson joins the
  *     cgroup there), or with -t, say "ready" and wait for the host's "go":
  *     everything this Node process allocated so far stays out of the
  *     container's accounting; with -t in a container that has a /dev of its
  *     own, "go" names a console opened in its devpts (host/console.ts);
  *  5. set up the terminal, if asked for one — after the console is known;
- *  6. exec the command — or, with `run --init` (lesson 02), stay PID 1 and run
- *     it as a child (supervise.ts). Any failure before that goes back to the
+ *  6. exec the command — or, when a lesson asks for it (superviseCommand:
+ *     `run --init`), stay PID 1 and run it as a child (supervise.ts). Any failure before that goes back to the
  *     host as one JSON report and this process exits (125 runtime, 126/127
  *     command).
  */
@@ -140,8 +140,10 @@ async function main(): Promise<void> {
       sys.ioctl(0, sys.TIOCSCTTY, 0);
     }
     step = 'exec';
-    // `init` is the option lesson 02 declares (`run --init`).
-    if (config['init'] === true) process.exit(await superviseCommand(config, () => sys.close(SYNC_FD)));
+    // A lesson may keep the init as PID 1 with the command as its child (Lesson.superviseCommand).
+    if (lessons.some(({ lesson }) => lesson.superviseCommand?.(config))) {
+      process.exit(await superviseCommand(config, () => sys.close(SYNC_FD)));
+    }
     execCommand(config);
   } catch (err) {
     const report: InitReport = { step, error: errorData(err), exitCode: exitCodeFor(err) };
