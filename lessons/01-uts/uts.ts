@@ -5,8 +5,7 @@
  * you pass with --hostname (or, without it, the container id).
  * Check your work with `cellblock verify 01`.
  */
-import { CLONE_NEWUTS } from '../../src/native/constants.js';
-import { HOST_NAME_MAX } from '../../src/native/hostname.js';
+import { CLONE_NEWUTS, HOST_NAME_MAX } from '../../src/native/constants.js';
 import type { ContainerConfig } from '../../src/core/config.js';
 import { defineLesson } from '../../src/core/lesson.js';
 

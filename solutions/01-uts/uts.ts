@@ -5,8 +5,7 @@
  * process its own hostname and NIS domain name. It is the simplest wall: one
  * flag to ask the kernel for it, one syscall inside to use it.
  */
-import { CLONE_NEWUTS } from '../../src/native/constants.js';
-import { HOST_NAME_MAX } from '../../src/native/hostname.js';
+import { CLONE_NEWUTS, HOST_NAME_MAX } from '../../src/native/constants.js';
 import type { ContainerConfig } from '../../src/core/config.js';
 import { defineLesson } from '../../src/core/lesson.js';
 

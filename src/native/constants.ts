@@ -13,6 +13,9 @@ export const CLONE_NEWUSER = 0x10000000;
 export const CLONE_NEWPID = 0x20000000;
 export const CLONE_NEWNET = 0x40000000;
 
+// <limits.h> — sethostname(2)
+export const HOST_NAME_MAX = 64; // longest hostname the kernel accepts, in bytes, without the NUL
+
 // <sys/mount.h> — mount(2) flags
 export const MS_RDONLY = 0x1;
 export const MS_NOSUID = 0x2;

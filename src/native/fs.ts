@@ -1,6 +1,7 @@
 /**
- * Device nodes for the container's /dev: mknod(2), makedev(3); extended
- * attributes (overlayfs' opaque directories): lgetxattr(2).
+ * Device nodes for the container's /dev: mknod(2), and makedev(3) from the
+ * koffi-free sysmacros.ts; extended attributes (overlayfs' opaque
+ * directories): lgetxattr(2).
  * (Plain files, directories and symlinks: node:fs does those.)
  */
 import { constants } from 'node:os';
@@ -8,14 +9,9 @@ import koffi from 'koffi';
 import { SyscallError } from './errors.js';
 import { check, libc } from './libc.js';
 
-const _mknod = libc.func('int mknod(const char *pathname, uint32_t mode, uint64_t dev)');
+export { makedev } from './sysmacros.js';
 
-/** makedev(3): glibc's dev_t encoding of a (major, minor) pair, as mknod(2) takes it. */
-export function makedev(major: number, minor: number): bigint {
-  const ma = BigInt(major);
-  const mi = BigInt(minor);
-  return ((ma & 0xfffn) << 8n) | ((ma & ~0xfffn) << 32n) | (mi & 0xffn) | ((mi & ~0xffn) << 12n);
-}
+const _mknod = libc.func('int mknod(const char *pathname, uint32_t mode, uint64_t dev)');
 
 /**
  * mknod(2): create a device node — `mode` is the type (S_IFCHR, S_IFBLK) OR-ed

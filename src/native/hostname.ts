@@ -2,13 +2,11 @@
  * The UTS namespace's contents: sethostname(2), gethostname(2).
  */
 import koffi from 'koffi';
+import { HOST_NAME_MAX } from './constants.js';
 import { check, libc } from './libc.js';
 
 const _sethostname = libc.func('int sethostname(const char *name, size_t len)');
 const _gethostname = libc.func('int gethostname(_Out_ uint8_t *name, size_t len)');
-
-/** Longest hostname the kernel accepts (bytes, without the NUL): HOST_NAME_MAX. */
-export const HOST_NAME_MAX = 64;
 
 /**
  * sethostname(2) changes the hostname of the caller's UTS namespace — which,

@@ -2,9 +2,13 @@
  * The native layer: libc through koffi, one module per kernel area, C names and
  * C argument order so the man pages apply directly.
  *
- * Lessons do not import these modules: they receive them as `sys` (type Sys).
- * That keeps one copy of the bindings and lets unit tests hand a lesson a
- * recording fake instead (see tests/unit/recording-sys.ts).
+ * `sys` is every binding and constant in one object: the runtime's core uses
+ * all of it. Lessons do not import these modules: they receive `sys` as a
+ * parameter typed `Sys` (sys.ts), the part of it a container-side step needs.
+ * The compiler checks here that the libc bindings implement that interface
+ * (`satisfies`: a binding whose name, arguments or result drift from it is a
+ * type error), and the unit tests hand lessons the other implementation, a
+ * recording fake that never loads koffi (tests/unit/recording-sys.ts).
  */
 import * as constants from './constants.js';
 import * as fd from './fd.js';
@@ -15,8 +19,19 @@ import * as process from './process.js';
 import * as sched from './sched.js';
 import * as signal from './signal.js';
 import * as spawn from './spawn.js';
+import type { Sys } from './sys.js';
 
-export const sys = { ...constants, ...sched, ...mount, ...hostname, ...process, ...fd, ...signal, ...fs, ...spawn };
-export type Sys = typeof sys;
+export const sys = {
+  ...constants,
+  ...sched,
+  ...mount,
+  ...hostname,
+  ...process,
+  ...fd,
+  ...signal,
+  ...fs,
+  ...spawn,
+} satisfies Sys;
+export type { Sys } from './sys.js';
 export { SyscallError } from './errors.js';
 export * from './constants.js';

@@ -9,7 +9,7 @@
  * check that the init is no longer in the host's namespace of that kind.
  */
 import { readlinkSync } from 'node:fs';
-import type { Sys } from '../../native/index.js';
+import type { Sys } from '../../native/sys.js';
 
 export type HostNamespaces = Partial<Record<'uts' | 'mnt' | 'net' | 'ipc' | 'pid' | 'cgroup', string>>;
 
@@ -29,6 +29,11 @@ export class HostNamespaceError extends Error {
   override readonly name = 'HostNamespaceError';
 }
 
+/**
+ * `sys` with its namespace-scoped calls refused while still in the host's
+ * namespace of that kind. Any implementation of Sys: the libc one in the init,
+ * the recording one in the unit tests; every other member passes through.
+ */
 export function guardedSys(sys: Sys, host: HostNamespaces): Sys {
   const own = (type: keyof HostNamespaces, call: string, flag: string): void => {
     let mine: string;
