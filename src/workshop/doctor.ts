@@ -224,6 +224,7 @@ function workshopFindings(): Finding[] {
     value: `${ROOT}${synced ? ` on a ${synced} synced folder (watch polls for changes)` : ''}`,
   });
   try {
+    // The areas' inventories, through cleanup's plan: exactly what `cellblock cleanup --dry-run` would remove.
     const items = plan().items.filter((i) => !i.keep);
     const kinds = [...new Set(items.map((i) => i.kind))];
     f.push(
