@@ -15,12 +15,24 @@ import { closeSync, existsSync, openSync, readFileSync, readlinkSync } from 'nod
 import { connect, createServer, type Server } from 'node:net';
 import { basename } from 'node:path';
 import type { RunningContainer } from '../src/core/host/run.js';
-import { BRIDGE, hostVethName, natComment } from '../src/core/names.js';
+import { BRIDGE, hostVethName } from '../src/core/names.js';
 import { contains, defaultSubnet, parseIp, parseSubnet, type Subnet } from '../src/core/net/addr.js';
-import { liveLeases, withNetworkLock } from '../src/core/net/ipam.js';
+import { liveLeases, readLeases, withNetworkLock } from '../src/core/net/ipam.js';
+import { natRules, natTable } from '../src/core/net/publish.js';
 import { defineChecks, expectThat, startFailure, type CheckEnv, type CheckResult } from '../src/workshop/checks.js';
 import type { TrialOptions, TrialResult } from '../src/workshop/harness.js';
-import { bridgeExists, leaseFiles, namespacesOf, natRules } from '../src/workshop/probe.js';
+import { bridgeExists, namespacesOf } from '../src/workshop/probe.js';
+
+/** Container `id`'s DNAT rules, as `iptables -S` prints them. */
+const rulesOf = (id: string): string[] =>
+  natRules()
+    .filter((r) => r.containerId === id)
+    .map((r) => ['-A', r.chain, ...r.args].join(' '));
+/** Container `id`'s address leases, as "10.217.0.2 of <id>". */
+const leasesOf = (id: string): string[] =>
+  readLeases()
+    .filter((l) => l.id === id)
+    .map((l) => `${l.address} of ${l.id}`);
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const tag = (): string => randomBytes(3).toString('hex');
@@ -432,7 +444,7 @@ function servers(env: CheckEnv): Promise<Servers> {
             o.bView = viewOf(cb);
             o.aAddress = o.aView.address;
             o.bAddress = o.bView.address;
-            o.rulesDuring = natRules().filter((r) => r.includes(natComment(ca.config.id)));
+            o.rulesDuring = rulesOf(ca.config.id);
             if (!wired(o.aView) || !wired(o.bView)) return; // the wiring checks say why
             o.listeningA = await listening(ca.pid, 80);
             o.listeningB = await listening(cb.pid, 80);
@@ -447,7 +459,7 @@ function servers(env: CheckEnv): Promise<Servers> {
         });
       },
     });
-    o.rulesAfter = natRules().filter((r) => r.includes(natComment(o.a!.config.id)));
+    o.rulesAfter = rulesOf(o.a!.config.id);
     return o;
   });
 }
@@ -659,8 +671,7 @@ export default defineChecks('04-net', [
       const distinct = new Set(got).size;
       const left = [
         ...trials.map((t) => hostVethName(t.config.id)).filter((v) => existsSync(`/sys/class/net/${v}`)),
-        ...leaseFiles().filter((l) => trials.some((t) => l.endsWith(` of ${t.config.id}`))),
-        ...natRules().filter((r) => trials.some((t) => r.includes(natComment(t.config.id)))),
+        ...trials.flatMap((t) => [...leasesOf(t.config.id), ...rulesOf(t.config.id)]),
       ];
       const dup = got.find((a, i) => got.indexOf(a) !== i);
       return expectThat(
@@ -685,7 +696,7 @@ export default defineChecks('04-net', [
         config: { argv: ['sh', '-c', 'read _'], publish: [`${port}:80`] },
         whileRunning: async (c) => {
           view = viewOf(c);
-          lease = leaseFiles().find((l) => l.endsWith(` of ${c.config.id}`));
+          lease = leasesOf(c.config.id)[0];
           c.kill('SIGKILL');
           await sleep(50);
         },
@@ -693,8 +704,8 @@ export default defineChecks('04-net', [
       if (t.error) return failedStart(t)!;
       const left = [
         ...(existsSync(`/sys/class/net/${hostVethName(t.config.id)}`) ? [hostVethName(t.config.id)] : []),
-        ...leaseFiles().filter((l) => l.endsWith(` of ${t.config.id}`)),
-        ...natRules().filter((r) => r.includes(natComment(t.config.id))),
+        ...leasesOf(t.config.id),
+        ...rulesOf(t.config.id),
       ];
       return expectThat(
         t.status === 137 && lease !== undefined && left.length === 0,
@@ -812,15 +823,16 @@ export default defineChecks('04-net', [
     async run(env) {
       await single(env); // at least one container has come and gone
       // Under the network lock: another run on this machine may be adding or removing them right now.
-      const { busy, chain, bridge } = withNetworkLock(() => ({
+      const { busy, nat, bridge } = withNetworkLock(() => ({
         busy: liveLeases().length > 0, // other containers still use them
-        chain: natRules(),
+        nat: natTable(),
         bridge: bridgeExists(),
       }));
+      const left = nat.rules.length + (nat.chain ? 1 : 0);
       return expectThat(
-        busy || (!bridge && chain.length === 0),
+        busy || (!bridge && left === 0),
         `no ${BRIDGE}, no CELLBLOCK chain (or containers still running)`,
-        busy ? 'other containers are running' : `${bridge ? BRIDGE : `no ${BRIDGE}`}; ${chain.length} NAT rules/chains`,
+        busy ? 'other containers are running' : `${bridge ? BRIDGE : `no ${BRIDGE}`}; ${left} NAT rules/chains`,
         bridge
           ? 'the last container out removes the bridge: removeBridge'
           : 'the given code removes the chain with the last lease',

@@ -469,7 +469,7 @@ export default defineChecks(LESSON, [
         work: existsSync(join(dir, 'work')),
         merged: existsSync(join(dir, 'merged')),
       };
-      const leaks = t.leaks.filter((l) => !l.startsWith(`directory ${dir}`));
+      const leaks = t.leaks.filter((l) => !l.startsWith(`dir ${dir}`));
       rmSync(dir, { recursive: true, force: true });
       const r = startFailure(t);
       if (r) return { ...r, hint: 'make the run without --keep work first (the checks above)' };

@@ -8,7 +8,9 @@
  * from the " - " separator. Paths escape space, tab, newline and backslash as
  * \ooo (octal): unescaped here, so callers compare real paths.
  */
-import { readFileSync } from 'node:fs';
+import { sep } from 'node:path';
+import { STAGE, type InventoryItem, type Kind, type Liveness } from './inventory.js';
+import { readText } from './read.js';
 
 export interface MountEntry {
   mountId: number;
@@ -53,9 +55,62 @@ export function parseMountinfo(text: string): MountEntry[] {
 
 /** The mounts of `pid`'s mount namespace; none when it cannot be read (the process is gone). */
 export function readMountinfo(pid: number | 'self' = 'self'): MountEntry[] {
-  try {
-    return parseMountinfo(readFileSync(`/proc/${pid}/mountinfo`, 'utf8'));
-  } catch {
-    return [];
-  }
+  return parseMountinfo(readText(`/proc/${pid}/mountinfo`));
+}
+
+/** Is `path` strictly below directory `dir`? */
+export function isBelow(path: string, dir: string): boolean {
+  return path.startsWith(dir.endsWith(sep) ? dir : dir + sep);
+}
+
+// ─── the mounts an area makes (core/inventory.ts) ─────────────────────────────
+
+export interface MountItem extends InventoryItem {
+  kind: 'mount';
+  path: string;
+  fstype: string;
+}
+
+export interface MountOps {
+  /** umount2(MNT_DETACH): lazily, since a leftover may still be open by a process just killed. */
+  umount(path: string): void;
+}
+
+/** Why a mount point is an area's, and whose it is; undefined: not the area's. */
+export type MountClaim = (path: string) => { why: string; containerId?: string } | undefined;
+
+/**
+ * The mount kind of an area: the mount points in `scope.mountinfo` that the
+ * area claims (`claims` reads what it needs once per listing, and returns the
+ * claim of one path) — two areas never claim the same one — removed deepest
+ * first, whichever area made them: a parent mount is never busy because of a
+ * child. A path mounted over twice is listed twice: one umount each.
+ */
+export function mountKind<S extends { mountinfo: string }>(
+  area: string,
+  claims: (scope: S, liveness: Liveness) => MountClaim,
+): Kind<MountItem, S, MountOps> {
+  return {
+    kind: 'mount',
+    stage: STAGE.mounts,
+    list(scope, liveness) {
+      const claim = claims(scope, liveness);
+      return parseMountinfo(readText(scope.mountinfo)).flatMap((m) => {
+        const c = claim(m.mountPoint);
+        if (!c) return [];
+        const item: MountItem = {
+          area,
+          kind: 'mount',
+          name: m.mountPoint,
+          why: `${c.why} (${m.fstype})`,
+          path: m.mountPoint,
+          fstype: m.fstype,
+          depth: m.mountPoint.split('/').length,
+          ...(c.containerId !== undefined ? { containerId: c.containerId } : {}),
+        };
+        return [item];
+      });
+    },
+    remove: (item, ops) => ops.umount(item.path),
+  };
 }

@@ -3,11 +3,12 @@
  * when it is a problem, the one line that fixes it.
  */
 import { readMountinfo } from '../core/mountinfo.js';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { cgroupControllers, cgroupMode, usableControllers } from '../core/cgroups/detect.js';
 import { spawnSync } from 'node:child_process';
 import { release, arch } from 'node:os';
 import { defaultRootfs, ROOT } from '../core/paths.js';
+import { readText } from '../core/read.js';
 import { plan } from './cleanup.js';
 import { checkIntegrity } from './integrity.js';
 import { syncedFolderType } from './watcher.js';
@@ -32,21 +33,13 @@ function kernelAtLeast(major: number, minor: number): boolean {
 
 /** A filesystem the kernel has, or can load as a module. */
 function hasFilesystem(name: string): boolean {
-  const fs = readFileSync('/proc/filesystems', 'utf8');
-  return new RegExp(`\\s${name}$`, 'm').test(fs) || moduleAvailable(name);
+  return new RegExp(`\\s${name}$`, 'm').test(readText('/proc/filesystems')) || moduleAvailable(name);
 }
 
 function moduleAvailable(name: string): boolean {
   if (existsSync(`/sys/module/${name}`)) return true;
   const dir = `/lib/modules/${release()}`;
-  for (const f of ['modules.builtin', 'modules.dep']) {
-    try {
-      if (new RegExp(`/${name}\\.ko`).test(readFileSync(`${dir}/${f}`, 'utf8'))) return true;
-    } catch {
-      // not there
-    }
-  }
-  return false;
+  return ['modules.builtin', 'modules.dep'].some((f) => new RegExp(`/${name}\\.ko`).test(readText(`${dir}/${f}`)));
 }
 
 /**
@@ -60,14 +53,8 @@ function insideContainer(): string | undefined {
   rootIsOverlay = readMountinfo('self').find((m) => m.mountPoint === '/')?.fstype === 'overlay';
   if (rootIsOverlay)
     return existsSync('/.dockerenv') ? 'docker (/.dockerenv, overlay root)' : 'the root filesystem is an overlay';
-  try {
-    const cg = readFileSync('/proc/1/cgroup', 'utf8');
-    const m = /(docker|lxc|kubepods|containerd)/.exec(cg);
-    if (m) return `PID 1 is in a ${m[1]} cgroup`;
-  } catch {
-    // ignore
-  }
-  return undefined;
+  const m = /(docker|lxc|kubepods|containerd)/.exec(readText('/proc/1/cgroup'));
+  return m ? `PID 1 is in a ${m[1]} cgroup` : undefined;
 }
 
 /** Can this kernel make a veth pair? Tried in a throwaway network namespace, which takes the pair with it. */
@@ -198,12 +185,8 @@ export function diagnose(): Finding[] {
 
 /** The distribution, and whether it is older than the workshop VM's. */
 export function osFinding(osRelease = '/etc/os-release'): Finding {
-  let text = '';
-  try {
-    text = readFileSync(osRelease, 'utf8');
-  } catch {
-    return { name: 'os', level: 'warn', value: 'unknown (no /etc/os-release)' };
-  }
+  const text = readText(osRelease);
+  if (!text) return { name: 'os', level: 'warn', value: 'unknown (no /etc/os-release)' };
   const field = (k: string): string => new RegExp(`^${k}="?([^"\n]*)"?$`, 'm').exec(text)?.[1] ?? '';
   const id = field('ID');
   const version = Number(field('VERSION_ID')) || 0;
@@ -241,6 +224,7 @@ function workshopFindings(): Finding[] {
     value: `${ROOT}${synced ? ` on a ${synced} synced folder (watch polls for changes)` : ''}`,
   });
   try {
+    // The areas' inventories, through cleanup's plan: exactly what `cellblock cleanup --dry-run` would remove.
     const items = plan().items.filter((i) => !i.keep);
     const kinds = [...new Set(items.map((i) => i.kind))];
     f.push(

@@ -4,17 +4,23 @@
  * exit status, output, namespaces, and whatever it left behind.
  */
 import { wrapSpawnChild } from './loader.js';
-import { existsSync } from 'node:fs';
 import type { ContainerConfig } from '../core/config.js';
 import { DEFAULT_ENV, newContainerId } from '../core/config.js';
 import type { RunningContainer } from '../core/host/run.js';
 import type { LoadedLesson } from '../core/lesson.js';
 import { startContainer } from '../core/host/run.js';
 import { defaultRootfs } from '../core/paths.js';
-import { BRIDGE, containerDir, hostVethName, VETH_PREFIX } from '../core/names.js';
-import { listStates } from '../core/host/state.js';
-import { liveLeases } from '../core/net/ipam.js';
-import { hostState, isAlive, namespacesOf, nsLink, pidsInNamespace, type NsType } from './probe.js';
+import type { InventoryItem } from '../core/inventory.js';
+import {
+  hostItems,
+  hostState,
+  isAlive,
+  itemLine,
+  namespacesOf,
+  nsLink,
+  pidsInNamespace,
+  type NsType,
+} from './probe.js';
 
 export interface TrialOptions {
   /** Fields of the config; argv is required, the rest have defaults. */
@@ -144,36 +150,27 @@ function onceEnd(s: NodeJS.ReadableStream): Promise<void> {
 }
 
 /**
- * Does this new line of host state belong to another container that is still
- * running (a trial of this process, or any run whose runtime is alive: its
- * state file, or its address lease — which outlives the state file during its
- * cleanup)? Then it is not this run's leak — that container's own trial judges
- * it. Kernel objects carry their container's id (a lease, a NAT rule's
- * comment, a cgroup) or a name made from it (the veth); the bridge and the NAT
- * chain are shared by every container on the bridge, and are left to the last.
+ * Does this new item belong to another container that is still running (a
+ * trial of this process, or any run whose runtime is alive: its state file,
+ * or its address lease — which outlives the state file during its cleanup)?
+ * Then it is not this run's leak — that container's own trial judges it.
+ * What every container on the bridge shares (the bridge, the NAT chain, the
+ * cgroup parent) is left to the last one.
  */
-function anotherContainers(line: string, self: string): boolean {
-  const others = new Set([
-    ...underWay,
-    ...listStates().flatMap((s) => (isAlive(s.runtimePid) ? [s.id] : [])),
-    ...liveLeases().map((l) => l.id),
-  ]);
+function anotherContainers(item: InventoryItem, self: string, running: ReadonlyMap<string, string>): boolean {
+  const others = new Set([...underWay, ...running.keys()]);
   others.delete(self);
   if (others.size === 0) return false;
-  if (line.startsWith(`link ${VETH_PREFIX}`)) return line !== `link ${hostVethName(self)}`;
-  if (line === `link ${BRIDGE}` || (line.startsWith('nat rule') && !line.includes('cellblock:'))) return true;
-  const names = (id: string): RegExp => new RegExp(`(^|[^a-z0-9_.-])${id.replace(/\./g, '\\.')}($|[^a-z0-9_.-])`);
-  return [...others].some((id) => names(id).test(line));
+  if (item.containerId !== undefined) return others.has(item.containerId);
+  return item.shared === true;
 }
 
 function leaksAfter(before: Set<string>, hostNs: Partial<Record<NsType, string>>, r: TrialResult): string[] {
-  const leaks = hostState()
-    .filter((l) => !before.has(l) && !anotherContainers(l, r.config.id))
-    .map((l) => `${l} (new on the host after the run)`);
+  const { items, running } = hostItems([r.config.id, ...underWay]);
+  const leaks = items
+    .filter((i) => !before.has(itemLine(i)) && !anotherContainers(i, r.config.id, running))
+    .map((i) => `${itemLine(i)} (new on the host after the run)`);
   if (r.pid !== undefined && isAlive(r.pid)) leaks.push(`process ${r.pid} (the container's first process) still runs`);
-  // Its own directory only (lesson 06's upper/work/merged): other runs may be using theirs right now.
-  if (existsSync(containerDir(r.config.id)))
-    leaks.push(`directory ${containerDir(r.config.id)} (new on the host after the run)`);
   // The kernel reuses a freed namespace's inode number at once, so a process of
   // another container started since may show the same one for some type: a
   // leftover of this container is in *all* of its namespaces.

@@ -2,11 +2,12 @@
  * Looking at a container from the host, the way a grader would: everything
  * here reads /proc, /sys or runs a standard tool; nothing asks the runtime.
  */
+import { existsSync, readlinkSync } from 'node:fs';
+import { defaultScope, inventoryItems, liveness } from '../core/inventories.js';
+import type { InventoryItem } from '../core/inventory.js';
 import { readMountinfo } from '../core/mountinfo.js';
-import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, readlinkSync, existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { BRIDGE, CGROUP_PARENT, NAT_CHAIN, NET_DIR } from '../core/names.js';
+import { BRIDGE } from '../core/names.js';
+import { listDir, readText } from '../core/read.js';
 
 export type NsType = 'uts' | 'ipc' | 'net' | 'mnt' | 'pid' | 'cgroup';
 export const NS_TYPES: NsType[] = ['uts', 'ipc', 'net', 'mnt', 'pid', 'cgroup'];
@@ -26,20 +27,17 @@ export function namespacesOf(pid: number | 'self'): Partial<Record<NsType, strin
 
 /** /proc/<pid>/status as key → value ('NSpid' → '4711\t1'). */
 export function procStatus(pid: number): Record<string, string> | undefined {
-  try {
-    const text = readFileSync(`/proc/${pid}/status`, 'utf8');
-    return Object.fromEntries(
-      text
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => {
-          const i = l.indexOf(':');
-          return [l.slice(0, i), l.slice(i + 1).trim()];
-        }),
-    );
-  } catch {
-    return undefined;
-  }
+  const text = readText(`/proc/${pid}/status`);
+  if (!text) return undefined; // gone
+  return Object.fromEntries(
+    text
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => {
+        const i = l.indexOf(':');
+        return [l.slice(0, i), l.slice(i + 1).trim()];
+      }),
+  );
 }
 
 export function isAlive(pid: number): boolean {
@@ -48,7 +46,7 @@ export function isAlive(pid: number): boolean {
 }
 
 export function allPids(): number[] {
-  return readdirSync('/proc')
+  return listDir('/proc')
     .filter((n) => /^\d+$/.test(n))
     .map(Number);
 }
@@ -64,81 +62,34 @@ export function mountPoints(pid: number | 'self'): string[] {
 }
 
 /**
- * What a container run could leave behind on the host, as sorted lines:
- * mounts, network links, named network namespaces, cgroups named cellblock,
- * address leases and the NAT rules of published ports (lesson 04).
- * Compared before and after a run, any new line is a leak.
+ * What a container run could leave behind on the host: every item of the
+ * kernel areas' inventories (core/inventories.ts) — the workshop's mounts,
+ * cgroups, veths and bridge, named netns, address leases, NAT rules, container
+ * directories and state files; never another program's. Processes are the
+ * harness's own look (the container's namespaces). Compared before and after
+ * a run, a new item is a leak. `ids`: containers to trace names back to (a
+ * trial's own, whose state file is gone by then); `running`: the containers
+ * that still run, whose items are theirs to judge.
  */
+export function hostItems(ids: Iterable<string> = []): {
+  items: InventoryItem[];
+  running: ReadonlyMap<string, string>;
+} {
+  const scope = defaultScope();
+  const alive = liveness(scope, ids);
+  return { items: inventoryItems(scope, alive, { probe: true }), running: alive.live };
+}
+
+/** hostItems as sorted lines, "kind name", for tests that compare before and after. */
 export function hostState(): string[] {
-  const lines: string[] = [];
-  for (const m of mountPoints('self')) lines.push(`mount ${m}`);
-  for (const dev of safeList('/sys/class/net')) lines.push(`link ${dev}`);
-  for (const ns of safeList('/run/netns')) lines.push(`netns ${ns}`);
-  for (const cg of cellblockCgroups()) lines.push(`cgroup ${cg}`);
-  for (const lease of leaseFiles()) lines.push(`lease ${lease}`);
-  for (const rule of natRules()) lines.push(`nat rule ${rule}`);
-  return lines.sort();
+  return hostItems().items.map(itemLine).sort();
 }
 
-/** The address leases (names.ts NET_DIR/leases/<address>), as '10.217.0.2 of <container id>'. */
-export function leaseFiles(): string[] {
-  const dir = join(NET_DIR, 'leases');
-  return safeList(dir).map((f) => {
-    try {
-      return `${f} of ${(JSON.parse(readFileSync(join(dir, f), 'utf8')) as { id: string }).id}`;
-    } catch {
-      return f;
-    }
-  });
-}
-
-/**
- * The nat table's rules that are the workshop's — the chain NAT_CHAIN, the
- * jumps to it, anything commented cellblock:<id> — as `iptables-save` prints
- * them. None when iptables is not installed.
- */
-export function natRules(): string[] {
-  const r = spawnSync('iptables-save', ['-t', 'nat'], { encoding: 'utf8', timeout: 5000 });
-  if (r.status !== 0 || !r.stdout) return [];
-  return r.stdout
-    .split('\n')
-    .filter((l) => (l.startsWith('-A ') || l.startsWith(':')) && (l.includes(NAT_CHAIN) || l.includes('cellblock:')));
+export function itemLine(item: InventoryItem): string {
+  return `${item.kind} ${item.name}`;
 }
 
 /** The network lesson's bridge exists (it is made by the first container on it and removed by the last). */
 export function bridgeExists(): boolean {
   return existsSync(`/sys/class/net/${BRIDGE}`);
-}
-
-function safeList(dir: string): string[] {
-  try {
-    return readdirSync(dir);
-  } catch {
-    return [];
-  }
-}
-
-/**
- * The workshop's cgroups, in every hierarchy: whatever is inside the parent
- * (names.ts: v2 /sys/fs/cgroup/cellblock/*, v1 /sys/fs/cgroup/<controller>/cellblock/*),
- * and anything else named cellblock* or cb-*. The parent itself is not listed:
- * it is made on first use and kept on purpose — an instructor's cap on the whole
- * workshop is written there — so its appearing during a run is not a leak.
- */
-function cellblockCgroups(): string[] {
-  const out: string[] = [];
-  const walk = (dir: string, depth: number, inParent: boolean): void => {
-    for (const e of safeList(dir)) {
-      const p = `${dir}/${e}`;
-      const named = e.startsWith('cellblock') || e.startsWith('cb-');
-      if (!inParent && !named && e.includes('.')) continue; // interface files, systemd's units
-      const isCgroup = existsSync(`${p}/cgroup.procs`);
-      if (inParent && !isCgroup) continue; // the parent's interface files
-      const isParent = !inParent && e === CGROUP_PARENT;
-      if (!isParent && (inParent || named)) out.push(p);
-      if (depth < 3 && isCgroup) walk(p, depth + 1, inParent || isParent);
-    }
-  };
-  walk('/sys/fs/cgroup', 0, false);
-  return out;
 }

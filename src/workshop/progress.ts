@@ -2,9 +2,10 @@
  * The learner's progress: a small JSON file in the checkout
  * (.cellblock/progress.json), so it moves with the checkout between machines.
  */
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { STATE_DIR } from '../core/paths.js';
+import { readJson } from '../core/read.js';
 
 export interface LessonProgress {
   passed: boolean;
@@ -23,12 +24,8 @@ export function progressFile(): string {
 }
 
 export function readProgress(): Progress {
-  try {
-    const p = JSON.parse(readFileSync(progressFile(), 'utf8')) as Partial<Progress>;
-    return { lessons: p.lessons ?? {}, hints: p.hints ?? {} };
-  } catch {
-    return { lessons: {}, hints: {} };
-  }
+  const p = readJson<Partial<Progress>>(progressFile());
+  return { lessons: p?.lessons ?? {}, hints: p?.hints ?? {} };
 }
 
 export function writeProgress(p: Progress): void {

@@ -23,7 +23,7 @@ import { join, relative } from 'node:path';
 import { expect } from 'chai';
 import { ROOT } from '../../src/core/paths.js';
 import { syscallNumber } from '../../src/native/libc.js';
-import { mountPointsFrom } from '../../src/workshop/cleanup.js';
+import { readMountinfo } from '../../src/core/mountinfo.js';
 import { learnerCheckout, type Checkout } from '../support/checkout.js';
 import { skipBecause } from '../support/skip.js';
 
@@ -189,7 +189,7 @@ describe('the workshop VM (vagrant/)', function () {
         expect(first.r.status, first.r.stderr).to.equal(0);
         expect(first.r.stderr).to.match(/is a synced folder/);
         expect(first.r.stderr).to.contain(`changed: bound ${local} on ${nm}`);
-        expect(mountPointsFrom(readFileSync('/proc/self/mountinfo', 'utf8')).some((m) => m.path === nm)).to.equal(true);
+        expect(readMountinfo('self').some((m) => m.mountPoint === nm)).to.equal(true);
         const envFile = readFileSync(join(dest, 'etc', 'cellblock.env'), 'utf8');
         expect(envFile).to.contain(`CELLBLOCK_ROOTFS=${join(state, 'rootfs')}`);
         expect(envFile).to.contain(`CELLBLOCK_CONTAINERS_DIR=${join(state, 'containers')}`);

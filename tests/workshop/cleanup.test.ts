@@ -6,52 +6,49 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { cgroupMode } from '../../src/workshop/doctor.js';
+import type { CgroupFs } from '../../src/core/cgroups/fs.js';
+import { processStart } from '../../src/core/host/proc.js';
+import { readMountinfo } from '../../src/core/mountinfo.js';
 import { hostVethName, RUN_DIR } from '../../src/core/names.js';
+import type { Lease } from '../../src/core/net/ipam.js';
+import type { NatRule } from '../../src/core/net/publish.js';
 import { defaultRootfs } from '../../src/core/paths.js';
-import {
-  cgroupRootsFrom,
-  execute,
-  findCgroups,
-  mountPointsFrom,
-  plan,
-  type CleanupOps,
-  type CleanupResult,
-  type CleanupScope,
-} from '../../src/workshop/cleanup.js';
-import { processStart, type Lease } from '../../src/core/net/ipam.js';
+import { execute, plan, type CleanupOps, type CleanupResult } from '../../src/workshop/cleanup.js';
+import { cgroupMode } from '../../src/workshop/doctor.js';
 import { cli } from '../support/checkout.js';
+import { fixtureScope, touch } from '../support/inventory-fixture.js';
 import { skipBecause } from '../support/skip.js';
 
-const HYBRID_MOUNTINFO = `31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
-32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu
-35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
-39 31 0:36 / /sys/fs/cgroup/pids rw,relatime - cgroup cgroup rw,pids
-41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
-`;
-
-/** Records what cleanup would do to the machine, and does nothing. */
+/** Records what cleanup would do to the machine, and does nothing (cgroupfs is read, never written). */
 function recorder(): { ops: CleanupOps; log: string[] } {
   const log: string[] = [];
+  const cgroupFs: CgroupFs = {
+    read: (p) => readFileSync(p, 'utf8'),
+    write: (p, v) => void log.push(`write ${v} > ${p}`),
+    mkdir: (p) => void log.push(`mkdir ${p}`),
+    rmdir: (p) => void log.push(`rmdir ${p}`),
+    exists: (p) => existsSync(p),
+    list: (p) => readdirSync(p),
+    kill: (pids) => void log.push(...pids.map((pid) => `cgroup member kill ${pid}`)),
+  };
   return {
     log,
     ops: {
       kill: (pid) => void log.push(`kill ${pid}`),
       alive: () => false,
       umount: (p) => void log.push(`umount ${p}`),
-      deleteNetns: (n) => void log.push(`netns delete ${n}`),
-      removeLease: (a, id) => void log.push(`lease remove ${a} ${id}`),
-      deleteNat: (r) => void log.push(`nat delete ${r}`),
-      deleteLink: (n) => void log.push(`link delete ${n}`),
-      killCgroup: (p) => void log.push(`cgroup.kill ${p}`),
-      rmdir: (p) => void log.push(`rmdir ${p}`),
       rmrf: (p) => void log.push(`rm -rf ${p}`),
-      exists: () => true,
-      sleep: () => undefined,
+      deleteNetns: (n) => void log.push(`netns delete ${n}`),
+      removeLease: (l) => void log.push(`lease remove ${l.address} ${l.id}`),
+      deleteNatRule: (r) => void log.push(`nat delete ${r.chain} ${r.args.join(' ')}`),
+      deleteNatChain: () => void log.push('nat delete chain'),
+      deleteLink: (n) => void log.push(`link delete ${n}`),
+      deleteBridge: () => void log.push('link delete the bridge'),
+      cgroupFs,
     },
   };
 }
@@ -60,31 +57,11 @@ function lease(address: string, id: string, runtime: { pid: number; start: numbe
   return { address, subnet: '10.217.0.0/24', id, hostname: id, pid: 1, runtime, ports: [] };
 }
 
-function dnat(id: string, port: string, to: string): string[] {
-  return [
-    '-A',
-    'CELLBLOCK',
-    '-p',
-    'tcp',
-    '-m',
-    'tcp',
-    '--dport',
-    port,
-    '-m',
-    'comment',
-    '--comment',
-    `cellblock:${id}`,
-    '-j',
-    'DNAT',
-    '--to-destination',
-    to,
-  ];
+function dnat(id: string, port: string, to: string): NatRule {
+  const args = ['-p', 'tcp', '-m', 'tcp', '--dport', port, '-m', 'comment', '--comment', `cellblock:${id}`];
+  return { chain: 'CELLBLOCK', args: [...args, '-j', 'DNAT', '--to-destination', to], containerId: id };
 }
-
-function touch(path: string, content = ''): void {
-  mkdirSync(join(path, '..'), { recursive: true });
-  writeFileSync(path, content);
-}
+const ruleName = (r: NatRule): string => ['-A', r.chain, ...r.args].join(' ');
 
 describe('cleanup: finding what the workshop made (fixture trees)', function () {
   let t: string;
@@ -93,60 +70,14 @@ describe('cleanup: finding what the workshop made (fixture trees)', function () 
   });
   afterEach(() => rmSync(t, { recursive: true, force: true }));
 
-  it('reads every cgroup hierarchy from mountinfo: one on v2, one per controller on hybrid', function () {
-    expect(cgroupRootsFrom('30 23 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw,nsdelegate\n')).to.deep.equal([
-      '/sys/fs/cgroup',
-    ]);
-    expect(cgroupRootsFrom(HYBRID_MOUNTINFO)).to.deep.equal([
-      '/sys/fs/cgroup/cpu',
-      '/sys/fs/cgroup/memory',
-      '/sys/fs/cgroup/pids',
-      '/sys/fs/cgroup/unified',
-    ]);
-  });
-
-  it('unescapes mount points (\\040 is a space)', function () {
-    expect(mountPointsFrom('99 1 0:5 / /tmp/a\\040b rw - tmpfs tmpfs rw\n')).to.deep.equal([
-      { path: '/tmp/a b', fstype: 'tmpfs' },
-    ]);
-  });
-
-  it('v2 layout: finds <root>/cellblock/** children first, and nothing beside it', function () {
-    // A v2 tree: interface files at every level, containers one level below the parent.
-    touch(join(t, 'cgroup.controllers'), 'cpu memory pids io\n');
-    touch(join(t, 'cellblock', 'cgroup.procs'));
-    touch(join(t, 'cellblock', 'cgroup.subtree_control'), 'cpu memory pids\n');
-    touch(join(t, 'cellblock', 'cb-dead', 'cgroup.procs'), '4242\n4243\n');
-    touch(join(t, 'cellblock', 'cb-dead', 'memory.max'), 'max\n');
-    touch(join(t, 'cellblock', 'cb-dead', 'leaf', 'cgroup.procs'));
-    touch(join(t, 'cellblock', 'cb-live', 'cgroup.procs'));
-    touch(join(t, 'cellblockish', 'cgroup.procs')); // a name that only starts like ours
-    touch(join(t, 'system.slice', 'cellblock', 'cgroup.procs')); // ours only directly under a root
-    const found = findCgroups([t]).map((c) => ({ path: c.path.slice(t.length), id: c.id, pids: c.pids }));
-    expect(found).to.deep.equal([
-      { path: '/cellblock/cb-dead/leaf', id: 'cb-dead', pids: [] },
-      { path: '/cellblock/cb-dead', id: 'cb-dead', pids: [4242, 4243] },
-      { path: '/cellblock/cb-live', id: 'cb-live', pids: [] },
-      { path: '/cellblock', id: undefined, pids: [] },
-    ]);
-  });
-
-  it('plans and removes only what is dead, keeps a live container’s, never touches a synced folder', function () {
+  it('plans and removes only what is dead, keeps a live container’s, never touches a synced folder', async function () {
     const roots = ['memory', 'pids'].map((c) => join(t, 'cg', c));
     for (const r of roots) {
       touch(join(r, 'cellblock', 'cgroup.procs'));
       touch(join(r, 'cellblock', 'cb-dead', 'cgroup.procs'));
       touch(join(r, 'cellblock', 'cb-live', 'cgroup.procs'));
     }
-    const scope: CleanupScope = {
-      proc: '/proc',
-      mountinfo: join(t, 'mountinfo'),
-      netnsDir: join(t, 'netns'),
-      runDir: join(t, 'run'),
-      containersDir: join(t, 'containers'),
-      stateDir: join(t, 'checkout', '.cellblock'),
-      tmpDir: join(t, 'tmp'),
-      initScript: '/nonexistent/init/main.js',
+    const scope = fixtureScope(t, {
       cgroupRoots: roots,
       links: () => [
         { name: 'eth0', kind: '' },
@@ -166,7 +97,7 @@ describe('cleanup: finding what the workshop made (fixture trees)', function () 
         rules: [
           dnat('cb-dead', '8080', '10.217.0.2:80'),
           dnat('cb-net', '8081', '10.217.0.3:80'),
-          ['-A', 'CELLBLOCK', '-p', 'tcp', '-j', 'RETURN'], // not a container's: no comment
+          { chain: 'CELLBLOCK', args: ['-p', 'tcp', '-j', 'RETURN'] }, // not a container's: no comment
         ],
       }),
       // A live container: its runtime is this very (node) process.
@@ -187,7 +118,7 @@ describe('cleanup: finding what the workshop made (fixture trees)', function () 
           startedAt: new Date().toISOString(),
         },
       ],
-    };
+    });
     touch(join(t, 'netns', 'cellblock-cb-live'));
     touch(join(t, 'netns', 'cellblock-cb-dead'));
     touch(join(t, 'netns', 'other'));
@@ -213,7 +144,7 @@ describe('cleanup: finding what the workshop made (fixture trees)', function () 
 
     const p = plan(scope);
     const { ops, log } = recorder();
-    const results = execute(p, ops);
+    const results = await execute(p, ops);
     const by = (a: CleanupResult['action']): string[] =>
       results.filter((r) => r.action === a).map((r) => `${r.kind} ${r.name.replace(t, '')}`);
 
@@ -229,7 +160,7 @@ describe('cleanup: finding what the workshop made (fixture trees)', function () 
         .concat([
           'netns cellblock-cb-dead',
           'lease 10.217.0.2 cb-dead',
-          `nat ${dnat('cb-dead', '8080', '10.217.0.2:80').join(' ')}`,
+          `nat ${ruleName(dnat('cb-dead', '8080', '10.217.0.2:80'))}`,
           `veth ${hostVethName('cb-dead')}`,
           'cgroup /cg/memory/cellblock/cb-dead',
           'cgroup /cg/pids/cellblock/cb-dead',
@@ -240,9 +171,10 @@ describe('cleanup: finding what the workshop made (fixture trees)', function () 
     expect(by('kept')).to.have.members([
       'mount /containers/cb-live/merged',
       'netns cellblock-cb-live',
+      'lease 10.217.0.3 cb-net',
       `veth ${hostVethName('cb-live')}`,
       `veth ${hostVethName('cb-net')}`,
-      `nat ${dnat('cb-net', '8081', '10.217.0.3:80').join(' ')}`,
+      `nat ${ruleName(dnat('cb-net', '8081', '10.217.0.3:80'))}`,
       'nat chain CELLBLOCK',
       'bridge cellblock0',
       'cgroup /cg/memory/cellblock/cb-live',
@@ -250,71 +182,70 @@ describe('cleanup: finding what the workshop made (fixture trees)', function () 
       'cgroup /cg/memory/cellblock',
       'cgroup /cg/pids/cellblock',
       'dir /containers/cb-live',
+      'state /run/cb-live.json',
+      'state /run/cb-slash.json',
     ]);
+    expect(results.filter((r) => r.action !== 'removed' && r.action !== 'kept')).to.deep.equal([]);
+    // Kept items say why: whose they are.
+    expect(results.find((r) => r.name === 'cellblock-cb-live')!.why).to.match(/cb-live is running/);
+    expect(results.find((r) => r.name === '10.217.0.3 cb-net')!.why).to.match(/live address lease/);
     // Deepest mount first: the rootfs's proc before the rootfs.
     const umounts = log.filter((l) => l.startsWith('umount')).map((l) => l.replace(t, ''));
     expect(umounts.indexOf('umount /checkout/.cellblock/rootfs/proc')).to.be.lessThan(
       umounts.indexOf('umount /checkout/.cellblock/rootfs'),
     );
+    // In stages: mounts, netns, leases, NAT rules, links, cgroups, dirs, state files.
+    const first = (prefix: string): number => log.findIndex((l) => l.startsWith(prefix));
+    const order = ['umount', 'netns', 'lease', 'nat', 'link', 'rmdir', 'rm -rf /'].map(first);
+    expect(order).to.deep.equal([...order].sort((a, b) => a - b));
+    expect(log.at(-1)).to.equal(`rm -rf ${join(t, 'run', 'cb-dead.json')}`);
     // Never the synced folder, its node_modules bind, a stranger's tmp dir, a non-veth link.
     expect(log.join('\n')).to.not.match(
       /umount .*\/checkout\n|node_modules|other-x1|cbvnotaveth|netns delete other|eth0/,
     );
+    // Nor what is mounted inside a live container's rootfs (only a dead one's).
+    expect(log).to.not.include(`umount ${join(t, 'rootfs', 'proc')}`);
   });
 
-  it('kills the processes of a dead container’s cgroup (and only those)', function () {
+  it('kills the processes of a dead container’s cgroup (and only those)', async function () {
     const sleeper = spawn('sleep', ['30'], { stdio: 'ignore' });
     try {
       const root = join(t, 'pids');
       touch(join(root, 'cellblock', 'cgroup.procs'));
       touch(join(root, 'cellblock', 'cb-gone', 'cgroup.procs'), `${sleeper.pid}\n${process.pid}\n`);
-      const p = plan({
-        proc: '/proc',
-        mountinfo: join(t, 'none'),
-        netnsDir: join(t, 'netns'),
-        runDir: join(t, 'run'),
-        containersDir: join(t, 'containers'),
-        stateDir: join(t, 'state'),
-        tmpDir: join(t, 'tmp'),
-        initScript: '/nonexistent',
-        cgroupRoots: [root],
-        links: () => [],
-        states: () => [],
-        leases: () => [],
-        nat: () => ({ chain: false, rules: [] }),
-      });
+      const p = plan(fixtureScope(t, { cgroupRoots: [root] }));
       const { ops, log } = recorder();
-      execute(p, ops);
+      await execute(p, ops);
       // This test process is listed in the fixture too: cleanup never kills itself or its ancestors.
       expect(log.filter((l) => l.startsWith('kill'))).to.deep.equal([`kill ${sleeper.pid}`]);
+      expect(log.filter((l) => l.includes(`kill ${process.pid}`) || l.includes('cgroup.kill'))).to.deep.equal([]);
       expect(log).to.include(`rmdir ${join(root, 'cellblock', 'cb-gone')}`);
+      expect(log.indexOf(`kill ${sleeper.pid}`)).to.be.lessThan(log.indexOf(`rmdir ${join(root, 'cellblock')}`));
     } finally {
       sleeper.kill('SIGKILL');
     }
   });
 
-  it('a dry run lists and removes nothing', function () {
+  it('a dry run lists exactly what the real run then removes, and touches nothing', async function () {
     const root = join(t, 'pids');
     touch(join(root, 'cellblock', 'cgroup.procs'));
-    const p = plan({
-      proc: '/proc',
-      mountinfo: join(t, 'none'),
-      netnsDir: join(t, 'netns'),
-      runDir: join(t, 'run'),
-      containersDir: join(t, 'containers'),
-      stateDir: join(t, 'state'),
-      tmpDir: join(t, 'tmp'),
-      initScript: '/nonexistent',
+    touch(join(root, 'cellblock', 'cb-gone', 'cgroup.procs'));
+    mkdirSync(join(t, 'containers', 'cb-gone'), { recursive: true });
+    touch(join(t, 'netns', 'cellblock-cb-gone'));
+    const scope = fixtureScope(t, {
       cgroupRoots: [root],
-      links: () => [],
-      states: () => [],
-      leases: () => [],
-      nat: () => ({ chain: false, rules: [] }),
+      links: () => [{ name: hostVethName('cb-gone'), kind: 'veth' }],
+      nat: () => ({ chain: true, rules: [dnat('cb-gone', '8080', '10.217.0.9:80')] }),
     });
     const { ops, log } = recorder();
-    const results = execute(p, ops, { dryRun: true });
-    expect(results.map((r) => r.action)).to.deep.equal(['would remove']);
+    const dry = await execute(plan(scope), ops, { dryRun: true });
     expect(log).to.deep.equal([]);
+    expect(dry.map((r) => r.action)).to.satisfy((a: string[]) => a.every((x) => x === 'would remove'));
+    const real = await execute(plan(scope), ops);
+    expect(real.map((r) => `${r.action} ${r.kind} ${r.name}`)).to.deep.equal(
+      dry.map((r) => `removed ${r.kind} ${r.name}`),
+    );
+    expect(real).to.have.length(7); // netns, NAT rule and chain, veth, two cgroups, dir
   });
 });
 
@@ -328,7 +259,7 @@ function quiet(cmd: string, args: string[]): void {
   spawnSync(cmd, args, { stdio: 'ignore' });
 }
 function mounted(path: string): boolean {
-  return mountPointsFrom(readFileSync('/proc/self/mountinfo', 'utf8')).some((m) => m.path === path);
+  return readMountinfo('self').some((m) => m.mountPoint === path);
 }
 function linkExists(name: string): boolean {
   return existsSync(`/sys/class/net/${name}`);
@@ -566,6 +497,8 @@ describe('cleanup: deliberate leftovers on this machine', function () {
     const liveGone = cli(['cleanup'], { env: { CELLBLOCK_CONTAINERS_DIR: containers } });
     expect(liveGone.status).to.equal(0);
     expect(liveGone.stdout).to.match(/kept\s+veth\s+cbv/);
-    expect(liveGone.stdout).to.match(/\d+ removed, \d+ kept \(in use\)|Nothing to clean up/);
+    expect(liveGone.stdout).to.match(
+      /\d+ removed( \(\d+ of them already gone\))?, \d+ kept \(in use\)|Nothing to clean up/,
+    );
   });
 });

@@ -31,8 +31,11 @@ export async function cleanup(args: CleanupArgs): Promise<number> {
     if (r.error) process.stdout.write(`                ${chalk.red(r.error)}\n`);
   }
   const count = (a: CleanupResult['action']): number => results.filter((r) => r.action === a).length;
+  // "gone": already gone when its turn came (a veth's peer goes with it): removed all the same,
+  // so the count matches the dry run's.
+  const gone = count('gone') > 0 ? ` (${count('gone')} of them already gone)` : '';
   process.stdout.write(
-    `\n${args.dryRun ? `${count('would remove')} to remove` : `${count('removed')} removed`}, ${count('kept')} kept (in use)` +
+    `\n${args.dryRun ? `${count('would remove')} to remove` : `${count('removed') + count('gone')} removed${gone}`}, ${count('kept')} kept (in use)` +
       `${failed.length ? chalk.red(`, ${failed.length} failed`) : ''}\n`,
   );
   return failed.length ? 1 : 0;

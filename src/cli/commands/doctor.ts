@@ -1,16 +1,12 @@
 /** `cellblock doctor`: a block to read, or to paste into a bug report. */
 import chalk from 'chalk';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from '../../core/paths.js';
+import { readJson } from '../../core/read.js';
 import { diagnose } from '../../workshop/doctor.js';
 
 function version(): string {
-  try {
-    return (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
-  } catch {
-    return 'unknown';
-  }
+  return readJson<{ version: string }>(join(ROOT, 'package.json'))?.version ?? 'unknown';
 }
 
 export async function doctor(args: { json: boolean }): Promise<number> {

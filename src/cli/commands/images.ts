@@ -1,8 +1,9 @@
 /** `cellblock images | build | import | rmi | diff`: the local image store (core/images). */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { containerDir } from '../../core/names.js';
 import { readState } from '../../core/host/state.js';
+import { readJson } from '../../core/read.js';
 import {
   build as buildImage,
   diffUpper,
@@ -106,10 +107,8 @@ export async function rmi(args: { images: string[] }): Promise<number> {
 
 export async function diff(args: { container: string }): Promise<number> {
   const dir = containerDir(args.container);
-  let record: OverlayRecord;
-  try {
-    record = JSON.parse(readFileSync(join(dir, 'overlay.json'), 'utf8')) as OverlayRecord;
-  } catch {
+  const record = readJson<OverlayRecord>(join(dir, 'overlay.json'));
+  if (!record) {
     const running = readState(args.container);
     throw new CliError(
       `no upper layer for container ${args.container} in ${dir}`,

@@ -3,11 +3,11 @@
  * save; keys for the rest (n next, h hint, l list, c check all, r reset, q quit).
  */
 import chalk from 'chalk';
-import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { LessonReport } from '../../workshop/checks.js';
+import { readText } from '../../core/read.js';
 import { checkPrinter } from '../check-output.js';
 import { cleanup, systemOps } from '../../workshop/cleanup.js';
 import { manifest, ROOT, sourceFile, type LessonEntry } from '../../workshop/manifest.js';
@@ -64,15 +64,11 @@ export async function watch(args: WatchArgs): Promise<number> {
   const entry = (): LessonEntry => lessons[index]!;
   const link = (e: LessonEntry): string => {
     const abs = sourceFile(e, 'lessons');
-    let line = 1;
-    try {
-      const i = readFileSync(abs, 'utf8')
-        .split('\n')
-        .findIndex((l) => l.includes('TODO'));
-      if (i >= 0) line = i + 1;
-    } catch {
-      // a missing file is reported by the checks
-    }
+    // A missing file is reported by the checks: line 1 here.
+    const todo = readText(abs)
+      .split('\n')
+      .findIndex((l) => l.includes('TODO'));
+    const line = todo >= 0 ? todo + 1 : 1;
     const text = `${relative(process.cwd(), abs) || abs}:${line}`;
     // OSC 8: a real hyperlink in terminals that know it; plain text elsewhere.
     return tty ? `\x1b]8;;file://${hostname()}${abs}\x1b\\${text}\x1b]8;;\x1b\\` : text;

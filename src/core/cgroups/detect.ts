@@ -10,7 +10,8 @@
  *   v1      the same without the unified mount
  */
 import { parseMountinfo } from '../mountinfo.js';
-import { existsSync, readFileSync, statfsSync } from 'node:fs';
+import { readText } from '../read.js';
+import { existsSync, statfsSync } from 'node:fs';
 import { release } from 'node:os';
 
 const CGROUP2_SUPER_MAGIC = 0x63677270;
@@ -46,13 +47,7 @@ export const V2_CONTROLLERS = ['cpu', 'memory', 'pids', 'io'] as const;
  */
 export function v1Mounts(mountinfo = '/proc/self/mountinfo'): Partial<Record<V1Controller, string>> {
   const out: Partial<Record<V1Controller, string>> = {};
-  let text: string;
-  try {
-    text = readFileSync(mountinfo, 'utf8');
-  } catch {
-    return out;
-  }
-  for (const { fstype, mountPoint, superOptions } of parseMountinfo(text)) {
+  for (const { fstype, mountPoint, superOptions } of parseMountinfo(readText(mountinfo))) {
     if (fstype !== 'cgroup') continue;
     for (const opt of superOptions.split(',')) {
       const c = opt as V1Controller;
@@ -62,19 +57,26 @@ export function v1Mounts(mountinfo = '/proc/self/mountinfo'): Partial<Record<V1C
   return out;
 }
 
+/**
+ * Every cgroup hierarchy's mount point, from mountinfo text: one on v2; one per
+ * v1 controller (or group of co-mounted ones) plus the unified one on hybrid.
+ */
+export function cgroupRoots(mountinfo: string): string[] {
+  const roots = parseMountinfo(mountinfo)
+    .filter((m) => m.fstype === 'cgroup' || m.fstype === 'cgroup2')
+    .map((m) => m.mountPoint);
+  return [...new Set(roots)];
+}
+
 /** Controllers the kernel offers: v2 from cgroup.controllers, v1 from the mounted hierarchies. */
 export function cgroupControllers(mode: CgroupMode, root = CGROUP_ROOT): string[] {
-  try {
-    if (mode === 'v2') return readFileSync(`${root}/cgroup.controllers`, 'utf8').trim().split(/\s+/);
-    const offered = ['cpu', 'cpuacct', 'memory', 'pids', 'blkio', 'freezer', 'cpuset', 'devices'];
-    return parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8'))
-      .filter((m) => m.fstype === 'cgroup')
-      .flatMap((m) => m.superOptions.split(','))
-      .filter((o) => offered.includes(o))
-      .sort();
-  } catch {
-    return [];
-  }
+  if (mode === 'v2') return readText(`${root}/cgroup.controllers`).trim().split(/\s+/).filter(Boolean);
+  const offered = ['cpu', 'cpuacct', 'memory', 'pids', 'blkio', 'freezer', 'cpuset', 'devices'];
+  return parseMountinfo(readText('/proc/self/mountinfo'))
+    .filter((m) => m.fstype === 'cgroup')
+    .flatMap((m) => m.superOptions.split(','))
+    .filter((o) => offered.includes(o))
+    .sort();
 }
 
 /**

@@ -12,8 +12,8 @@
  *    controller is not enabled here; EBUSY on rmdir: processes still inside);
  *  - rmdir removes a cgroup although it "contains" files.
  */
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmdirSync, writeSync } from 'node:fs';
-import { constants } from 'node:fs';
+import { closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, rmdirSync, writeSync } from 'node:fs';
+import { listDir } from '../read.js';
 
 export interface CgroupFs {
   read(path: string): string;
@@ -111,13 +111,7 @@ export const realCgroupFs: CgroupFs = {
     }
   },
   exists: (path) => existsSync(path),
-  list(path) {
-    try {
-      return readdirSync(path);
-    } catch {
-      return [];
-    }
-  },
+  list: (path) => listDir(path),
   kill(pids) {
     for (const pid of pids) {
       try {

@@ -14,8 +14,9 @@
  * CGROUP_PARENT), so an instructor can cap the whole workshop by writing a limit
  * on the parent: children can never use more than their parent together.
  */
+import { join } from 'node:path';
 import type { Limits } from './values.js';
-import type { CgroupFs } from './fs.js';
+import type { CgroupError, CgroupFs } from './fs.js';
 
 export type CgroupVersion = 'v1' | 'v2';
 
@@ -130,6 +131,42 @@ export function removeParentIfUnused(fs: CgroupFs, parentDirs: string[], capped:
       fs.rmdir(d);
     } catch {
       return; // a container just arrived (EBUSY): the parent is in use again
+    }
+  }
+}
+
+/**
+ * Remove one cgroup directory, whatever is still inside: kill its members,
+ * then rmdir. The only way a cgroup is removed — by a container's end
+ * (destroy) and by `cellblock cleanup` alike:
+ *  - cgroup.kill (v2, Linux ≥ 5.14) kills every member in one write, frozen or
+ *    not, and races no fork; without it, one SIGKILL per pid, repeated;
+ *  - a frozen v1 cgroup is thawed first: its tasks ignore SIGKILL until then;
+ *  - rmdir fails with EBUSY until the last member has exited (a killed
+ *    process still has to be reaped): try again for a while.
+ * `spared` pids are never killed (cleanup's own process and its ancestors):
+ * a cgroup that holds one stays busy, and the EBUSY is the answer.
+ */
+export async function removeCgroupDir(
+  fs: CgroupFs,
+  dir: string,
+  spared: ReadonlySet<number> = new Set(),
+): Promise<void> {
+  const freezer = join(dir, 'freezer.state');
+  if (fs.exists(freezer) && fs.read(freezer).trim() !== 'THAWED') fs.write(freezer, 'THAWED');
+  for (let attempt = 0; ; attempt++) {
+    const members = readPids(fs, join(dir, 'cgroup.procs'));
+    const doomed = members.filter((p) => !spared.has(p));
+    if (doomed.length > 0) {
+      if (doomed.length === members.length && fs.exists(join(dir, 'cgroup.kill')))
+        fs.write(join(dir, 'cgroup.kill'), '1');
+      else fs.kill(doomed);
+    }
+    try {
+      return fs.rmdir(dir);
+    } catch (err) {
+      if ((err as CgroupError).code !== 'EBUSY' || attempt >= 200) throw err;
+      await sleep(10);
     }
   }
 }

@@ -22,9 +22,9 @@ import {
   readKeyed,
   readLimit,
   readPids,
+  removeCgroupDir,
   removeParentIfUnused,
   retryWhileParentVanishes,
-  sleep,
   waitFor,
   type CgroupManager,
   type CgroupStats,
@@ -209,27 +209,11 @@ export class V1Cgroup implements CgroupManager {
 
   async destroy(): Promise<void> {
     if (!this.exists()) return;
-    // v1 frozen tasks do not die, even from SIGKILL, until thawed.
+    // v1 frozen tasks do not die, even from SIGKILL, until thawed — in every
+    // hierarchy at once, or the first rmdir would wait for them in vain.
     if (this.has('freezer') && this.frozen()) await this.thaw();
-    for (let attempt = 0; ; attempt++) {
-      this.fs.kill(this.procs());
-      const left: CgroupError[] = [];
-      for (const d of this.uniqueDirs()) {
-        if (!this.fs.exists(d)) continue;
-        try {
-          this.fs.rmdir(d);
-        } catch (err) {
-          left.push(err as CgroupError);
-        }
-      }
-      if (left.length === 0) {
-        const parents = [...new Set(Object.values(this.mounts).map((m) => join(m, this.parent)))];
-        removeParentIfUnused(this.fs, parents, (d) => this.capped(d));
-        return;
-      }
-      // EBUSY while the killed processes finish exiting: try for a while.
-      if (attempt >= 200 || left.some((e) => e.code !== 'EBUSY')) throw left[0]!;
-      await sleep(10);
-    }
+    for (const d of this.uniqueDirs()) if (this.fs.exists(d)) await removeCgroupDir(this.fs, d);
+    const parents = [...new Set(Object.values(this.mounts).map((m) => join(m, this.parent)))];
+    removeParentIfUnused(this.fs, parents, (d) => this.capped(d));
   }
 }

@@ -21,7 +21,7 @@ import {
   readKeyed,
   readLimit,
   readPids,
-  sleep,
+  removeCgroupDir,
   waitFor,
   type CgroupManager,
   type CgroupStats,
@@ -192,23 +192,7 @@ export class V2Cgroup implements CgroupManager {
 
   async destroy(): Promise<void> {
     if (!this.exists()) return;
-    for (let attempt = 0; ; attempt++) {
-      // cgroup.kill (Linux ≥ 5.14) kills every process inside in one write, frozen
-      // or not, and races no fork; before it, one SIGKILL per pid, repeated.
-      if (this.has('cgroup.kill')) {
-        if (this.procs().length > 0) this.fs.write(this.file('cgroup.kill'), '1');
-      } else {
-        this.fs.kill(this.procs());
-      }
-      try {
-        this.fs.rmdir(this.dir);
-        removeParentIfUnused(this.fs, [this.parentDir], (d) => this.capped(d));
-        return;
-      } catch (err) {
-        // EBUSY while the killed processes finish exiting: try for a while.
-        if ((err as CgroupError).code !== 'EBUSY' || attempt >= 200) throw err;
-        await sleep(10);
-      }
-    }
+    await removeCgroupDir(this.fs, this.dir);
+    removeParentIfUnused(this.fs, [this.parentDir], (d) => this.capped(d));
   }
 }

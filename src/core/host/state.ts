@@ -3,10 +3,11 @@
  * written once the init is spawned, removed after cleanup. It lets other
  * commands find a container by id (stats, pause, cleanup) without guessing.
  */
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ID_PATTERN } from '../config.js';
 import { RUN_DIR } from '../names.js';
+import { listDir, readJson } from '../read.js';
 
 export interface ContainerState {
   id: string;
@@ -31,21 +32,15 @@ export function removeState(id: string): void {
   rmSync(stateFile(id), { force: true });
 }
 
-export function readState(id: string): ContainerState | undefined {
+export function readState(id: string, runDir = RUN_DIR): ContainerState | undefined {
   if (!ID_PATTERN.test(id)) return undefined; // an id is never a path: no `../x` out of RUN_DIR
-  try {
-    return JSON.parse(readFileSync(stateFile(id), 'utf8')) as ContainerState;
-  } catch {
-    return undefined;
-  }
+  return readJson<ContainerState>(join(runDir, `${id}.json`));
 }
 
-export function listStates(): ContainerState[] {
-  let files: string[];
-  try {
-    files = readdirSync(RUN_DIR).filter((f) => f.endsWith('.json'));
-  } catch {
-    return [];
-  }
-  return files.map((f) => readState(f.slice(0, -5))).filter((s): s is ContainerState => s !== undefined);
+/** Every state file's container (in `runDir`: tests give a fixture). */
+export function listStates(runDir = RUN_DIR): ContainerState[] {
+  return listDir(runDir)
+    .filter((f) => f.endsWith('.json'))
+    .map((f) => readState(f.slice(0, -5), runDir))
+    .filter((s): s is ContainerState => s !== undefined);
 }

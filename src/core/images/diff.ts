@@ -6,8 +6,9 @@
  *   a whiteout (character device 0:0)               D (deleted)
  *   an opaque directory (trusted.overlay.opaque=y)  C, and D for each lower entry it hides
  */
-import { existsSync, lstatSync, readdirSync } from 'node:fs';
+import { lstatSync } from 'node:fs';
 import { join } from 'node:path';
+import { listDir } from '../read.js';
 import { isOpaque, isWhiteout, walkTree } from './tree.js';
 
 export interface Change {
@@ -42,18 +43,10 @@ export function diffUpper(upper: string, lowers: string[]): Change[] {
   }
   // What an opaque directory hides: every lower entry not re-created in upper.
   for (const rel of hidden) {
-    const names = new Set(lowers.flatMap((l) => (existsSync(join(l, rel)) ? safeList(join(l, rel)) : [])));
+    const names = new Set(lowers.flatMap((l) => listDir(join(l, rel))));
     for (const n of names) {
       if (!lstatSync(join(upper, rel, n), { throwIfNoEntry: false })) out.push({ kind: 'D', path: `/${rel}/${n}` });
     }
   }
   return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-}
-
-function safeList(dir: string): string[] {
-  try {
-    return readdirSync(dir);
-  } catch {
-    return [];
-  }
 }

@@ -23,7 +23,6 @@ import {
   existsSync,
   mkdirSync,
   mkdtempSync,
-  readdirSync,
   readFileSync,
   renameSync,
   rmdirSync,
@@ -35,6 +34,7 @@ import { DEFAULT_ENV } from '../config.js';
 import { listStates } from '../host/state.js';
 import { CONTAINERS_DIR, IMAGES_DIR } from '../names.js';
 import { defaultRootfs } from '../paths.js';
+import { listDir, readJson } from '../read.js';
 import { treeDigest, treeSize } from './tree.js';
 
 export interface ImageRef {
@@ -167,13 +167,11 @@ export class ImageStore {
     this.ensureBase();
     const dir = join(this.root, 'images');
     const out: Image[] = [];
-    for (const name of safeList(dir)) {
-      for (const file of safeList(join(dir, name)).filter((f) => f.endsWith('.json'))) {
-        try {
-          out.push(JSON.parse(readFileSync(join(dir, name, file), 'utf8')) as Image);
-        } catch {
-          // a half-written file cannot exist (rename), a hand-edited broken one is skipped
-        }
+    for (const name of listDir(dir)) {
+      for (const file of listDir(join(dir, name)).filter((f) => f.endsWith('.json'))) {
+        // a half-written file cannot exist (rename), a hand-edited broken one is skipped
+        const image = readJson<Image>(join(dir, name, file));
+        if (image) out.push(image);
       }
     }
     return out.sort((a, b) => refString(a).localeCompare(refString(b)));
@@ -239,13 +237,13 @@ export class ImageStore {
     const used = new Set(this.list().flatMap((i) => i.layers));
     for (const rec of containerRecords()) for (const l of rec.lower) used.add(l.split('/').at(-1)!);
     const removed: string[] = [];
-    for (const id of safeList(this.layersDir)) {
+    for (const id of listDir(this.layersDir)) {
       if (used.has(id)) continue;
       rmSync(this.layerPath(id), { recursive: true, force: true });
       removed.push(id);
     }
     const cache = join(this.root, 'cache');
-    for (const f of safeList(cache)) {
+    for (const f of listDir(cache)) {
       const layer = this.cacheGet(f.replace(/\.json$/, ''))?.layer;
       if (layer && !this.hasLayer(layer)) rmSync(join(cache, f), { force: true });
     }
@@ -253,11 +251,7 @@ export class ImageStore {
   }
 
   cacheGet(key: string): { layer: string } | undefined {
-    try {
-      return JSON.parse(readFileSync(join(this.root, 'cache', `${key}.json`), 'utf8')) as { layer: string };
-    } catch {
-      return undefined;
-    }
+    return readJson<{ layer: string }>(join(this.root, 'cache', `${key}.json`));
   }
 
   cachePut(key: string, value: { layer: string }): void {
@@ -283,12 +277,8 @@ export class ImageStore {
     if (!existsSync(rootfs)) return;
     const id = treeDigest(rootfs);
     const ref = { name: BASE_IMAGE, tag: 'latest' };
-    try {
-      const current = JSON.parse(readFileSync(this.imageFile(ref), 'utf8')) as Image;
-      if (current.layers.length === 1 && current.layers[0] === id && this.hasLayer(id)) return;
-    } catch {
-      // not imported yet
-    }
+    const current = readJson<Image>(this.imageFile(ref)); // undefined: not imported yet
+    if (current?.layers.length === 1 && current.layers[0] === id && this.hasLayer(id)) return;
     if (!this.hasLayer(id)) {
       const stage = this.staging('base');
       try {
@@ -320,23 +310,9 @@ export function copyTree(from: string, to: string, single = false): void {
   if (r.status !== 0) throw new ImageError(`copying ${from} to ${to} failed: ${(r.stderr || r.error?.message) ?? ''}`);
 }
 
-function safeList(dir: string): string[] {
-  try {
-    return readdirSync(dir);
-  } catch {
-    return [];
-  }
-}
-
 /** Every container directory's overlay record (running or kept with --keep). */
 export function containerRecords(dir: string = CONTAINERS_DIR): OverlayRecord[] {
-  return safeList(dir).flatMap((id) => {
-    try {
-      return [JSON.parse(readFileSync(join(dir, id, 'overlay.json'), 'utf8')) as OverlayRecord];
-    } catch {
-      return [];
-    }
-  });
+  return listDir(dir).flatMap((id) => readJson<OverlayRecord>(join(dir, id, 'overlay.json')) ?? []);
 }
 
 /** Ids of running containers whose overlay stacks any of these layer directories. */

@@ -22,11 +22,13 @@
  * another allocation of this same process in (flock does not exclude a
  * process from itself when it holds the lock through another open file).
  */
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LOCK_EX } from '../../native/constants.js';
 import { flock } from '../../native/fd.js';
+import { processStart } from '../host/proc.js';
 import { BRIDGE, hostVethName, NET_DIR } from '../names.js';
+import { listDir, readJson } from '../read.js';
 import { formatIp, parseIp, usableIn, type Subnet } from './addr.js';
 import { removeNatChain, removeNatRulesOf, type PortMapping } from './publish.js';
 import { ip, unlessGone } from './tools.js';
@@ -49,38 +51,15 @@ export interface Lease {
   ports: PortMapping[];
 }
 
-/** A process's start time (field 22 of /proc/<pid>/stat), or undefined when it is gone. */
-export function processStart(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name (field 2) may hold spaces and parentheses: count from the last ')'.
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
-  } catch {
-    return undefined;
-  }
-}
-
 export function isStale(lease: Lease): boolean {
   return processStart(lease.runtime.pid) !== lease.runtime.start;
 }
 
 /** Every lease on disk (stale ones too). Safe without the lock. */
 export function readLeases(): Lease[] {
-  let files: string[];
-  try {
-    files = readdirSync(LEASES_DIR);
-  } catch {
-    return [];
-  }
-  return files
+  return listDir(LEASES_DIR)
     .filter((f) => parseIp(f) !== undefined)
-    .flatMap((f) => {
-      try {
-        return [JSON.parse(readFileSync(join(LEASES_DIR, f), 'utf8')) as Lease];
-      } catch {
-        return []; // removed meanwhile
-      }
-    });
+    .flatMap((f) => readJson<Lease>(join(LEASES_DIR, f)) ?? []); // removed meanwhile: none
 }
 
 /** The leases of containers whose runtime still runs. Safe without the lock (for validations and probes). */
@@ -131,16 +110,46 @@ export function reclaimStale(): Lease[] {
   for (const l of stale) {
     removeNatRulesOf(l.id);
     unlessGone(() => ip(['link', 'delete', hostVethName(l.id)]));
-    rmSync(join(LEASES_DIR, l.address), { force: true });
+    dropStaleLease(l);
   }
   return stale;
+}
+
+/**
+ * Remove `lease`'s file if it still is that container's and still stale — a
+ * lease is given back by its own runtime, or taken back once that runtime is
+ * gone, never while it runs. false: it was gone already. Under the lock.
+ */
+export function dropStaleLease(lease: Lease): boolean {
+  assertLocked('dropStaleLease');
+  const file = join(LEASES_DIR, lease.address);
+  const now = readJson<Lease>(file);
+  if (now?.id !== lease.id) return false;
+  if (!isStale(now))
+    throw new Error(`the lease of ${lease.address} is held by a running runtime (pid ${now.runtime.pid})`);
+  rmSync(file, { force: true });
+  return true;
+}
+
+/**
+ * Run `fn` under the lock if no container on the bridge runs (none holds a
+ * live lease): for what they all share, the bridge and the NAT chain. When
+ * one does, throws, naming it.
+ */
+export function unlessInUse(what: string, fn: () => void): void {
+  withNetworkLock(() => {
+    const holder = liveLeases()[0];
+    if (holder) throw new Error(`${what} is in use: container ${holder.id} runs on the bridge`);
+    fn();
+  });
 }
 
 /**
  * After a runtime was killed (SIGKILL: no cleanup ran): reclaim the stale
  * leases, and if no container is left on the bridge, remove the shared pieces
  * the last cleanup would have removed — the NAT chain and the bridge. Takes
- * the lock. For `cellblock cleanup` and for tests that kill a runtime.
+ * the lock. For tests that kill a runtime (`cellblock cleanup` removes the
+ * same things one by one, through the network inventory: inventory.ts).
  */
 export function sweepNetwork(): Lease[] {
   return withNetworkLock(() => {

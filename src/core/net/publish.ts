@@ -20,9 +20,10 @@
  * port tells at once whether another program has it.
  */
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { BRIDGE, NAT_CHAIN, natComment, NET_DIR } from '../names.js';
+import { readText } from '../read.js';
 import { bridgeAddress, sameNetwork } from './addr.js';
 import { iptables, NetToolError, unlessGone } from './tools.js';
 
@@ -63,13 +64,7 @@ export function parsePublish(values: unknown): { ports: PortMapping[]; problems:
 export function listeningTcpPorts(): Map<number, string> {
   const out = new Map<number, string>();
   for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    let text = '';
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch {
-      continue;
-    }
-    for (const line of text.split('\n').slice(1)) {
+    for (const line of readText(file).split('\n').slice(1)) {
       const f = line.trim().split(/\s+/);
       if (f[3] !== '0A' || !f[1]) continue;
       const [hexIp, hexPort] = f[1].split(':');
@@ -144,7 +139,11 @@ export function ensureNatChain(): void {
 
 /** The chain and its jumps, if there. Call under the network lock, when the last container has gone. */
 export function removeNatChain(): void {
-  if (!existsSync(CHAIN_MARK)) return;
+  if (existsSync(CHAIN_MARK)) dropNatChain();
+}
+
+/** The chain and its jumps, mark or no mark (`cellblock cleanup`: a chain may outlive its mark). Under the network lock. */
+export function dropNatChain(): void {
   if (natChainExists()) {
     for (const jump of JUMPS) unlessGone(() => iptables(['-t', 'nat', '-D', ...jump]));
     iptables(['-t', 'nat', '-F', NAT_CHAIN]);
@@ -153,27 +152,66 @@ export function removeNatChain(): void {
   rmSync(CHAIN_MARK, { force: true });
 }
 
-/** The rules of CELLBLOCK as iptables -S prints them, split into arguments ("quoted" comments unquoted). */
-export function natRules(): string[][] {
+/** A rule of the nat table that is the workshop's. */
+export interface NatRule {
+  /** The chain it is in: NAT_CHAIN for a published port, PREROUTING or OUTPUT for a jump to NAT_CHAIN. */
+  chain: string;
+  /** Everything after the chain, as `iptables -S` prints it (quotes removed): what `-D <chain>` takes. */
+  args: string[];
+  /** The container whose port it publishes (its comment is natComment(id)); none on a jump. */
+  containerId?: string;
+}
+
+/**
+ * The workshop's part of the nat table, read once (`iptables -S`: the table as
+ * the commands that would make it): whether NAT_CHAIN exists, and the rules
+ * that are ours — the jumps to it, its rules, anything commented
+ * natComment(id). Nothing when iptables is not installed.
+ */
+export function natTable(): { chain: boolean; rules: NatRule[] } {
   let text: string;
   try {
-    text = iptables(['-t', 'nat', '-S', NAT_CHAIN]);
+    text = iptables(['-t', 'nat', '-S']);
   } catch (err) {
-    if (err instanceof NetToolError) return [];
+    if (err instanceof NetToolError) return { chain: false, rules: [] };
     throw err;
   }
-  return text
-    .split('\n')
-    .filter((l) => l.startsWith(`-A ${NAT_CHAIN} `))
-    .map((l) => (l.match(/"[^"]*"|\S+/g) ?? []).map((a) => a.replace(/^"(.*)"$/, '$1')));
+  return parseNatTable(text);
+}
+
+/** natTable's reading of `iptables -t nat -S` output. */
+export function parseNatTable(text: string): { chain: boolean; rules: NatRule[] } {
+  const prefix = natComment('');
+  let chain = false;
+  const rules: NatRule[] = [];
+  for (const line of text.split('\n')) {
+    const words = (line.match(/"[^"]*"|\S+/g) ?? []).map((a) => a.replace(/^"(.*)"$/, '$1'));
+    const [verb, name = '', ...args] = words;
+    if (verb === '-N' && name === NAT_CHAIN) chain = true;
+    if (verb !== '-A') continue;
+    const c = args.indexOf('--comment');
+    const comment = c >= 0 ? args[c + 1] : undefined;
+    const containerId = comment?.startsWith(prefix) ? comment.slice(prefix.length) : undefined;
+    const jump = args.some((a, i) => a === '-j' && args[i + 1] === NAT_CHAIN);
+    if (name !== NAT_CHAIN && !jump && containerId === undefined) continue;
+    rules.push({ chain: name, args, ...(containerId !== undefined ? { containerId } : {}) });
+  }
+  return { chain, rules };
+}
+
+/** The workshop's rules of the nat table (natTable). */
+export function natRules(): NatRule[] {
+  return natTable().rules;
+}
+
+/** Delete one rule, exactly as it was read. */
+export function deleteNatRule(rule: NatRule): void {
+  iptables(['-t', 'nat', '-D', rule.chain, ...rule.args]);
 }
 
 /** Every DNAT rule of container `id`, found by its comment — for a container whose runtime died before its cleanup. */
 export function removeNatRulesOf(id: string): void {
-  for (const rule of natRules()) {
-    if (!rule.includes(natComment(id))) continue;
-    unlessGone(() => iptables(['-t', 'nat', '-D', ...rule.slice(1)]));
-  }
+  for (const rule of natRules()) if (rule.containerId === id) unlessGone(() => deleteNatRule(rule));
 }
 
 // ─── the loopback proxy ───────────────────────────────────────────────────────

@@ -97,14 +97,19 @@ export function iptables(args: string[]): string {
   return runTool(['iptables', '-w', ...args]);
 }
 
+/** What the tools say when the thing is already gone. */
+const GONE = /Cannot find device|No such file|does not exist|Bad rule|No chain/;
+
+/** Did a tool fail because what it was to change is already gone? */
+export function isGone(err: unknown, gone = GONE): boolean {
+  return err instanceof NetToolError && gone.test(err.stderr);
+}
+
 /** Like fn(), but an error whose message matches `gone` (the thing is already gone) is not one. */
-export function unlessGone(
-  fn: () => unknown,
-  gone = /Cannot find device|No such file|does not exist|Bad rule|No chain/,
-): void {
+export function unlessGone(fn: () => unknown, gone = GONE): void {
   try {
     fn();
   } catch (err) {
-    if (!(err instanceof NetToolError) || !gone.test(err.stderr)) throw err;
+    if (!isGone(err, gone)) throw err;
   }
 }

@@ -1,0 +1,245 @@
+/**
+ * The host/runtime area's inventory (core/inventory.ts): what a `cellblock run`
+ * itself leaves when it dies before its cleanup (SIGKILL, a crash).
+ *
+ *   process  a container's processes whose runtime is gone: the pid of a state
+ *            file (and its start time, so a recycled pid is never hit); an init
+ *            of this checkout that lost its runtime; the members of a cgroup or
+ *            a named network namespace of no running container; their descendants
+ *   mount    below RUN_DIR, .cellblock/, a <tmpdir>/cellblock-* directory, or
+ *            the rootfs of a container that is gone
+ *   state    RUN_DIR/<id>.json
+ *
+ * The state files are also how this area knows which containers run: their
+ * runtime process is alive (and is Node).
+ */
+import { existsSync, readlinkSync, rmSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { listCgroups, type CgroupScope } from '../cgroups/inventory.js';
+import {
+  AlreadyGone,
+  STAGE,
+  type Inventory,
+  type InventoryItem,
+  type Kind,
+  type KnownContainer,
+} from '../inventory.js';
+import { isBelow, mountKind, type MountOps } from '../mountinfo.js';
+import { TMP_PREFIX } from '../names.js';
+import { netnsByInode, type NetScope } from '../net/inventory.js';
+import { processes, readProc, type ProcInfo } from './proc.js';
+import { listStates, type ContainerState } from './state.js';
+
+export interface HostScope {
+  proc: string;
+  mountinfo: string;
+  /** Container state files (names.ts RUN_DIR). */
+  runDir: string;
+  /** The checkout's .cellblock/ (paths.ts STATE_DIR). */
+  stateDir: string;
+  /** The image area's, inside .cellblock/ by default: its mounts are not claimed here. */
+  containersDir: string;
+  tmpDir: string;
+  /** The container init script of this checkout (dist/src/core/init/main.js). */
+  initScript: string;
+  /** Container state files; default: read from runDir. */
+  states?: () => ContainerState[];
+}
+
+/** This checkout's init script, as its processes show it in their command line. */
+export const INIT_SCRIPT = fileURLToPath(new URL('../init/main.js', import.meta.url));
+
+export interface ProcessItem extends InventoryItem {
+  kind: 'process';
+  pid: number;
+  /** When it started (ms since the epoch): the pid is only killed while it still names this process. */
+  startedMs: number;
+}
+
+export interface StateItem extends InventoryItem {
+  kind: 'state';
+  path: string;
+}
+
+export interface HostOps extends MountOps {
+  /** SIGKILL, if `pid` still is the process that started at `startedMs`. */
+  kill(pid: number, startedMs: number): void;
+  /** true while the process exists (and is not a zombie). */
+  alive(pid: number): boolean;
+  rmrf(path: string): void;
+}
+
+const statesOf = (scope: HostScope): ContainerState[] => (scope.states ?? (() => listStates(scope.runDir)))();
+
+/** Runtimes (`cellblock run`, a test) are Node processes: a pid recycled since is something else, mostly. */
+const isNode = (p: ProcInfo | undefined): boolean => p !== undefined && /node/.test(basename(p.cmdline[0] ?? ''));
+
+function describe(p: ProcInfo): string {
+  const cmd = p.cmdline.join(' ');
+  return `${p.pid} ${cmd.length > 60 ? `${cmd.slice(0, 57)}…` : cmd}`;
+}
+
+const processesKind: Kind<ProcessItem, HostScope & CgroupScope & NetScope, HostOps> = {
+  kind: 'process',
+  stage: STAGE.processes,
+  // The harness looks for a container's leftover processes itself, in the
+  // container's own namespaces: a walk of all /proc twice a trial would add nothing.
+  probed: false,
+  list(scope, { live, spared }) {
+    const procs = processes(scope.proc);
+    const states = statesOf(scope);
+    const livePids = new Set(states.filter((s) => live.has(s.id)).map((s) => s.pid));
+    const strays = new Map<number, { why: string; containerId?: string }>();
+    const add = (pid: number, why: string, containerId?: string): void => {
+      if (spared.has(pid) || livePids.has(pid) || !procs.has(pid) || strays.has(pid)) return;
+      strays.set(pid, { why, ...(containerId !== undefined ? { containerId } : {}) });
+    };
+
+    // 1. Containers whose runtime is gone. The start time must match the state
+    //    file: a pid recycled by an unrelated process is left alone.
+    for (const s of states.filter((x) => !live.has(x.id))) {
+      const p = procs.get(s.pid);
+      const started = Date.parse(s.startedAt);
+      if (p && p.startedMs >= started - 10_000 && p.startedMs <= started + 2_000) {
+        add(s.pid, `container ${s.id}, whose runtime (pid ${s.runtimePid}) is gone`, s.id);
+      }
+    }
+    // 2. An init of this checkout with no runtime above it.
+    for (const p of procs.values()) {
+      if (p.cmdline[1] !== scope.initScript) continue;
+      const parent = procs.get(p.ppid);
+      if (parent?.pid === 1 || !isNode(parent)) add(p.pid, 'a container init whose runtime is gone');
+    }
+    // 3. Members of the workshop's cgroups that belong to no running container.
+    for (const cg of listCgroups(scope)) {
+      if (cg.containerId !== undefined && live.has(cg.containerId)) continue;
+      for (const pid of cg.pids) add(pid, `in cgroup ${cg.path}`, cg.containerId);
+    }
+    // 4. Members of the workshop's named network namespaces, the same way.
+    const netns = [...netnsByInode(scope)].filter(([, n]) => !live.has(n.containerId!));
+    if (netns.length > 0) {
+      const dead = new Map(netns);
+      for (const p of procs.values()) {
+        let link: string;
+        try {
+          link = readlinkSync(join(scope.proc, String(p.pid), 'ns', 'net'));
+        } catch {
+          continue; // exited meanwhile
+        }
+        const n = dead.get(link);
+        if (n) add(p.pid, `in network namespace ${n.name}`, n.containerId);
+      }
+    }
+    // 5. Their descendants are the container's too.
+    const children = new Map<number, number[]>();
+    for (const p of procs.values()) children.set(p.ppid, [...(children.get(p.ppid) ?? []), p.pid]);
+    for (const [pid, { why, containerId }] of [...strays]) {
+      const stack = [...(children.get(pid) ?? [])];
+      while (stack.length > 0) {
+        const c = stack.pop()!;
+        add(c, `child of ${pid} (${why})`, containerId);
+        stack.push(...(children.get(c) ?? []));
+      }
+    }
+    return [...strays].map(([pid, s]) => {
+      const p = procs.get(pid)!;
+      return { area: 'host', kind: 'process', name: describe(p), pid, startedMs: p.startedMs, ...s };
+    });
+  },
+  remove: (item, ops) => ops.kill(item.pid, item.startedMs),
+  // Killed processes hold mounts and cgroups until they have exited.
+  async settle(killed, ops) {
+    for (let waited = 0; waited < 3000 && killed.some((p) => ops.alive(p.pid)); waited += 25) {
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  },
+};
+
+const mounts = mountKind<HostScope>('host', (scope, { live }) => {
+  const states = statesOf(scope).filter((s) => s.rootfs && s.rootfs !== '/');
+  const ourTmp = (p: string): boolean =>
+    isBelow(p, scope.tmpDir) && p.slice(scope.tmpDir.length).replace(/^\/+/, '').startsWith(TMP_PREFIX);
+  return (path) => {
+    // CONTAINERS_DIR is the image area's, and never removed itself.
+    if (path === scope.containersDir || isBelow(path, scope.containersDir)) return undefined;
+    const dead = states.find((s) => !live.has(s.id) && isBelow(path, s.rootfs));
+    const why = isBelow(path, scope.stateDir)
+      ? 'below .cellblock/'
+      : path === scope.runDir || isBelow(path, scope.runDir)
+        ? 'below the runtime state directory'
+        : ourTmp(path)
+          ? `in a ${TMP_PREFIX}* temporary directory`
+          : dead
+            ? `below the rootfs ${dead.rootfs} of a container that is gone`
+            : undefined;
+    if (why === undefined) return undefined;
+    // Inside a running container's rootfs: its (kept); else a dead one's, if any.
+    const owner = states.find((s) => live.has(s.id) && (path === s.rootfs || isBelow(path, s.rootfs))) ?? dead;
+    return { why, ...(owner ? { containerId: owner.id } : {}) };
+  };
+});
+
+const stateFiles: Kind<StateItem, HostScope, HostOps> = {
+  kind: 'state',
+  stage: STAGE.stateFiles,
+  list: (scope) =>
+    statesOf(scope).map((s) => ({
+      area: 'host',
+      kind: 'state',
+      name: join(scope.runDir, `${s.id}.json`),
+      path: join(scope.runDir, `${s.id}.json`),
+      why: `container ${s.id} is gone`,
+      containerId: s.id,
+    })),
+  remove: (item, ops) => ops.rmrf(item.path),
+};
+
+/**
+ * The real operations: SIGKILL, umount2 and rm — also the image area's (its
+ * mounts and directories are removed the same way).
+ */
+export async function systemHostOps(): Promise<HostOps> {
+  // The syscall bindings load koffi: only when something is actually removed.
+  const { umount2 } = await import('../../native/mount.js');
+  const { MNT_DETACH } = await import('../../native/constants.js');
+  return {
+    kill(pid, startedMs) {
+      // Still the same process? A pid freed since the listing may name another one.
+      if (readProc(pid)?.startedMs !== startedMs) throw new AlreadyGone('no such process');
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ESRCH') throw new AlreadyGone('no such process');
+        throw err;
+      }
+    },
+    alive: (pid) => readProc(pid) !== undefined,
+    umount(path) {
+      try {
+        // Lazy: a leftover mount may still be open by a process just killed.
+        umount2(path, MNT_DETACH);
+      } catch (err) {
+        const code = (err as { code?: string }).code;
+        if (code === 'EINVAL' || code === 'ENOENT') throw new AlreadyGone(String(err));
+        throw err;
+      }
+    },
+    rmrf(path) {
+      if (!existsSync(path)) throw new AlreadyGone('no such file or directory');
+      rmSync(path, { recursive: true, force: true });
+    },
+  };
+}
+
+export const hostInventory: Inventory<HostScope & CgroupScope & NetScope, HostOps> = {
+  area: 'host',
+  kinds: [processesKind, mounts, stateFiles],
+  containers: (scope): KnownContainer[] =>
+    statesOf(scope).map((s) => ({
+      id: s.id,
+      ...(isNode(readProc(s.runtimePid, scope.proc))
+        ? { running: `container ${s.id} is running (runtime pid ${s.runtimePid})` }
+        : {}),
+    })),
+};
