@@ -4,39 +4,31 @@ import { CLONE_NEWUTS } from '../../src/native/constants.js';
 import { guardedSys, HostNamespaceError, readNamespaces } from '../../src/core/init/guard.js';
 import { lookPath } from '../../src/core/init/exec.js';
 import { load } from '../../src/workshop/loader.js';
-import type { ContainerConfig } from '../../src/core/config.js';
 import { recordingSys } from './recording-sys.js';
-
-const config = (over: Partial<ContainerConfig> = {}): ContainerConfig => ({
-  id: 'cb-steps',
-  rootfs: '/',
-  argv: ['true'],
-  env: [],
-  cwd: '/',
-  tty: false,
-  ...over,
-});
+import { testConfig } from '../support/config.js';
 
 describe('container-side steps (recorded)', function () {
   it('01-uts asks for CLONE_NEWUTS and sets the given hostname', async function () {
     const [, uts] = await load({ kind: 'verify', id: '01-uts', source: 'solutions' });
     const { sys, calls } = recordingSys();
-    expect(uts!.lesson.cloneFlags!(config())).to.equal(CLONE_NEWUTS);
-    await uts!.lesson.init!(config({ hostname: 'box01' }), sys);
+    expect(uts!.lesson.cloneFlags!(testConfig())).to.equal(CLONE_NEWUTS);
+    await uts!.lesson.init!(testConfig({ hostname: 'box01' }), sys);
     expect(calls).to.deep.equal([{ name: 'sethostname', args: ['box01'] }]);
   });
 
   it('01-uts falls back to the container id', async function () {
     const [, uts] = await load({ kind: 'verify', id: '01-uts', source: 'solutions' });
     const { sys, calls } = recordingSys();
-    await uts!.lesson.init!(config(), sys);
-    expect(calls[0]!.args).to.deep.equal(['cb-steps']);
+    await uts!.lesson.init!(testConfig(), sys);
+    expect(calls[0]!.args).to.deep.equal(['cb-unit']);
   });
 
   it('an EPERM from the kernel reaches the caller with its hint', async function () {
     const [, uts] = await load({ kind: 'verify', id: '01-uts', source: 'solutions' });
     const { sys } = recordingSys({ sethostname: 'EPERM' });
-    expect(() => uts!.lesson.init!(config({ hostname: 'x' }), sys)).to.throw(/sethostname\(x\): EPERM — needs root/);
+    expect(() => uts!.lesson.init!(testConfig({ hostname: 'x' }), sys)).to.throw(
+      /sethostname\(x\): EPERM — needs root/,
+    );
   });
 
   it('the guard refuses sethostname while still in the host’s UTS namespace', function () {
