@@ -112,14 +112,6 @@ interface Inside {
   hostAfter: string;
 }
 
-const memo = new WeakMap<CheckEnv, Map<string, Promise<unknown>>>();
-function once<T>(env: CheckEnv, key: string, make: () => Promise<T>): Promise<T> {
-  let m = memo.get(env);
-  if (!m) memo.set(env, (m = new Map()));
-  if (!m.has(key)) m.set(key, make());
-  return m.get(key) as Promise<T>;
-}
-
 function sameFile(a: string, b: string): boolean {
   try {
     const x = statSync(a);
@@ -143,7 +135,7 @@ function devEntry(path: string): string {
 
 /** One container, looked at in every way the checks need: `ps`, the marker, then it waits on stdin. */
 function inside(env: CheckEnv): Promise<Inside> {
-  return once(env, 'inside', () =>
+  return env.once('inside', () =>
     withMarker(async (marker, markerContent) => {
       const rootfs = defaultRootfs();
       const dev: Record<string, string> = {};

@@ -296,14 +296,6 @@ function freePort(): Promise<number> {
   });
 }
 
-const memo = new WeakMap<CheckEnv, Map<string, Promise<unknown>>>();
-function once<T>(env: CheckEnv, key: string, make: () => Promise<T>): Promise<T> {
-  let m = memo.get(env);
-  if (!m) memo.set(env, (m = new Map()));
-  if (!m.has(key)) m.set(key, make());
-  return m.get(key) as Promise<T>;
-}
-
 // ─── the scenarios ────────────────────────────────────────────────────────────
 
 interface Single {
@@ -325,7 +317,7 @@ interface Single {
  * a veth that the cleanup did not delete — the kernel cannot race to remove it.
  */
 function single(env: CheckEnv): Promise<Single> {
-  return once(env, 'single', async () => {
+  return env.once('single', async () => {
     const name = `net-${tag()}`;
     const o: Partial<Single> = { name };
     let pin: number | undefined;
@@ -363,7 +355,7 @@ interface Pair {
 
 /** Two named containers on the bridge; each pings the other by address and by name. */
 function pair(env: CheckEnv): Promise<Pair> {
-  return once(env, 'pair', async () => {
+  return env.once('pair', async () => {
     const names: [string, string] = [`alpha-${tag()}`, `beta-${tag()}`];
     const o: Pair = { names, pings: [] };
     o.a = await env.trial({
@@ -417,7 +409,7 @@ const serve = (who: string): string[] => ['sh', '-c', `nc -ll -p 80 -e echo hell
 
 /** Two containers both serving port 80, the first also published on a free host port. */
 function servers(env: CheckEnv): Promise<Servers> {
-  return once(env, 'servers', async () => {
+  return env.once('servers', async () => {
     const port = await freePort();
     const o: Servers = { port, fetched: {}, rulesDuring: [], rulesAfter: [], listeningA: false, listeningB: false };
     o.a = await env.trial({

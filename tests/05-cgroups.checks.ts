@@ -176,10 +176,8 @@ interface Observed {
 }
 
 /** One container with LIMITS, looked at while it waits on stdin. */
-const limitsTrials = new WeakMap<CheckEnv, Promise<Observed>>();
 function limitsTrial(env: CheckEnv): Promise<Observed> {
-  if (!limitsTrials.has(env)) limitsTrials.set(env, startLimitsTrial(env));
-  return limitsTrials.get(env)!;
+  return env.once('limits', () => startLimitsTrial(env));
 }
 function startLimitsTrial(env: CheckEnv): Promise<Observed> {
   const o: Observed = { t: undefined as unknown as TrialResult, values: {} };

@@ -30,6 +30,12 @@ export interface CheckEnv {
   trial(opts: TrialOptions): Promise<TrialResult>;
   /** The same trial, run once and shared by every check that asks for `key`. */
   shared(key: string, opts: TrialOptions): Promise<TrialResult>;
+  /**
+   * Anything made once per run of a lesson's checks and shared by the checks
+   * that ask for `key` — a scenario of several trials and what the host saw
+   * meanwhile. Keys are one namespace with `shared`'s.
+   */
+  once<T>(key: string, make: () => Promise<T>): Promise<T>;
 }
 
 export interface Check {
@@ -135,7 +141,7 @@ export async function runLessonChecks(
   }
 
   const trials: TrialResult[] = [];
-  const memo = new Map<string, Promise<TrialResult>>();
+  const memo = new Map<string, Promise<unknown>>();
   const env: CheckEnv = {
     lessons,
     trial: async (opts) => {
@@ -143,9 +149,10 @@ export async function runLessonChecks(
       trials.push(t);
       return t;
     },
-    shared: (key, opts) => {
-      if (!memo.has(key)) memo.set(key, env.trial(opts));
-      return memo.get(key)!;
+    shared: (key, opts) => env.once(key, () => env.trial(opts)),
+    once: <T>(key: string, make: () => Promise<T>): Promise<T> => {
+      if (!memo.has(key)) memo.set(key, make());
+      return memo.get(key) as Promise<T>;
     },
   };
 
