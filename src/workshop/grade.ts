@@ -12,7 +12,7 @@ import { cleanup } from './cleanup.js';
 import { GUARD_MARK } from './guard.js';
 import { solutionReferences } from './imports.js';
 import { checkIntegrity, type Integrity } from './integrity.js';
-import { manifest, ROOT, sourceFile, type LessonEntry } from './manifest.js';
+import { findLesson, manifest, ROOT, sourceFile, type LessonEntry } from './manifest.js';
 import { runWorker } from './runner.js';
 
 export const GRADE_FORMAT = 'cellblock-grade/1';
@@ -65,7 +65,7 @@ export interface GradeReport {
 }
 
 export interface GradeOptions {
-  /** Lesson ids or numbers; default: the whole manifest. */
+  /** Lesson ids or numbers (findLesson); default: the whole manifest. */
   only?: string[];
   learner?: string;
   expectFingerprint?: string;
@@ -80,9 +80,9 @@ export async function grade(opts: GradeOptions = {}): Promise<GradeReport> {
   const started = performance.now();
   const integrity = checkIntegrity(ROOT, { expectFingerprint: opts.expectFingerprint });
   const all = manifest();
-  const selected = opts.only?.length
-    ? all.filter((e) => opts.only!.some((q) => e.id === q || Number(q) === Number(e.id.split('-')[0])))
-    : all;
+  // Looked up before anything runs: an unknown lesson is an error, never a lesson silently left out.
+  const asked = new Set(opts.only?.map((q) => findLesson(q)));
+  const selected = asked.size ? all.filter((e) => asked.has(e)) : all;
 
   const lessons: LessonGrade[] = [];
   for (const entry of selected) {

@@ -55,6 +55,23 @@ describe('cellblock verify / status / hint / doctor', function () {
     expect(r.stderr).to.include('no lesson "77": choose one of 00-process');
   });
 
+  // One lookup for every command: a number or a full id. Anything else is a
+  // bad command line that names the lessons — never a lesson picked by a guess.
+  for (const args of [
+    ['watch', '--lesson', 'uts'],
+    ['grade', '--lesson', 'uts'],
+    ['verify', '99'],
+  ]) {
+    it(`${args.join(' ')}: exits 2 and names the valid lessons`, function () {
+      const r = cellblock(args, { env: scratchEnv() });
+      expect(r.status, r.stdout + r.stderr).to.equal(2);
+      expect(r.stderr).to.include(`no lesson "${args.at(-1)}": choose one of 00-process, 01-uts`);
+      expect(r.stderr).to.match(/or its number: 0, 1, 2/);
+      if (args.at(-1) === 'uts') expect(r.stderr).to.include('did you mean 01-uts?');
+      expect(r.stdout, 'nothing ran').to.equal('');
+    });
+  }
+
   it('doctor reports root, kernel, cgroup mode and the rootfs', function () {
     const r = cellblock(['doctor', '--json']);
     const d = JSON.parse(r.stdout) as { ok: boolean; findings: { name: string; level: string; value: string }[] };

@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { grade as run, toJUnit, type GradeReport, type LessonGrade } from '../../workshop/grade.js';
 import { seal } from '../../workshop/integrity.js';
-import { ROOT } from '../../workshop/manifest.js';
+import { findLesson, ROOT } from '../../workshop/manifest.js';
 
 interface GradeArgs {
   json: boolean;
@@ -27,6 +27,8 @@ export async function grade(args: GradeArgs): Promise<number> {
     process.stdout.write(`Wrote ${s.file}: ${s.files} files, fingerprint ${s.fingerprint}\n`);
     return EXIT.ok;
   }
+  // Before the build and the first container: `--lesson uts` is a mistake to say, not a lesson to skip.
+  const only = args.lesson?.map((q) => findLesson(String(q)).id);
   // dist/ is rebuilt from the sources: a hand-edited dist/lessons/… file must not be graded.
   const build = (await import(pathToFileURL(join(ROOT, 'scripts', 'build.mjs')).href)) as Build;
   await build.ensureBuilt({ force: true });
@@ -34,7 +36,7 @@ export async function grade(args: GradeArgs): Promise<number> {
   const table = !args.json;
   if (table) process.stdout.write(`${chalk.bold('cellblock grade')}\n\n  ${head()}\n`);
   const report = await run({
-    ...(args.lesson?.length ? { only: args.lesson.map(String) } : {}),
+    ...(only?.length ? { only } : {}),
     ...(args.learner ? { learner: args.learner } : {}),
     ...(args.expectFingerprint ? { expectFingerprint: args.expectFingerprint } : {}),
     onLesson: (g) => table && process.stdout.write(`  ${row(g)}\n`),

@@ -10,7 +10,7 @@ import { pathToFileURL } from 'node:url';
 import type { LessonReport } from '../../workshop/checks.js';
 import { checkPrinter } from '../check-output.js';
 import { cleanup, systemOps } from '../../workshop/cleanup.js';
-import { manifest, ROOT, sourceFile, type LessonEntry } from '../../workshop/manifest.js';
+import { findLesson, manifest, ROOT, sourceFile, type LessonEntry } from '../../workshop/manifest.js';
 import { readProgress, recordRun, updateProgress } from '../../workshop/progress.js';
 import { startWorker, type WorkerRun } from '../../workshop/runner.js';
 import { resetLesson, StarterError } from '../../workshop/starter.js';
@@ -26,21 +26,20 @@ type Build = { ensureBuilt(o?: { force?: boolean }): Promise<boolean> };
 const KEYS = `${chalk.bold('n')} next · ${chalk.bold('h')} hint · ${chalk.bold('l')} list · ${chalk.bold('c')} check all · ${chalk.bold('r')} reset · ${chalk.bold('q')} quit`;
 
 export async function watch(args: WatchArgs): Promise<number> {
+  // First: `--lesson uts` is an error to say, not lesson 00 to open.
+  const asked = args.lesson ? findLesson(args.lesson) : undefined;
   const build = (await import(pathToFileURL(join(ROOT, 'scripts', 'build.mjs')).href)) as Build;
   const out = (s = ''): boolean => process.stdout.write(`${s}\n`);
   const tty = process.stdout.isTTY === true;
   const lessons = manifest();
   const progress = readProgress();
-  let index = args.lesson
-    ? Math.max(
-        0,
-        lessons.findIndex((l) => l.id === args.lesson || Number(l.id.split('-')[0]) === Number(args.lesson)),
-      )
+  let index = asked
+    ? lessons.indexOf(asked)
     : Math.max(
         0,
         lessons.findIndex((l) => !progress.lessons[l.id]?.passed),
       );
-  if (!args.lesson && lessons.every((l) => progress.lessons[l.id]?.passed)) index = lessons.length - 1;
+  if (!asked && lessons.every((l) => progress.lessons[l.id]?.passed)) index = lessons.length - 1;
 
   const synced = syncedFolderType(ROOT);
   const watcher = new FileWatcher({
