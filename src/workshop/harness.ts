@@ -130,7 +130,7 @@ export async function trial(lessons: LoadedLesson[], opts: TrialOptions): Promis
   }
 
   underWay.delete(config.id);
-  result.leaks = leaksAfter(before, hostNs, result);
+  result.leaks = await leaksAfter(before, hostNs, result);
   return result;
 }
 
@@ -165,14 +165,38 @@ function anotherContainers(line: string, self: string): boolean {
   return [...others].some((id) => names(id).test(line));
 }
 
-function leaksAfter(before: Set<string>, hostNs: Partial<Record<NsType, string>>, r: TrialResult): string[] {
+/**
+ * How long a process of the run may take to end on its own before it counts
+ * as left behind: an orphan of the command (`(sleep 0.1 &)`) outlives it by a
+ * moment, more on a busy machine — outside a PID namespace nothing ends it
+ * with the container. A process still there after this is a leftover.
+ */
+const PROCESS_GRACE_MS = 1000;
+
+async function leaksAfter(
+  before: Set<string>,
+  hostNs: Partial<Record<NsType, string>>,
+  r: TrialResult,
+): Promise<string[]> {
+  const deadline = Date.now() + PROCESS_GRACE_MS;
+  let processes = processLeaks(hostNs, r);
+  while (processes.length > 0 && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    processes = processLeaks(hostNs, r);
+  }
   const leaks = hostState()
     .filter((l) => !before.has(l) && !anotherContainers(l, r.config.id))
     .map((l) => `${l} (new on the host after the run)`);
-  if (r.pid !== undefined && isAlive(r.pid)) leaks.push(`process ${r.pid} (the container's first process) still runs`);
+  leaks.push(...processes);
   // Its own directory only (lesson 06's upper/work/merged): other runs may be using theirs right now.
   if (existsSync(containerDir(r.config.id)))
     leaks.push(`directory ${containerDir(r.config.id)} (new on the host after the run)`);
+  return leaks;
+}
+
+function processLeaks(hostNs: Partial<Record<NsType, string>>, r: TrialResult): string[] {
+  const leaks: string[] = [];
+  if (r.pid !== undefined && isAlive(r.pid)) leaks.push(`process ${r.pid} (the container's first process) still runs`);
   // The kernel reuses a freed namespace's inode number at once, so a process of
   // another container started since may show the same one for some type: a
   // leftover of this container is in *all* of its namespaces.
