@@ -262,6 +262,7 @@ export default defineChecks('02-pid', [
   },
   {
     name: 'with --init, orphans are reaped: no zombie (State: Z) remains after they exit',
+    provided: true,
     async run(env) {
       const o = await withInit(env);
       return (
@@ -272,6 +273,7 @@ export default defineChecks('02-pid', [
   },
   {
     name: 'with --init, `kill -TERM` stops the container within a second (forwarded to the command)',
+    provided: true,
     async run(env) {
       const o = await withInit(env);
       const ms = Math.round(o.stopMs ?? Infinity);

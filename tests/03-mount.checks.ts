@@ -397,6 +397,7 @@ export default defineChecks('03-mount', [
   },
   {
     name: 'the host’s mountinfo is identical before, during and after a run — even from a shared mount',
+    provided: true,
     async run(env) {
       const o = await inside(env);
       // The rootfs on a shared mount, as under systemd: any mount the
@@ -471,6 +472,7 @@ export default defineChecks('03-mount', [
   },
   {
     name: 'a missing rootfs is rejected before anything is created, naming the path',
+    provided: true,
     async run(env) {
       const rootfs = `/nonexistent/cellblock-rootfs-${randomBytes(3).toString('hex')}`;
       const t = await env.trial({ config: { argv: ['true'], rootfs } });
@@ -486,6 +488,7 @@ export default defineChecks('03-mount', [
   },
   {
     name: 'a rootfs that is not a directory is rejected before anything is created, naming the path',
+    provided: true,
     async run(env) {
       const dir = mkdtempSync('/tmp/cellblock-check-');
       const rootfs = join(dir, 'not-a-directory');

@@ -722,6 +722,7 @@ export default defineChecks('04-net', [
   },
   {
     name: "--net host: the container shares the host's network namespace",
+    provided: true,
     async run(env) {
       const t = await env.trial({ config: { argv: ['sh', '-c', 'read _'], net: 'host' } });
       const host = namespacesOf('self').net;
@@ -738,6 +739,7 @@ export default defineChecks('04-net', [
   },
   {
     name: 'a malformed subnet is rejected before anything is created, naming it',
+    provided: true,
     run: (env) =>
       rejected(
         env,
@@ -748,6 +750,7 @@ export default defineChecks('04-net', [
   },
   {
     name: 'an address outside the subnet is rejected before anything is created, naming it',
+    provided: true,
     run: (env) =>
       rejected(env, { config: { argv: ['true'], ip: '192.168.254.7' } }, '192.168.254.7', 'src/core/net/validate.ts'),
   },
@@ -773,6 +776,7 @@ export default defineChecks('04-net', [
   },
   {
     name: 'an invalid port is rejected before anything is created, naming it',
+    provided: true,
     run: (env) =>
       rejected(
         env,
@@ -783,6 +787,7 @@ export default defineChecks('04-net', [
   },
   {
     name: 'a host port that is already taken is rejected before anything is created, naming it',
+    provided: true,
     async run(env) {
       const server: Server = createServer();
       await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -801,6 +806,7 @@ export default defineChecks('04-net', [
   },
   {
     name: 'when the last container has gone, so have the bridge and the NAT chain',
+    provided: true,
     async run(env) {
       await single(env); // at least one container has come and gone
       // Under the network lock: another run on this machine may be adding or removing them right now.

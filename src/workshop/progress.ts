@@ -9,8 +9,12 @@ import type { LessonReport } from './checks.js';
 import { manifest, type LessonEntry } from './manifest.js';
 
 export interface LessonProgress {
+  /** Every check passed, provided ones included: the lesson is done. */
   passed: boolean;
-  checks: string; // "7/7"
+  /** The learner's checks, "passed/total" — those the starter fails; the same numbers grade counts. */
+  checks: string;
+  /** Provided checks that failed (behaviour the starter had, broken); absent when none. */
+  broken?: string[];
   at: string; // ISO time of the last verify
 }
 
@@ -49,10 +53,12 @@ export function updateProgress(fn: (p: Progress) => void): Progress {
 
 /** Record one run of a lesson's checks against the learner's file (verify, watch). */
 export function recordRun(r: LessonReport): Progress {
+  const { passed, total, broken } = r.tally;
   return updateProgress((p) => {
     p.lessons[r.lesson] = {
       passed: r.passed === r.total,
-      checks: `${r.passed}/${r.total}`,
+      checks: `${passed}/${total}`,
+      ...(broken.length ? { broken } : {}),
       at: new Date().toISOString(),
     };
   });

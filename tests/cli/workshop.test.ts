@@ -32,12 +32,18 @@ describe('cellblock verify / status / hint / doctor', function () {
 
   it('status shows progress after a verify, and --json says what is next', function () {
     const env = scratchEnv();
-    cellblock(['verify', '00'], { env });
+    // The starter's own passes (provided checks) count for nothing: progress starts at zero.
+    expect(cellblock(['verify', '00'], { env }).stdout).to.match(/\n0\/\d+ checks passed/);
     const text = cellblock(['status'], { env });
     expect(text.stdout).to.match(/Progress: \[-+\] 0\/\d+/);
-    expect(text.stdout).to.match(/→ next +00-process/);
-    const json = JSON.parse(cellblock(['status', '--json'], { env }).stdout) as { next: string; done: number };
+    expect(text.stdout).to.match(/→ next +00-process .*\(0\/\d+\)/);
+    const json = JSON.parse(cellblock(['status', '--json'], { env }).stdout) as {
+      next: string;
+      done: number;
+      lessons: { id: string; checks: string | null }[];
+    };
     expect(json).to.include({ next: '00-process', done: 0 });
+    expect(json.lessons[0]!.checks).to.match(/^0\/[1-9]\d*$/);
   });
 
   it('hint shows one more hint per call, nudge first', function () {

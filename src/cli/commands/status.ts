@@ -13,7 +13,9 @@ export async function status(args: { json: boolean }): Promise<void> {
     title: l.title,
     file: relative(ROOT, sourceFile(l, 'lessons')),
     done: progress.lessons[l.id]?.passed ?? false,
+    // The learner's checks, as verify and watch last found them: the starter's own count for nothing.
     checks: progress.lessons[l.id]?.checks ?? null,
+    broken: progress.lessons[l.id]?.broken ?? [],
   }));
   const done = rows.filter((r) => r.done).length;
   const next = done === rows.length ? undefined : nextLesson(progress);
@@ -30,7 +32,8 @@ export async function status(args: { json: boolean }): Promise<void> {
       : r.id === next?.id
         ? chalk.yellow('→ next   ')
         : chalk.dim('· pending');
-    const checks = r.checks && !r.done ? ` (${r.checks})` : '';
+    const checks =
+      r.checks && !r.done ? ` (${r.checks}${r.broken.length ? `, ${r.broken.length} provided broken` : ''})` : '';
     process.stdout.write(`  ${mark}  ${r.id.padEnd(12)} ${r.title}${chalk.dim(checks)}\n`);
   }
   if (next)

@@ -2,6 +2,7 @@
 import chalk from 'chalk';
 import { runLessonChecks, type LessonReport } from '../../workshop/checks.js';
 import { checkPrinter } from '../check-output.js';
+import { tallyLine } from '../lesson-output.js';
 import { findLesson, manifest, sourceFile } from '../../workshop/manifest.js';
 import { nextLesson, readProgress, recordRun } from '../../workshop/progress.js';
 import { relative } from 'node:path';
@@ -33,10 +34,7 @@ export async function verify(args: VerifyArgs): Promise<number> {
 
 function printSummary(r: LessonReport): void {
   const ok = r.passed === r.total;
-  const head = ok
-    ? chalk.green(`${r.passed}/${r.total} checks passed`)
-    : chalk.red(`${r.passed}/${r.total} checks passed`);
-  process.stdout.write(`\n${head} ${chalk.dim(`(${(r.ms / 1000).toFixed(1)} s)`)}\n`);
+  process.stdout.write(`\n${tallyLine(r.tally, r.ms)}\n`);
   if (ok && r.source === 'lessons') {
     const next = manifest()[manifest().findIndex((l) => l.id === r.lesson) + 1];
     process.stdout.write(

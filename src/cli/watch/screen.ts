@@ -10,7 +10,7 @@ import type { LessonReport } from '../../workshop/checks.js';
 import { sourceFile, type LessonEntry } from '../../workshop/manifest.js';
 import type { Progress } from '../../workshop/progress.js';
 import type { WorkerOutcome } from '../../workshop/runner.js';
-import { progressBar } from '../lesson-output.js';
+import { progressBar, tallyLine } from '../lesson-output.js';
 
 export const KEYS = `${chalk.bold('n')} next · ${chalk.bold('h')} hint · ${chalk.bold('l')} list · ${chalk.bold('c')} check all · ${chalk.bold('r')} reset · ${chalk.bold('q')} quit`;
 
@@ -63,8 +63,7 @@ export function verdict(e: LessonEntry, next: LessonEntry | undefined, result: W
       ...footer(),
     ];
   }
-  const line = `${r.passed}/${r.total} checks passed ${chalk.dim(`(${(r.ms / 1000).toFixed(1)} s)`)}`;
-  const lines = ['', isDone(r) ? chalk.green(line) : chalk.red(line)];
+  const lines = ['', tallyLine(r.tally, r.ms)];
   if (isDone(r)) {
     lines.push(
       '',
@@ -83,11 +82,13 @@ export function verdict(e: LessonEntry, next: LessonEntry | undefined, result: W
 
 export const isDone = (r: LessonReport): boolean => r.passed === r.total;
 
-/** One line of `c` (check all): the lesson, and its checks or why it did not run. */
+/** One line of `c` (check all): the lesson, and its learner checks or why it did not run. */
 export function checkAllLine(l: LessonEntry, result: WorkerOutcome): string {
   const r = result.report;
   const mark = r && isDone(r) ? chalk.green('✓') : chalk.red('✗');
-  return `  ${mark} ${l.id.padEnd(14)} ${r ? `${r.passed}/${r.total}` : chalk.red(result.error ?? 'did not run')}`;
+  const broken = r?.tally.broken.length ? chalk.red(` · ${r.tally.broken.length} provided broken`) : '';
+  const what = r ? `${r.tally.passed}/${r.tally.total}${broken}` : chalk.red(result.error ?? 'did not run');
+  return `  ${mark} ${l.id.padEnd(14)} ${what}`;
 }
 
 /** `l`: every lesson with its state. */
