@@ -28,6 +28,7 @@ export default defineChecks('01-uts', [
   },
   {
     name: 'only UTS is isolated: the other namespaces are still the host’s',
+    provided: true,
     async run(env) {
       const t = await env.shared('box01', { config: HOSTNAME_AND_WAIT });
       const host = namespacesOf('self');
@@ -74,6 +75,7 @@ export default defineChecks('01-uts', [
   },
   {
     name: 'the host’s hostname is unchanged',
+    provided: true,
     async run(env) {
       await env.shared('box01', { config: HOSTNAME_AND_WAIT });
       return expectEqual(
@@ -85,6 +87,7 @@ export default defineChecks('01-uts', [
   },
   {
     name: 'a 65-byte hostname is rejected before anything is created',
+    provided: true,
     async run(env) {
       const long = 'h'.repeat(65);
       const t = await env.trial({ config: { argv: ['true'], hostname: long } });

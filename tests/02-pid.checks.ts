@@ -68,21 +68,13 @@ interface Observed {
   command?: Record<string, string>;
 }
 
-const observed = new WeakMap<CheckEnv, Map<string, Promise<Observed>>>();
-function once(env: CheckEnv, key: string, make: () => Promise<Observed>): Promise<Observed> {
-  let m = observed.get(env);
-  if (!m) observed.set(env, (m = new Map()));
-  if (!m.has(key)) m.set(key, make());
-  return m.get(key)!;
-}
-
 /**
  * Plain sh as the first process: it prints its pid, leaves an orphan that
  * exits after 0.1 s, then waits on stdin. The host reads NSpid, sends SIGTERM
  * and looks for zombies.
  */
 function plainSh(env: CheckEnv): Promise<Observed> {
-  return once(env, 'plain', async () => {
+  return env.once('plain', async () => {
     const o: Partial<Observed> = { zombies: [] };
     o.t = await env.trial({
       config: { argv: ['sh', '-c', 'echo $$; (sleep 0.1 &); echo ready; read _'] },
@@ -102,7 +94,7 @@ function plainSh(env: CheckEnv): Promise<Observed> {
 
 /** The same with `--init`: the runtime's init stays PID 1, sh is its child. */
 function withInit(env: CheckEnv): Promise<Observed> {
-  return once(env, 'init', async () => {
+  return env.once('init', async () => {
     const o: Partial<Observed> = { zombies: [] };
     o.t = await env.trial({
       config: { argv: ['sh', '-c', '(sleep 0.1 &); echo ready; read _'], init: true },
@@ -270,6 +262,7 @@ export default defineChecks('02-pid', [
   },
   {
     name: 'with --init, orphans are reaped: no zombie (State: Z) remains after they exit',
+    provided: true,
     async run(env) {
       const o = await withInit(env);
       return (
@@ -280,6 +273,7 @@ export default defineChecks('02-pid', [
   },
   {
     name: 'with --init, `kill -TERM` stops the container within a second (forwarded to the command)',
+    provided: true,
     async run(env) {
       const o = await withInit(env);
       const ms = Math.round(o.stopMs ?? Infinity);

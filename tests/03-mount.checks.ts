@@ -112,14 +112,6 @@ interface Inside {
   hostAfter: string;
 }
 
-const memo = new WeakMap<CheckEnv, Map<string, Promise<unknown>>>();
-function once<T>(env: CheckEnv, key: string, make: () => Promise<T>): Promise<T> {
-  let m = memo.get(env);
-  if (!m) memo.set(env, (m = new Map()));
-  if (!m.has(key)) m.set(key, make());
-  return m.get(key) as Promise<T>;
-}
-
 function sameFile(a: string, b: string): boolean {
   try {
     const x = statSync(a);
@@ -143,7 +135,7 @@ function devEntry(path: string): string {
 
 /** One container, looked at in every way the checks need: `ps`, the marker, then it waits on stdin. */
 function inside(env: CheckEnv): Promise<Inside> {
-  return once(env, 'inside', () =>
+  return env.once('inside', () =>
     withMarker(async (marker, markerContent) => {
       const rootfs = defaultRootfs();
       const dev: Record<string, string> = {};
@@ -405,6 +397,7 @@ export default defineChecks('03-mount', [
   },
   {
     name: 'the host’s mountinfo is identical before, during and after a run — even from a shared mount',
+    provided: true,
     async run(env) {
       const o = await inside(env);
       // The rootfs on a shared mount, as under systemd: any mount the
@@ -479,6 +472,7 @@ export default defineChecks('03-mount', [
   },
   {
     name: 'a missing rootfs is rejected before anything is created, naming the path',
+    provided: true,
     async run(env) {
       const rootfs = `/nonexistent/cellblock-rootfs-${randomBytes(3).toString('hex')}`;
       const t = await env.trial({ config: { argv: ['true'], rootfs } });
@@ -494,6 +488,7 @@ export default defineChecks('03-mount', [
   },
   {
     name: 'a rootfs that is not a directory is rejected before anything is created, naming the path',
+    provided: true,
     async run(env) {
       const dir = mkdtempSync('/tmp/cellblock-check-');
       const rootfs = join(dir, 'not-a-directory');

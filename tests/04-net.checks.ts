@@ -308,14 +308,6 @@ function freePort(): Promise<number> {
   });
 }
 
-const memo = new WeakMap<CheckEnv, Map<string, Promise<unknown>>>();
-function once<T>(env: CheckEnv, key: string, make: () => Promise<T>): Promise<T> {
-  let m = memo.get(env);
-  if (!m) memo.set(env, (m = new Map()));
-  if (!m.has(key)) m.set(key, make());
-  return m.get(key) as Promise<T>;
-}
-
 // ─── the scenarios ────────────────────────────────────────────────────────────
 
 interface Single {
@@ -337,7 +329,7 @@ interface Single {
  * a veth that the cleanup did not delete — the kernel cannot race to remove it.
  */
 function single(env: CheckEnv): Promise<Single> {
-  return once(env, 'single', async () => {
+  return env.once('single', async () => {
     const name = `net-${tag()}`;
     const o: Partial<Single> = { name };
     let pin: number | undefined;
@@ -375,7 +367,7 @@ interface Pair {
 
 /** Two named containers on the bridge; each pings the other by address and by name. */
 function pair(env: CheckEnv): Promise<Pair> {
-  return once(env, 'pair', async () => {
+  return env.once('pair', async () => {
     const names: [string, string] = [`alpha-${tag()}`, `beta-${tag()}`];
     const o: Pair = { names, pings: [] };
     o.a = await env.trial({
@@ -429,7 +421,7 @@ const serve = (who: string): string[] => ['sh', '-c', `nc -ll -p 80 -e echo hell
 
 /** Two containers both serving port 80, the first also published on a free host port. */
 function servers(env: CheckEnv): Promise<Servers> {
-  return once(env, 'servers', async () => {
+  return env.once('servers', async () => {
     const port = await freePort();
     const o: Servers = { port, fetched: {}, rulesDuring: [], rulesAfter: [], listeningA: false, listeningB: false };
     o.a = await env.trial({
@@ -741,6 +733,7 @@ export default defineChecks('04-net', [
   },
   {
     name: "--net host: the container shares the host's network namespace",
+    provided: true,
     async run(env) {
       const t = await env.trial({ config: { argv: ['sh', '-c', 'read _'], net: 'host' } });
       const host = namespacesOf('self').net;
@@ -757,6 +750,7 @@ export default defineChecks('04-net', [
   },
   {
     name: 'a malformed subnet is rejected before anything is created, naming it',
+    provided: true,
     run: (env) =>
       rejected(
         env,
@@ -767,6 +761,7 @@ export default defineChecks('04-net', [
   },
   {
     name: 'an address outside the subnet is rejected before anything is created, naming it',
+    provided: true,
     run: (env) =>
       rejected(env, { config: { argv: ['true'], ip: '192.168.254.7' } }, '192.168.254.7', 'src/core/net/validate.ts'),
   },
@@ -792,6 +787,7 @@ export default defineChecks('04-net', [
   },
   {
     name: 'an invalid port is rejected before anything is created, naming it',
+    provided: true,
     run: (env) =>
       rejected(
         env,
@@ -802,6 +798,7 @@ export default defineChecks('04-net', [
   },
   {
     name: 'a host port that is already taken is rejected before anything is created, naming it',
+    provided: true,
     async run(env) {
       const server: Server = createServer();
       await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -820,6 +817,7 @@ export default defineChecks('04-net', [
   },
   {
     name: 'when the last container has gone, so have the bridge and the NAT chain',
+    provided: true,
     async run(env) {
       await single(env); // at least one container has come and gone
       // Under the network lock: another run on this machine may be adding or removing them right now.

@@ -135,19 +135,11 @@ interface Inside {
   hostOverlaysAfter: string[];
 }
 
-const memo = new WeakMap<CheckEnv, Map<string, Promise<unknown>>>();
-function once<T>(env: CheckEnv, key: string, make: () => Promise<T>): Promise<T> {
-  let m = memo.get(env);
-  if (!m) memo.set(env, (m = new Map()));
-  if (!m.has(key)) m.set(key, make());
-  return m.get(key) as Promise<T>;
-}
-
 const WRITES = 'echo written > /written; rm /deleteme; echo more >> /etc/os-release; echo ready; read _';
 
 /** One container on the two layers: it writes, deletes, appends to a lower file, then waits on stdin. */
 function inside(env: CheckEnv): Promise<Inside> {
-  return once(env, 'inside', async () => {
+  return env.once('inside', async () => {
     const top = makeTopLayer();
     const layers = [top, defaultRootfs()];
     const id = `cb-check06-${randomBytes(3).toString('hex')}`;

@@ -1,15 +1,17 @@
 /**
  * The lesson gate, for every lesson in the manifest:
  *  - each check passes against the reference solution (one `it` per check);
- *  - the untouched starter fails at least one check of its own lesson, and
- *    carries at least one TODO — so a learner always has something to do, and
- *    the checks can tell done from not done.
+ *  - the untouched starter passes exactly the checks marked `provided` and
+ *    fails every other one — so grades count only the learner's work, and
+ *    the checks can tell done from not done;
+ *  - the starter carries at least one TODO: a learner always has something to do.
  */
 import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
-import { loadChecks, runLessonChecks, type LessonReport } from '../src/workshop/checks.js';
+import { LEFTOVER_CHECK, loadChecks, runLessonChecks, type LessonReport } from '../src/workshop/checks.js';
 import { manifest, sourceFile } from '../src/workshop/manifest.js';
 import { skipBecause } from './support/skip.js';
+import { starterMismatches } from './support/starter-rule.js';
 
 // Check names are loaded up front so mocha can list one `it` per check.
 const namesById = new Map<string, string[]>();
@@ -30,7 +32,7 @@ for (const entry of manifest()) {
         report = await runLessonChecks(entry, 'solutions');
       });
       // One test per check, named after it: a grader reads the list as the spec.
-      const names = [...(namesById.get(entry.id) ?? []), 'nothing is left behind (processes, mounts, links, cgroups)'];
+      const names = [...(namesById.get(entry.id) ?? []), LEFTOVER_CHECK];
       for (const name of names) {
         it(name, function () {
           const c = report.checks.find((x) => x.name === name);
@@ -44,8 +46,11 @@ for (const entry of manifest()) {
     });
 
     describe('starter', function () {
-      it('fails at least one of its own checks', async function () {
+      it('passes exactly its provided checks, and fails every one of the learner’s', async function () {
         const report = await runLessonChecks(entry, 'lessons');
+        expect(starterMismatches(report), 'the `provided` flags of the checks do not match the starter').to.deep.equal(
+          [],
+        );
         const failed = report.checks.filter((c) => !c.ok);
         expect(
           failed.length,

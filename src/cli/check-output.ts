@@ -1,4 +1,8 @@
-/** How one check prints, in `verify` and in `watch`: ✓, ○ skipped (with why), or ✗ with expected/found/hint. */
+/**
+ * How one check prints, in `verify` and in `watch`: ✓, ○ skipped (with why),
+ * or ✗ with expected/found/hint. Provided checks (the starter passes them)
+ * say so: they are not the learner's to do, only not to break.
+ */
 import chalk from 'chalk';
 import type { CheckOutcome } from '../workshop/checks.js';
 
@@ -9,15 +13,16 @@ import type { CheckOutcome } from '../workshop/checks.js';
 export function checkPrinter(write: (line: string) => void): (c: CheckOutcome) => void {
   let lastFailure = '';
   return (c) => {
+    const given = c.provided ? chalk.dim(' (provided)') : '';
     if (c.skipped) {
-      write(`  ${chalk.dim('○')} ${c.name} ${chalk.dim(`— skipped: ${c.skipped}`)}`);
+      write(`  ${chalk.dim('○')} ${c.name}${given} ${chalk.dim(`— skipped: ${c.skipped}`)}`);
       return;
     }
     if (c.ok) {
-      write(`  ${chalk.green('✓')} ${c.name}`);
+      write(`  ${chalk.green('✓')} ${c.name}${given}`);
       return;
     }
-    write(`  ${chalk.red('✗')} ${c.name}`);
+    write(`  ${chalk.red('✗')} ${c.name}${given}`);
     const detail = `${c.expected}|${c.found}|${c.hint ?? ''}`;
     if (detail === lastFailure) {
       write(chalk.dim('      (same as above)'));

@@ -7,6 +7,7 @@ import { ConfigError } from '../core/config.js';
 import { InitError } from '../core/init/protocol.js';
 import { SyscallError } from '../native/errors.js';
 import { CgroupError } from '../core/cgroups/fs.js';
+import { UnknownLessonError } from '../workshop/manifest.js';
 
 /** An error meant for the user: a message, an exit status, and how to fix it. */
 export class CliError extends Error {
@@ -40,6 +41,12 @@ export function printError(err: unknown): number {
     // A cgroup file the kernel refused: the message names the file, the value, the errno and the fix.
     line(`${chalk.red('cellblock: cgroup:')} ${err.message}`);
     return 125;
+  }
+  if (err instanceof UnknownLessonError) {
+    // A bad command line, like any other (2), never a lesson picked by a guess.
+    line(`${chalk.red('cellblock:')} ${err.message}`);
+    if (err.suggestion) line(chalk.dim(`  → did you mean ${err.suggestion}?`));
+    return 2;
   }
   if (err instanceof CliError) {
     line(`${chalk.red('cellblock:')} ${err.message}`);

@@ -30,10 +30,24 @@ export interface CheckEnv {
   trial(opts: TrialOptions): Promise<TrialResult>;
   /** The same trial, run once and shared by every check that asks for `key`. */
   shared(key: string, opts: TrialOptions): Promise<TrialResult>;
+  /**
+   * Anything made once per run of a lesson's checks and shared by the checks
+   * that ask for `key` — a scenario of several trials and what the host saw
+   * meanwhile. Keys are one namespace with `shared`'s.
+   */
+  once<T>(key: string, make: () => Promise<T>): Promise<T>;
 }
 
 export interface Check {
   name: string;
+  /**
+   * The untouched starter already passes this check: it pins behaviour the
+   * workshop hands the learner (a validation, the host left alone), not work
+   * the learner does. It runs and must pass like any other — a learner must
+   * not break it — but it earns no credit (docs/grading.md).
+   * tests/lessons.test.ts runs every starter to prove each flag right.
+   */
+  provided?: boolean;
   run(env: CheckEnv): Promise<CheckResult> | CheckResult;
 }
 
@@ -77,25 +91,77 @@ export function startFailure(t: TrialResult): CheckResult | undefined {
 
 export interface CheckOutcome extends CheckResult {
   name: string;
+  /** See Check.provided. */
+  provided: boolean;
   ms: number;
+}
+
+/** What one run of a lesson's checks says about the learner's own work. */
+export interface Tally {
+  /** The learner's checks (those the starter fails) that pass… */
+  passed: number;
+  /** …of those that could look on this machine: a skipped check counts for neither side. */
+  total: number;
+  /** Provided checks that fail: what the starter already did right, broken. */
+  broken: string[];
+}
+
+export function tally(checks: CheckOutcome[]): Tally {
+  const learner = checks.filter((c) => !c.provided && !c.skipped);
+  return {
+    passed: learner.filter((c) => c.ok).length,
+    total: learner.length,
+    broken: checks.filter((c) => c.provided && !c.ok).map((c) => c.name),
+  };
 }
 
 export interface LessonReport {
   lesson: string;
   source: Source;
+  /** Every check, provided ones included: the lesson is done when they are equal. */
   passed: number;
   total: number;
+  /** The learner's part: what status, watch and grade count. */
+  tally: Tally;
   ms: number;
   checks: CheckOutcome[];
 }
 
 const CHECK_TIMEOUT_MS = 20_000;
 
-/** The check every lesson ends with. */
+/**
+ * The check every lesson ends with. Provided: the runtime as shipped cleans
+ * up after every container, and each starter leaves nothing behind — so it
+ * is a rail a learner must not break, not a point to earn.
+ */
 export const LEFTOVER_CHECK = 'nothing is left behind (processes, mounts, links, cgroups)';
 
 export async function loadChecks(entry: LessonEntry): Promise<LessonChecks> {
   return ((await import(pathToFileURL(checksFile(entry)).href)) as { default: LessonChecks }).default;
+}
+
+/** Every check a run of the lesson reports, in order: those of its checks file, then LEFTOVER_CHECK. */
+export function plannedChecks(spec: LessonChecks): { name: string; provided: boolean }[] {
+  return [
+    ...spec.checks.map((c) => ({ name: c.name, provided: c.provided === true })),
+    { name: LEFTOVER_CHECK, provided: true },
+  ];
+}
+
+/**
+ * Every planned check, failed because none could run (the lesson file does
+ * not load, the check process died): the same checks for every learner, so
+ * totals stay comparable across a classroom.
+ */
+export function notRun(planned: { name: string; provided: boolean }[], reason: string, hint?: string): CheckOutcome[] {
+  return planned.map((c) => ({
+    ...c,
+    ok: false,
+    expected: 'the check runs',
+    found: `not run: ${reason}`,
+    ...(hint ? { hint } : {}),
+    ms: 0,
+  }));
 }
 
 export interface RunOptions {
@@ -117,25 +183,21 @@ export async function runLessonChecks(
     onResult?.(r);
   };
 
+  // The checks file is the workshop's own: if it does not load, that is a bug to report as such.
+  const spec = await loadChecks(entry);
   let lessons: LoadedLesson[];
-  let spec: LessonChecks;
   try {
-    [lessons, spec] = await Promise.all([load({ kind: 'verify', id: entry.id, source }), loadChecks(entry)]);
+    lessons = await load({ kind: 'verify', id: entry.id, source });
     if (options.wrapLessons) lessons = options.wrapLessons(lessons);
   } catch (err) {
-    record({
-      name: 'the lesson file loads',
-      ok: false,
-      expected: `${source}/${entry.id}/${entry.file} compiles and exports its lesson`,
-      found: String((err as Error).message ?? err),
-      hint: 'fix the error above (a syntax error, or a missing `export default defineLesson`)',
-      ms: 0,
-    });
+    const reason = `${source}/${entry.id}/${entry.file} does not load: ${String((err as Error).message ?? err)}`;
+    const hint = 'fix that first (a syntax error, or a missing `export default defineLesson`)';
+    for (const c of notRun(plannedChecks(spec), reason, hint)) record(c);
     return report(entry, source, outcomes, started);
   }
 
   const trials: TrialResult[] = [];
-  const memo = new Map<string, Promise<TrialResult>>();
+  const memo = new Map<string, Promise<unknown>>();
   const env: CheckEnv = {
     lessons,
     trial: async (opts) => {
@@ -143,9 +205,10 @@ export async function runLessonChecks(
       trials.push(t);
       return t;
     },
-    shared: (key, opts) => {
-      if (!memo.has(key)) memo.set(key, env.trial(opts));
-      return memo.get(key)!;
+    shared: (key, opts) => env.once(key, () => env.trial(opts)),
+    once: <T>(key: string, make: () => Promise<T>): Promise<T> => {
+      if (!memo.has(key)) memo.set(key, make());
+      return memo.get(key) as Promise<T>;
     },
   };
 
@@ -161,12 +224,13 @@ export async function runLessonChecks(
         found: `${(err as Error).name}: ${(err as Error).message}`,
       };
     }
-    record({ name: check.name, ...result, ms: performance.now() - t0 });
+    record({ name: check.name, ...result, provided: check.provided === true, ms: performance.now() - t0 });
   }
 
   const leaks = trials.flatMap((t) => t.leaks);
   record({
     name: LEFTOVER_CHECK,
+    provided: true,
     ok: trials.length > 0 && leaks.length === 0,
     expected: 'no leftovers after every run',
     found: trials.length === 0 ? 'no container was run' : leaks.length === 0 ? 'none' : leaks.join('; '),
@@ -184,6 +248,7 @@ function report(entry: LessonEntry, source: Source, checks: CheckOutcome[], star
     source,
     passed: checks.filter((c) => c.ok).length,
     total: checks.length,
+    tally: tally(checks),
     ms: performance.now() - started,
     checks,
   };

@@ -7,25 +7,37 @@
  */
 import { hostname } from 'node:os';
 import { relative } from 'node:path';
-import { LEFTOVER_CHECK, loadChecks, type CheckOutcome } from './checks.js';
+import { loadChecks, notRun, plannedChecks, tally, type CheckOutcome } from './checks.js';
 import { cleanup } from './cleanup.js';
 import { GUARD_MARK } from './guard.js';
 import { solutionReferences } from './imports.js';
 import { checkIntegrity, type Integrity } from './integrity.js';
-import { manifest, ROOT, sourceFile, type LessonEntry } from './manifest.js';
+import { findLesson, manifest, ROOT, sourceFile, type LessonEntry } from './manifest.js';
 import { runWorker } from './runner.js';
 
-export const GRADE_FORMAT = 'cellblock-grade/1';
+export const GRADE_FORMAT = 'cellblock-grade/2';
 
 export interface LessonGrade {
   id: string;
   title: string;
   file: string;
+  /** The learner's checks — those the untouched starter fails — that pass… */
   passed: number;
+  /** …of those that could look on this machine (skipped ones count for neither). */
   total: number;
-  /** 0–100: passed / total, and 0 when the lesson used the reference solution. */
+  /** The checks the starter already passes: they earn nothing, and must not break. */
+  provided: {
+    total: number;
+    /** The names of those that fail. */
+    broken: string[];
+  };
+  /**
+   * 0–100: passed / (total + broken provided checks) — a provided check
+   * broken costs as much as a check not done; 0 when the lesson used the
+   * reference solution.
+   */
   score: number;
-  /** Every check passed and no use of the reference. */
+  /** Every check passed, provided ones included, and no use of the reference. */
   ok: boolean;
   /** Seconds, for the whole lesson. */
   seconds: number;
@@ -35,6 +47,8 @@ export interface LessonGrade {
   error?: string;
   checks: {
     name: string;
+    /** A check the starter already passes (see `provided`). */
+    provided: boolean;
     ok: boolean;
     expected: string;
     found: string;
@@ -54,8 +68,11 @@ export interface GradeReport {
   summary: {
     lessons: number;
     lessonsPassed: number;
+    /** The learner's checks, over every lesson graded. */
     checks: number;
     checksPassed: number;
+    /** Provided checks that fail, over every lesson graded. */
+    providedBroken: number;
     /** Mean of the lesson scores: each lesson weighs the same, however many checks it has. */
     score: number;
     seconds: number;
@@ -65,7 +82,7 @@ export interface GradeReport {
 }
 
 export interface GradeOptions {
-  /** Lesson ids or numbers; default: the whole manifest. */
+  /** Lesson ids or numbers (findLesson); default: the whole manifest. */
   only?: string[];
   learner?: string;
   expectFingerprint?: string;
@@ -80,9 +97,9 @@ export async function grade(opts: GradeOptions = {}): Promise<GradeReport> {
   const started = performance.now();
   const integrity = checkIntegrity(ROOT, { expectFingerprint: opts.expectFingerprint });
   const all = manifest();
-  const selected = opts.only?.length
-    ? all.filter((e) => opts.only!.some((q) => e.id === q || Number(q) === Number(e.id.split('-')[0])))
-    : all;
+  // Looked up before anything runs: an unknown lesson is an error, never a lesson silently left out.
+  const asked = new Set(opts.only?.map((q) => findLesson(q)));
+  const selected = asked.size ? all.filter((e) => asked.has(e)) : all;
 
   const lessons: LessonGrade[] = [];
   for (const entry of selected) {
@@ -95,6 +112,7 @@ export async function grade(opts: GradeOptions = {}): Promise<GradeReport> {
 
   const checks = lessons.reduce((n, l) => n + l.total, 0);
   const checksPassed = lessons.reduce((n, l) => n + l.passed, 0);
+  const providedBroken = lessons.reduce((n, l) => n + l.provided.broken.length, 0);
   const lessonsPassed = lessons.filter((l) => l.ok).length;
   return {
     format: GRADE_FORMAT,
@@ -108,6 +126,7 @@ export async function grade(opts: GradeOptions = {}): Promise<GradeReport> {
       lessonsPassed,
       checks,
       checksPassed,
+      providedBroken,
       score: lessons.length ? Math.round(lessons.reduce((n, l) => n + l.score, 0) / lessons.length) : 0,
       seconds: round((performance.now() - started) / 1000),
       ok: lessonsPassed === lessons.length && integrity.status !== 'tampered',
@@ -121,28 +140,11 @@ async function gradeLesson(entry: LessonEntry, timeoutMs: number): Promise<Lesso
     (r) => `${r.file}:${r.line} refers to ${JSON.stringify(r.literal)} (the reference solution)`,
   );
   const outcome = await runWorker(entry, 'lessons', { guard: true, timeoutMs });
-  const ran: CheckOutcome[] = outcome.report?.checks ?? [];
-  // Every learner's lesson has the same checks, run or not: totals stay comparable
-  // across a classroom when a lesson file does not even load.
-  const expected = await expectedChecks(entry);
-  const notRunBecause =
-    ran.find((c) => c.name === LOAD_CHECK && !c.ok)?.found ?? outcome.error ?? 'the checks did not run';
-  const byName = new Map(ran.map((c) => [c.name, c]));
-  const checks: CheckOutcome[] = expected
-    ? [
-        ...expected.map(
-          (name) =>
-            byName.get(name) ?? {
-              name,
-              ok: false,
-              expected: 'the check runs',
-              found: `not run: ${notRunBecause}`,
-              ms: 0,
-            },
-        ),
-        ...ran.filter((c) => !expected.includes(c.name) && c.name !== LOAD_CHECK),
-      ]
-    : ran;
+  // Without a report (a crash, the time limit) every check is still there, failed:
+  // totals stay comparable across a classroom.
+  const checks: CheckOutcome[] =
+    outcome.report?.checks ??
+    notRun(await loadChecks(entry).then(plannedChecks, () => []), outcome.error ?? 'the checks did not run');
   for (const c of checks) {
     const refused = [c.found, c.expected].find((s) => s.includes(GUARD_MARK));
     if (refused)
@@ -158,22 +160,24 @@ async function gradeLesson(entry: LessonEntry, timeoutMs: number): Promise<Lesso
     cheating.push(line.slice(line.indexOf(GUARD_MARK) + GUARD_MARK.length).trim());
   }
   const unique = [...new Set(cheating)];
-  const passed = checks.filter((c) => c.ok).length;
-  const total = Math.max(checks.length, 1);
-  const score = unique.length > 0 ? 0 : Math.round((100 * passed) / total);
+  const t = tally(checks);
+  const owed = t.total + t.broken.length;
+  const score = unique.length > 0 || checks.length === 0 ? 0 : owed === 0 ? 100 : Math.round((100 * t.passed) / owed);
   return {
     id: entry.id,
     title: entry.title,
     file: relative(ROOT, sourceFile(entry, 'lessons')),
-    passed,
-    total,
+    passed: t.passed,
+    total: t.total,
+    provided: { total: checks.filter((c) => c.provided).length, broken: t.broken },
     score,
-    ok: unique.length === 0 && !outcome.error && checks.length > 0 && passed === checks.length,
+    ok: unique.length === 0 && !outcome.error && checks.length > 0 && checks.every((c) => c.ok),
     seconds: round((performance.now() - t0) / 1000),
     cheating: unique,
     ...(outcome.error ? { error: outcome.error } : {}),
     checks: checks.map((c) => ({
       name: c.name,
+      provided: c.provided,
       ok: c.ok,
       expected: c.expected,
       found: c.found,
@@ -182,17 +186,6 @@ async function gradeLesson(entry: LessonEntry, timeoutMs: number): Promise<Lesso
       seconds: round(c.ms / 1000),
     })),
   };
-}
-
-/** The name "the lesson file loads" that runLessonChecks reports when it cannot load a lesson. */
-const LOAD_CHECK = 'the lesson file loads';
-
-async function expectedChecks(entry: LessonEntry): Promise<string[] | undefined> {
-  try {
-    return [...(await loadChecks(entry)).checks.map((c) => c.name), LEFTOVER_CHECK];
-  } catch {
-    return undefined;
-  }
 }
 
 // ─── JUnit ────────────────────────────────────────────────────────────────────
@@ -273,6 +266,8 @@ export function toJUnit(r: GradeReport): string {
         ['score', l.score],
         ['passed', l.passed],
         ['total', l.total],
+        ['provided', l.provided.total],
+        ['broken', l.provided.broken.length],
       ]),
     );
     if (l.cheating.length) {
@@ -285,7 +280,9 @@ export function toJUnit(r: GradeReport): string {
       );
     }
     for (const c of l.checks) {
-      const head = `    <testcase classname="cellblock.${xml(l.id)}" name="${xml(c.name)}" time="${c.seconds.toFixed(3)}"`;
+      // Provided checks in a class of their own: a CI view shows the learner's part apart from the rails.
+      const cls = `cellblock.${xml(l.id)}${c.provided ? '.provided' : ''}`;
+      const head = `    <testcase classname="${cls}" name="${xml(c.name)}" time="${c.seconds.toFixed(3)}"`;
       if (c.skipped) {
         out.push(`${head}><skipped message="${xml(c.skipped)}"/></testcase>`);
       } else if (c.ok) {
@@ -293,7 +290,7 @@ export function toJUnit(r: GradeReport): string {
       } else {
         const body = `expected: ${c.expected}\nfound:    ${c.found}${c.hint ? `\nhint:     ${c.hint}` : ''}`;
         out.push(
-          `${head}><failure message="${xml(`expected ${c.expected}, found ${c.found}`)}" type="check">${xml(body)}</failure></testcase>`,
+          `${head}><failure message="${xml(`expected ${c.expected}, found ${c.found}`)}" type="${c.provided ? 'broken' : 'check'}">${xml(body)}</failure></testcase>`,
         );
       }
     }

@@ -137,7 +137,7 @@ export async function trial(lessons: LoadedLesson[], opts: TrialOptions): Promis
   }
 
   underWay.delete(config.id);
-  result.leaks = leaksAfter(before, hostNs, result);
+  result.leaks = await leaksAfter(before, hostNs, result);
   return result;
 }
 
@@ -165,11 +165,35 @@ function anotherContainers(item: InventoryItem, self: string, running: ReadonlyM
   return item.shared === true;
 }
 
-function leaksAfter(before: Set<string>, hostNs: Partial<Record<NsType, string>>, r: TrialResult): string[] {
+/**
+ * How long a process of the run may take to end on its own before it counts
+ * as left behind: an orphan of the command (`(sleep 0.1 &)`) outlives it by a
+ * moment, more on a busy machine — outside a PID namespace nothing ends it
+ * with the container. A process still there after this is a leftover.
+ */
+const PROCESS_GRACE_MS = 1000;
+
+async function leaksAfter(
+  before: Set<string>,
+  hostNs: Partial<Record<NsType, string>>,
+  r: TrialResult,
+): Promise<string[]> {
+  const deadline = Date.now() + PROCESS_GRACE_MS;
+  let processes = processLeaks(hostNs, r);
+  while (processes.length > 0 && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    processes = processLeaks(hostNs, r);
+  }
   const { items, running } = hostItems([r.config.id, ...underWay]);
   const leaks = items
     .filter((i) => !before.has(itemLine(i)) && !anotherContainers(i, r.config.id, running))
     .map((i) => `${itemLine(i)} (new on the host after the run)`);
+  leaks.push(...processes);
+  return leaks;
+}
+
+function processLeaks(hostNs: Partial<Record<NsType, string>>, r: TrialResult): string[] {
+  const leaks: string[] = [];
   if (r.pid !== undefined && isAlive(r.pid)) leaks.push(`process ${r.pid} (the container's first process) still runs`);
   // The kernel reuses a freed namespace's inode number at once, so a process of
   // another container started since may show the same one for some type: a

@@ -28,16 +28,42 @@ export function manifest(): LessonEntry[] {
   return cached;
 }
 
-/** Find a lesson by id, number or prefix: '01', '1', '01-uts', 'uts'. */
+/** A lesson asked for by a name the manifest does not have: says which ones it does. */
+export class UnknownLessonError extends Error {
+  override readonly name = 'UnknownLessonError';
+  constructor(
+    readonly query: string,
+    /** "did you mean 01-uts?", when the query is the name part of an id. */
+    readonly suggestion: string | undefined,
+    readonly choices: string,
+  ) {
+    super(`no lesson ${JSON.stringify(query)}: choose one of ${choices}`);
+  }
+}
+
+/** A lesson's number: the digits its id starts with ('01-uts' → 1). */
+export function lessonNumber(entry: LessonEntry): number {
+  return Number(entry.id.split('-')[0]);
+}
+
+/**
+ * The one lesson lookup of every command (verify, hint, reset, watch --lesson,
+ * grade --lesson): a lesson's number ('1', '01') or its full id ('01-uts').
+ * Nothing else — a bare name such as 'uts' would make ids and names two ways
+ * to say the same thing, and a typo must not quietly pick a lesson.
+ */
 export function findLesson(query: string): LessonEntry {
   const all = manifest();
   const q = query.trim().toLowerCase();
-  const hit =
-    all.find((l) => l.id === q) ??
-    all.find((l) => /^\d+$/.test(q) && Number(l.id.split('-')[0]) === Number(q)) ??
-    all.find((l) => l.id.split('-').slice(1).join('-') === q);
-  if (!hit) throw new Error(`no lesson ${JSON.stringify(query)}: choose one of ${all.map((l) => l.id).join(', ')}`);
-  return hit;
+  const hit = /^\d+$/.test(q) ? all.find((l) => lessonNumber(l) === Number(q)) : all.find((l) => l.id === q);
+  if (hit) return hit;
+  const name = (l: LessonEntry): string => l.id.slice(l.id.indexOf('-') + 1);
+  const named = q ? (all.find((l) => name(l) === q) ?? all.find((l) => name(l).startsWith(q))) : undefined;
+  throw new UnknownLessonError(
+    query,
+    named ? named.id : undefined,
+    `${all.map((l) => l.id).join(', ')} — or its number: ${all.map((l) => lessonNumber(l)).join(', ')}`,
+  );
 }
 
 /** The TypeScript file for a lesson in the learner's tree or the reference tree. */

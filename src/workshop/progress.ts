@@ -6,10 +6,16 @@ import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { STATE_DIR } from '../core/paths.js';
 import { readJson } from '../core/read.js';
+import type { LessonReport } from './checks.js';
+import { manifest, type LessonEntry } from './manifest.js';
 
 export interface LessonProgress {
+  /** Every check passed, provided ones included: the lesson is done. */
   passed: boolean;
-  checks: string; // "7/7"
+  /** The learner's checks, "passed/total" — those the starter fails; the same numbers grade counts. */
+  checks: string;
+  /** Provided checks that failed (behaviour the starter had, broken); absent when none. */
+  broken?: string[];
   at: string; // ISO time of the last verify
 }
 
@@ -43,8 +49,40 @@ export function updateProgress(fn: (p: Progress) => void): Progress {
 }
 
 /** Record one run of a lesson's checks against the learner's file (verify, watch). */
-export function recordRun(lesson: string, passed: number, total: number): Progress {
+export function recordRun(r: LessonReport): Progress {
+  const { passed, total, broken } = r.tally;
   return updateProgress((p) => {
-    p.lessons[lesson] = { passed: passed === total, checks: `${passed}/${total}`, at: new Date().toISOString() };
+    p.lessons[r.lesson] = {
+      passed: r.passed === r.total,
+      checks: `${passed}/${total}`,
+      ...(broken.length ? { broken } : {}),
+      at: new Date().toISOString(),
+    };
   });
+}
+
+/** The learner's next lesson: the first one not done, or the last when every one is. */
+export function nextLesson(p: Progress, lessons: readonly LessonEntry[] = manifest()): LessonEntry {
+  return lessons.find((l) => !p.lessons[l.id]?.passed) ?? lessons.at(-1)!;
+}
+
+export interface HintShown {
+  /** 1-based: which hint this is… */
+  number: number;
+  /** …of how many. 0 when the lesson has none. */
+  of: number;
+}
+
+/**
+ * One more hint of a lesson each time (`cellblock hint`, `h` in watch): a
+ * nudge first, then more precise; after the last, the last again. The count
+ * is kept in the progress file, so both ways share it.
+ */
+export function takeHint(entry: LessonEntry): HintShown {
+  let number = 0;
+  updateProgress((p) => {
+    number = Math.min((p.hints[entry.id] ?? 0) + 1, entry.hints.length);
+    p.hints[entry.id] = number;
+  });
+  return { number, of: entry.hints.length };
 }

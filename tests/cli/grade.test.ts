@@ -11,6 +11,7 @@ import {
   existsSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   rmSync,
   writeFileSync,
@@ -22,6 +23,7 @@ import { ROOT } from '../../src/core/paths.js';
 import type { GradeReport } from '../../src/workshop/grade.js';
 import { solutionReferences, stringLiterals } from '../../src/workshop/imports.js';
 import { checkIntegrity, SUMS_FILE } from '../../src/workshop/integrity.js';
+import { manifest } from '../../src/workshop/manifest.js';
 import { learnerCheckout, type Checkout } from '../support/checkout.js';
 import { skipBecause } from '../support/skip.js';
 
@@ -119,7 +121,7 @@ describe('cellblock grade (a learner checkout)', function () {
     const r = co.run(['grade', '--json', '--lesson', '0', '--lesson', '1', '--junit', junit, '--learner', 'mallory']);
     expect(r.status, r.stderr).to.equal(3);
     const g = report(r);
-    expect(g.format).to.equal('cellblock-grade/1');
+    expect(g.format).to.equal('cellblock-grade/2');
     expect(g.learner).to.equal('mallory');
     expect(g.integrity.status).to.equal('tampered');
     expect(g.integrity.reference).to.match(/^git HEAD [0-9a-f]{12}$/);
@@ -159,8 +161,9 @@ for s in r.findall('testsuite'):
     const lines = py.stdout.trim().split('\n');
     expect(lines[0]).to.match(/^testsuites \d+ \d+$/);
     expect(lines[1]).to.equal('integrity 1 1 tampered');
-    expect(lines[2]).to.match(/^00-process (\d+) (\d+) cheating,check$/);
-    expect(lines[3]).to.match(/^01-uts \d+ \d+ cheating,check$/);
+    // Checks that never ran fail too; the provided ones among them as `broken`.
+    expect(lines[2]).to.match(/^00-process (\d+) (\d+) broken,cheating,check$/);
+    expect(lines[3]).to.match(/^01-uts \d+ \d+ (broken,)?cheating,check$/);
     const [, tests, failures] = /^00-process (\d+) (\d+)/.exec(lines[2]!)!;
     expect(tests).to.equal(failures);
   });
@@ -176,13 +179,78 @@ for s in r.findall('testsuite'):
     );
     const r = co.run(['grade', '--lesson', '0', '--lesson', '1']);
     expect(r.status, r.stdout + r.stderr).to.equal(1);
-    expect(r.stdout).to.match(/lesson\s+checks\s+score\s+time/);
-    expect(r.stdout).to.match(/00-process\s+(\d+)\/\1\s+100%\s+[\d.]+ s/);
-    expect(r.stdout).to.match(/01-uts\s+\d+\/\d+\s+\d+%/);
-    expect(r.stdout).to.not.match(/01-uts\s+(\d+)\/\1\s+100%/);
-    expect(r.stdout).to.match(/total\s+\d+\/\d+\s+\d+%\s+[\d.]+ s\s+1\/2 lessons pass/);
+    expect(r.stdout).to.match(/lesson\s+checks\s+provided\s+score\s+time/);
+    expect(r.stdout).to.match(/00-process\s+(\d+)\/\1\s+ok\s+100%\s+[\d.]+ s/);
+    expect(r.stdout).to.match(/01-uts\s+0\/\d+\s+ok\s+0%/);
+    expect(r.stdout).to.match(/total\s+\d+\/\d+\s+ok\s+50%\s+[\d.]+ s\s+1\/2 lessons pass/);
     expect(r.stdout).to.match(/Integrity:\s+ok \(compared with git HEAD/);
     expect(r.stdout).to.match(/Fingerprint: [0-9a-f]{16}/);
+  });
+
+  /** lessons/<id>/ as the reference has it: every lesson's TODOs done. */
+  const solve = (id: string): void => {
+    for (const f of readdirSync(join(co.dir, 'solutions', id)).filter((x) => x.endsWith('.ts')))
+      copyFileSync(join(co.dir, 'solutions', id, f), join(co.dir, 'lessons', id, f));
+  };
+
+  // What a grade counts: the learner's checks — those the untouched starter fails (docs/grading.md).
+  it('a fresh copy, every starter untouched: 0% on every lesson, 0 in total', function () {
+    this.timeout(300_000);
+    co.git(['checkout', '--', 'tests', 'lessons']);
+    const junit = join(co.dir, 'untouched.xml');
+    const r = co.run(['grade', '--junit', junit]);
+    expect(r.status, r.stdout + r.stderr).to.equal(1);
+    this.test!.title += ` [${/total.*?([\d.]+ s)/.exec(r.stdout)?.[1] ?? '?'}]`;
+    for (const l of manifest()) expect(r.stdout, l.id).to.match(new RegExp(`${l.id}\\s+0/[1-9]\\d*\\s+\\S+\\s+0%`));
+    expect(r.stdout).to.match(/total\s+0\/[1-9]\d*\s+\S+\s+0%\s+[\d.]+ s\s+0\/\d+ lessons pass/);
+    const xml = readFileSync(junit, 'utf8');
+    expect(xml.match(/<property name="passed" value="0"\/>/g)).to.have.length(manifest().length);
+    expect(xml).to.contain('classname="cellblock.01-uts.provided"');
+  });
+
+  it('the reference solutions in place: 100% on every lesson, 100 in total', function () {
+    this.timeout(300_000);
+    for (const l of manifest()) solve(l.id);
+    const r = co.run(['grade', '--json']);
+    const g = report(r);
+    const off = g.lessons.filter((l) => l.score !== 100).map((l) => `${l.id}: ${l.score}% ${JSON.stringify(l)}`);
+    expect(off, 'lessons below 100%').to.deep.equal([]);
+    for (const l of g.lessons) {
+      expect(l.passed, l.id).to.equal(l.total);
+      expect(l.provided.broken, l.id).to.deep.equal([]);
+      expect(l.ok, l.id).to.equal(true);
+    }
+    expect(g.summary).to.include({ score: 100, providedBroken: 0, checksPassed: g.summary.checks });
+    expect(r.status, r.stderr).to.equal(0);
+  });
+
+  it('the TODOs done but a provided validation broken: the lesson fails and names it', function () {
+    co.git(['checkout', '--', 'lessons']);
+    solve('01-uts');
+    // The solution's code, with the 64-byte HOST_NAME_MAX check loosened by one byte.
+    const uts = join(co.dir, 'lessons', '01-uts', 'uts.ts');
+    const loosened = readFileSync(uts, 'utf8').replace(
+      'Buffer.byteLength(hostname) <= HOST_NAME_MAX',
+      'Buffer.byteLength(hostname) <= HOST_NAME_MAX + 1',
+    );
+    expect(loosened).to.contain('HOST_NAME_MAX + 1');
+    writeFileSync(uts, loosened);
+    const broken = 'a 65-byte hostname is rejected before anything is created';
+
+    const junit = join(co.dir, 'broken.xml');
+    const table = co.run(['grade', '--lesson', '01', '--junit', junit]);
+    expect(table.status, table.stdout + table.stderr).to.equal(1);
+    expect(table.stdout).to.match(/01-uts\s+(\d+)\/\1\s+1 broken\s+\d+%/);
+    expect(table.stdout).to.contain(`broke: ${broken}`);
+    expect(readFileSync(junit, 'utf8')).to.match(
+      new RegExp(`classname="cellblock\\.01-uts\\.provided" name="${broken}"[^>]*><failure [^>]*type="broken"`),
+    );
+
+    const [l] = report(co.run(['grade', '--json', '--lesson', '01-uts'])).lessons;
+    expect(l!.passed, 'every learner check passes').to.equal(l!.total);
+    expect(l!.provided.broken).to.deep.equal([broken]);
+    expect(l!.ok).to.equal(false);
+    expect(l!.score).to.equal(Math.round((100 * l!.passed) / (l!.total + 1)));
   });
 
   it('without .git: unverified, then sealed (SHA256SUMS), then tampering and a foreign fingerprint are reported', function () {

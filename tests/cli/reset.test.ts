@@ -49,7 +49,7 @@ describe('cellblock reset', function () {
         hints: { '01-uts': 2 },
       }),
     );
-    const r = co.run(['reset', 'uts'], { input: 'y\n' });
+    const r = co.run(['reset', '01-uts'], { input: 'y\n' });
     expect(r.status, r.stderr).to.equal(0);
     expect(readFileSync(uts, 'utf8')).to.equal(starter);
     const backup = /Your version is kept in (\S+?)\.\n/.exec(r.stdout)![1]!;

@@ -32,12 +32,18 @@ describe('cellblock verify / status / hint / doctor', function () {
 
   it('status shows progress after a verify, and --json says what is next', function () {
     const env = scratchEnv();
-    cellblock(['verify', '00'], { env });
+    // The starter's own passes (provided checks) count for nothing: progress starts at zero.
+    expect(cellblock(['verify', '00'], { env }).stdout).to.match(/\n0\/\d+ checks passed/);
     const text = cellblock(['status'], { env });
     expect(text.stdout).to.match(/Progress: \[-+\] 0\/\d+/);
-    expect(text.stdout).to.match(/→ next +00-process/);
-    const json = JSON.parse(cellblock(['status', '--json'], { env }).stdout) as { next: string; done: number };
+    expect(text.stdout).to.match(/→ next +00-process .*\(0\/\d+\)/);
+    const json = JSON.parse(cellblock(['status', '--json'], { env }).stdout) as {
+      next: string;
+      done: number;
+      lessons: { id: string; checks: string | null }[];
+    };
     expect(json).to.include({ next: '00-process', done: 0 });
+    expect(json.lessons[0]!.checks).to.match(/^0\/[1-9]\d*$/);
   });
 
   it('hint shows one more hint per call, nudge first', function () {
@@ -54,6 +60,23 @@ describe('cellblock verify / status / hint / doctor', function () {
     expect(r.status).to.not.equal(0);
     expect(r.stderr).to.include('no lesson "77": choose one of 00-process');
   });
+
+  // One lookup for every command: a number or a full id. Anything else is a
+  // bad command line that names the lessons — never a lesson picked by a guess.
+  for (const args of [
+    ['watch', '--lesson', 'uts'],
+    ['grade', '--lesson', 'uts'],
+    ['verify', '99'],
+  ]) {
+    it(`${args.join(' ')}: exits 2 and names the valid lessons`, function () {
+      const r = cellblock(args, { env: scratchEnv() });
+      expect(r.status, r.stdout + r.stderr).to.equal(2);
+      expect(r.stderr).to.include(`no lesson "${args.at(-1)}": choose one of 00-process, 01-uts`);
+      expect(r.stderr).to.match(/or its number: 0, 1, 2/);
+      if (args.at(-1) === 'uts') expect(r.stderr).to.include('did you mean 01-uts?');
+      expect(r.stdout, 'nothing ran').to.equal('');
+    });
+  }
 
   it('doctor reports root, kernel, cgroup mode and the rootfs', function () {
     const r = cellblock(['doctor', '--json']);

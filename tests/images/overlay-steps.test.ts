@@ -10,16 +10,10 @@ import { overlayValidations, requireOverlayRoot } from '../../src/core/images/ov
 import { containerDir } from '../../src/core/names.js';
 import { load } from '../../src/workshop/loader.js';
 import { recordingSys } from '../unit/recording-sys.js';
+import { testConfig } from '../support/config.js';
 
-const base = (over: Partial<OverlayConfig> = {}): OverlayConfig => ({
-  id: 'cb-steps06',
-  rootfs: '/rootfs',
-  argv: ['true'],
-  env: [],
-  cwd: '/',
-  tty: false,
-  ...over,
-});
+const base = (over: Partial<OverlayConfig> = {}): OverlayConfig =>
+  testConfig({ id: 'cb-steps06', rootfs: '/rootfs', ...over });
 
 describe('lesson 06 steps (recorded)', function () {
   it('prepareRootfs: private first, then the overlay with the layers top first; config.rootfs becomes merged/', async function () {

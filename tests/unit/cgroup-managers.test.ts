@@ -10,6 +10,7 @@ import type { V1Controller } from '../../src/core/cgroups/detect.js';
 import { limitsFromConfig, type Limits } from '../../src/core/cgroups/values.js';
 import { v2Files } from '../../solutions/05-cgroups/cgroups.js';
 import { FakeCgroupFs } from '../support/fake-cgroupfs.js';
+import { testConfig } from '../support/config.js';
 
 const LIMITS: Limits = {
   memory: 52428800,
@@ -60,7 +61,7 @@ describe('cgroup managers (fixture cgroupfs, no root)', function () {
 
     it('writes nothing for limits not asked for', function () {
       cg.create();
-      cg.set(limitsFromConfig({ id: 'x', rootfs: '/', argv: ['x'], env: [], cwd: '/', tty: false }));
+      cg.set(limitsFromConfig(testConfig()));
       expect(fs.writes).to.deep.equal([]);
     });
 

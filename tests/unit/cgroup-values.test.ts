@@ -11,18 +11,10 @@ import {
   swapOnly,
   type CgroupConfig,
 } from '../../src/core/cgroups/values.js';
+import { testConfig } from '../support/config.js';
 
-const config = (over: Partial<CgroupConfig>): CgroupConfig => ({
-  id: 'cb-unit',
-  rootfs: '/',
-  argv: ['true'],
-  env: [],
-  cwd: '/',
-  tty: false,
-  ...over,
-});
 const problems = (over: Partial<CgroupConfig>): string[] =>
-  cgroupValidations.map((v) => v(config(over))).filter((p): p is string => p !== undefined);
+  cgroupValidations.map((v) => v(testConfig(over))).filter((p): p is string => p !== undefined);
 
 describe('cgroup values', function () {
   describe('sizes (docker’s syntax, binary units)', function () {
@@ -76,7 +68,7 @@ describe('cgroup values', function () {
 
   describe('--memory-swap (memory + swap, as docker)', function () {
     it('equal to --memory: no swap (v2 memory.swap.max 0)', function () {
-      const l = limitsFromConfig(config({ memory: '32m', 'memory-swap': '32m' }));
+      const l = limitsFromConfig(testConfig({ memory: '32m', 'memory-swap': '32m' }));
       expect(l.memorySwap).to.equal(33554432);
       expect(swapOnly(l)).to.equal(0);
     });
@@ -84,7 +76,7 @@ describe('cgroup values', function () {
     it('needs --memory', () => expect(() => parseMemorySwap('64m', undefined)).to.throw(/needs --memory too/));
     it('is at least --memory', () => expect(() => parseMemorySwap('16m', 33554432)).to.throw(/less than --memory/));
     it('unset: swap is not limited', () =>
-      expect(swapOnly(limitsFromConfig(config({ memory: '32m' })))).to.equal(undefined));
+      expect(swapOnly(limitsFromConfig(testConfig({ memory: '32m' })))).to.equal(undefined));
   });
 
   describe('DEVICE:RATE', function () {

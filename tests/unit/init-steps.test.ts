@@ -12,39 +12,31 @@ import { lookPath } from '../../src/core/init/exec.js';
 import type { Lesson } from '../../src/core/lesson.js';
 import type { Source } from '../../src/workshop/manifest.js';
 import { load } from '../../src/workshop/loader.js';
-import type { ContainerConfig } from '../../src/core/config.js';
 import { recordingSys, type Call } from './recording-sys.js';
-
-const config = (over: Partial<ContainerConfig> = {}): ContainerConfig => ({
-  id: 'cb-steps',
-  rootfs: '/',
-  argv: ['true'],
-  env: [],
-  cwd: '/',
-  tty: false,
-  ...over,
-});
+import { testConfig } from '../support/config.js';
 
 describe('container-side steps (recorded)', function () {
   it('01-uts asks for CLONE_NEWUTS and sets the given hostname', async function () {
     const [, uts] = await load({ kind: 'verify', id: '01-uts', source: 'solutions' });
     const { sys, calls } = recordingSys();
-    expect(uts!.lesson.cloneFlags!(config())).to.equal(C.CLONE_NEWUTS);
-    await uts!.lesson.init!(config({ hostname: 'box01' }), sys);
+    expect(uts!.lesson.cloneFlags!(testConfig())).to.equal(C.CLONE_NEWUTS);
+    await uts!.lesson.init!(testConfig({ hostname: 'box01' }), sys);
     expect(calls).to.deep.equal([{ name: 'sethostname', args: ['box01'] }]);
   });
 
   it('01-uts falls back to the container id', async function () {
     const [, uts] = await load({ kind: 'verify', id: '01-uts', source: 'solutions' });
     const { sys, calls } = recordingSys();
-    await uts!.lesson.init!(config(), sys);
-    expect(calls[0]!.args).to.deep.equal(['cb-steps']);
+    await uts!.lesson.init!(testConfig(), sys);
+    expect(calls[0]!.args).to.deep.equal(['cb-unit']);
   });
 
   it('an EPERM from the kernel reaches the caller with its hint', async function () {
     const [, uts] = await load({ kind: 'verify', id: '01-uts', source: 'solutions' });
     const { sys } = recordingSys({ sethostname: 'EPERM' });
-    expect(() => uts!.lesson.init!(config({ hostname: 'x' }), sys)).to.throw(/sethostname\(x\): EPERM — needs root/);
+    expect(() => uts!.lesson.init!(testConfig({ hostname: 'x' }), sys)).to.throw(
+      /sethostname\(x\): EPERM — needs root/,
+    );
   });
 
   it('the guard refuses sethostname while still in the host’s UTS namespace', function () {
@@ -83,8 +75,8 @@ describe('02-pid steps (recorded)', function () {
   it('asks for CLONE_NEWPID; the init checks getpid() once and goes on as PID 1', async function () {
     const pid = await lessonOf('02-pid', 'solutions');
     const { sys, calls } = recordingSys(); // getpid() answers 1
-    expect(pid.cloneFlags!(config())).to.equal(C.CLONE_NEWPID);
-    expect(() => pid.init!(config(), sys)).to.not.throw();
+    expect(pid.cloneFlags!(testConfig())).to.equal(C.CLONE_NEWPID);
+    expect(() => pid.init!(testConfig(), sys)).to.not.throw();
     expect(calls).to.deep.equal([{ name: 'getpid', args: [] }]);
   });
 
@@ -92,15 +84,15 @@ describe('02-pid steps (recorded)', function () {
     const pid = await lessonOf('02-pid', 'solutions');
     for (const other of [2, 4242]) {
       const { sys } = recordingSys({}, { getpid: () => other });
-      expect(() => pid.init!(config(), sys)).to.throw(Error, new RegExp(`\\bPID ${other}\\b`));
+      expect(() => pid.init!(testConfig(), sys)).to.throw(Error, new RegExp(`\\bPID ${other}\\b`));
     }
   });
 
   it('the untouched starter asks for no namespace and never looks at its pid', async function () {
     const starter = await lessonOf('02-pid', 'lessons');
     const { sys, calls } = recordingSys({}, { getpid: () => 4242 });
-    expect(starter.cloneFlags!(config())).to.equal(0);
-    expect(() => starter.init!(config(), sys)).to.not.throw();
+    expect(starter.cloneFlags!(testConfig())).to.equal(0);
+    expect(() => starter.init!(testConfig(), sys)).to.not.throw();
     expect(calls).to.deep.equal([]);
   });
 });
@@ -161,8 +153,8 @@ describe('03-mount steps (recorded)', function () {
   it('asks for CLONE_NEWNS and makes exactly the reference’s calls, in order, with their flags', async function () {
     const mount = await lessonOf('03-mount', 'solutions');
     const { sys, calls } = recordingSys({}, placeholderNodes);
-    expect(mount.cloneFlags!(config())).to.equal(C.CLONE_NEWNS);
-    await mount.init!(config({ rootfs }), sys);
+    expect(mount.cloneFlags!(testConfig())).to.equal(C.CLONE_NEWNS);
+    await mount.init!(testConfig({ rootfs }), sys);
     expect(calls).to.deep.equal(reference(rootfs));
     expect(readlinkSync(join(rootfs, 'dev', 'ptmx'))).to.equal('pts/ptmx'); // the node:fs part ran too
   });
@@ -170,7 +162,7 @@ describe('03-mount steps (recorded)', function () {
   it('--chroot: the same mounts, then chdir, chroot(".") and chdir("/") — no pivot_root', async function () {
     const mount = await lessonOf('03-mount', 'solutions');
     const { sys, calls } = recordingSys({}, placeholderNodes);
-    await mount.init!(config({ rootfs, chroot: true }), sys);
+    await mount.init!(testConfig({ rootfs, chroot: true }), sys);
     expect(calls).to.deep.equal([
       ...mounts(rootfs),
       { name: 'chdir', args: [rootfs] },
@@ -182,7 +174,7 @@ describe('03-mount steps (recorded)', function () {
   it('an EINVAL from pivot_root surfaces as a SyscallError naming the call, and nothing runs after it', async function () {
     const mount = await lessonOf('03-mount', 'solutions');
     const { sys, calls } = recordingSys({ pivot_root: 'EINVAL' }, placeholderNodes);
-    expect(() => mount.init!(config({ rootfs }), sys))
+    expect(() => mount.init!(testConfig({ rootfs }), sys))
       .to.throw(SyscallError, /^pivot_root\(\.\): EINVAL — new_root must be a mount point/)
       .that.includes({ syscall: 'pivot_root', code: 'EINVAL' });
     expect(calls).to.deep.equal(reference(rootfs).slice(0, -2)); // up to pivot_root: no umount2, no chdir('/')
@@ -192,21 +184,21 @@ describe('03-mount steps (recorded)', function () {
     const mount = await lessonOf('03-mount', 'solutions');
     const procFails = (c: Call) => (c.name === 'mount' && c.args[2] === 'proc' ? 'ENODEV' : undefined);
     const { sys, calls } = recordingSys(procFails, placeholderNodes);
-    expect(() => mount.init!(config({ rootfs }), sys)).to.throw(SyscallError, `mount(${rootfs}/proc): ENODEV`);
+    expect(() => mount.init!(testConfig({ rootfs }), sys)).to.throw(SyscallError, `mount(${rootfs}/proc): ENODEV`);
     expect(calls).to.deep.equal(reference(rootfs).slice(0, 3));
   });
 
   it('behind the guard, in a mount namespace of its own, the calls are the same', async function () {
     const mount = await lessonOf('03-mount', 'solutions');
     const { sys, calls } = recordingSys({}, placeholderNodes);
-    await mount.init!(config({ rootfs }), guardedSys(sys, { mnt: 'mnt:[1]' }));
+    await mount.init!(testConfig({ rootfs }), guardedSys(sys, { mnt: 'mnt:[1]' }));
     expect(calls).to.deep.equal(reference(rootfs));
   });
 
   it('behind the guard, still in the host’s mount namespace, the very first mount is refused', async function () {
     const mount = await lessonOf('03-mount', 'solutions');
     const { sys, calls } = recordingSys({}, placeholderNodes);
-    expect(() => mount.init!(config({ rootfs }), guardedSys(sys, readNamespaces()))).to.throw(
+    expect(() => mount.init!(testConfig({ rootfs }), guardedSys(sys, readNamespaces()))).to.throw(
       HostNamespaceError,
       /refused mount\(\/\)/,
     );
@@ -216,8 +208,8 @@ describe('03-mount steps (recorded)', function () {
   it('the untouched starter asks for no namespace and makes none of these calls', async function () {
     const starter = await lessonOf('03-mount', 'lessons');
     const { sys, calls } = recordingSys({}, placeholderNodes);
-    expect(starter.cloneFlags!(config())).to.equal(0);
-    await starter.init!(config({ rootfs }), sys);
+    expect(starter.cloneFlags!(testConfig())).to.equal(0);
+    await starter.init!(testConfig({ rootfs }), sys);
     expect(calls).to.deep.equal([]); // not the reference's sequence, nor any part of it
   });
 });

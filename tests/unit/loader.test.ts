@@ -1,6 +1,6 @@
 /** Which implementation of each lesson runs. No root needed. */
 import { expect } from 'chai';
-import { findLesson, manifest } from '../../src/workshop/manifest.js';
+import { findLesson, manifest, UnknownLessonError } from '../../src/workshop/manifest.js';
 import { load, selectLessons } from '../../src/workshop/loader.js';
 
 describe('lesson loader', function () {
@@ -24,12 +24,32 @@ describe('lesson loader', function () {
     expect(() => selectLessons({ kind: 'verify', id: '99-nope', source: 'lessons' })).to.throw(/no lesson 99-nope/);
   });
 
-  it('finds lessons by number, id or name', function () {
+  it('finds lessons by number or full id, and nothing else', function () {
     expect(findLesson('1').id).to.equal('01-uts');
     expect(findLesson('01').id).to.equal('01-uts');
-    expect(findLesson('uts').id).to.equal('01-uts');
     expect(findLesson('01-uts').id).to.equal('01-uts');
-    expect(() => findLesson('42')).to.throw(/no lesson "42": choose one of 00-process/);
+    expect(findLesson(' 01-UTS ').id).to.equal('01-uts');
+    expect(() => findLesson('42')).to.throw(UnknownLessonError, /no lesson "42": choose one of 00-process, 01-uts/);
+    for (const q of ['uts', '', '1.0', '-1', '01-ut', 'x01'])
+      expect(() => findLesson(q), q).to.throw(UnknownLessonError);
+  });
+
+  it('an unknown lesson lists every id and number, and suggests the one a name points at', function () {
+    const err = (q: string): UnknownLessonError => {
+      try {
+        findLesson(q);
+      } catch (e) {
+        return e as UnknownLessonError;
+      }
+      throw new Error(`${q} was found`);
+    };
+    expect(err('uts').suggestion).to.equal('01-uts');
+    expect(err('cgroup').suggestion).to.equal('05-cgroups');
+    expect(err('99').suggestion).to.equal(undefined);
+    for (const l of manifest()) {
+      expect(err('99').message).to.contain(l.id);
+      expect(err('99').choices).to.match(new RegExp(`number: .*\\b${Number(l.id.slice(0, 2))}\\b`));
+    }
   });
 
   it('loads each module from the tree it was asked for', async function () {

@@ -4,13 +4,13 @@
  * `ip` runners (they refuse before any process is started).
  */
 import { expect } from 'chai';
-import type { ContainerConfig } from '../../src/core/config.js';
 import { formatIp, parseIp, parseSubnet, sameNetwork, usableIn, type Subnet } from '../../src/core/net/addr.js';
 import { hostsFile, hostsFor } from '../../src/core/net/hosts.js';
 import type { Lease } from '../../src/core/net/ipam.js';
 import { parsePublish } from '../../src/core/net/publish.js';
 import { ip, ipIn, NetToolError, toolStats } from '../../src/core/net/tools.js';
 import { netValidations, type NetFields } from '../../src/core/net/validate.js';
+import { testConfig } from '../support/config.js';
 
 describe('network toolbox', function () {
   describe('subnets', function () {
@@ -89,17 +89,8 @@ describe('network toolbox', function () {
   });
 
   describe('validations (malformed values: no machine state involved)', function () {
-    const config = (over: NetFields): ContainerConfig & NetFields => ({
-      id: 'cb-unit',
-      rootfs: '/',
-      argv: ['true'],
-      env: [],
-      cwd: '/',
-      tty: false,
-      ...over,
-    });
     const problems = (over: NetFields): string[] =>
-      netValidations.map((v) => v(config(over))).filter((p): p is string => p !== undefined);
+      netValidations.map((v) => v(testConfig(over))).filter((p): p is string => p !== undefined);
     const cases: [NetFields, RegExp][] = [
       [{ net: 'bridged' }, /--net "bridged" is not a network mode/],
       [

@@ -6,18 +6,12 @@ import { expect } from 'chai';
 import { ConfigError, type ContainerConfig } from '../../src/core/config.js';
 import { validateConfig } from '../../src/core/validate.js';
 import { load } from '../../src/workshop/loader.js';
+import { testConfig } from '../support/config.js';
 
 describe('config validation', function () {
   let dir: string;
-  const base = (over: Partial<ContainerConfig> = {}): ContainerConfig => ({
-    id: 'cb-unit',
-    rootfs: dir,
-    argv: ['true'],
-    env: ['PATH=/bin'],
-    cwd: '/',
-    tty: false,
-    ...over,
-  });
+  const base = (over: Partial<ContainerConfig> = {}): ContainerConfig =>
+    testConfig({ rootfs: dir, env: ['PATH=/bin'], ...over });
   before(() => (dir = mkdtempSync(join(tmpdir(), 'cellblock-unit-'))));
   after(() => rmSync(dir, { recursive: true, force: true }));
 

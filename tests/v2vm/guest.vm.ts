@@ -1,20 +1,18 @@
 /**
  * Runs *inside* the cgroup-v2 micro-VM (scripts/v2vm/run.sh), started by
  * tests/v2vm/v2vm.test.ts: lesson 05's gate — every check passes on the
- * reference solution, the untouched starter fails — exactly as
- * tests/lessons.test.ts does on the host, with the patience an emulated CPU
- * needs. (Named .vm.ts so the host's suite does not pick it up.)
+ * reference solution, the untouched starter passes exactly the provided ones
+ * and fails the rest — exactly as tests/lessons.test.ts does on the host, with
+ * the patience an emulated CPU needs. (Named .vm.ts so the host's suite does not pick it up.)
  */
 import { expect } from 'chai';
 import { cgroupMode } from '../../src/core/cgroups/index.js';
-import { loadChecks, runLessonChecks, type LessonReport } from '../../src/workshop/checks.js';
+import { LEFTOVER_CHECK, loadChecks, runLessonChecks, type LessonReport } from '../../src/workshop/checks.js';
 import { findLesson } from '../../src/workshop/manifest.js';
+import { starterMismatches } from '../support/starter-rule.js';
 
 const entry = findLesson('05');
-const names = [
-  ...(await loadChecks(entry)).checks.map((c) => c.name),
-  'nothing is left behind (processes, mounts, links, cgroups)',
-];
+const names = [...(await loadChecks(entry)).checks.map((c) => c.name), LEFTOVER_CHECK];
 
 describe(`lesson ${entry.id} on cgroup ${cgroupMode()}`, function () {
   this.timeout(900_000);
@@ -34,8 +32,9 @@ describe(`lesson ${entry.id} on cgroup ${cgroupMode()}`, function () {
   });
 
   describe('starter', function () {
-    it('fails at least one of its own checks', async function () {
+    it('passes exactly its provided checks, and fails the learner’s', async function () {
       const report = await runLessonChecks(entry, 'lessons');
+      expect(starterMismatches(report), 'the `provided` flags do not match the starter on v2').to.deep.equal([]);
       const failed = report.checks.filter((c) => !c.ok);
       expect(failed.length, 'the untouched starter passes every check').to.be.greaterThan(0);
       for (const c of failed) expect(c.found, c.name).to.not.equal('');

@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { grade as run, toJUnit, type GradeReport, type LessonGrade } from '../../workshop/grade.js';
 import { seal } from '../../workshop/integrity.js';
-import { ROOT } from '../../workshop/manifest.js';
+import { findLesson, ROOT } from '../../workshop/manifest.js';
 
 interface GradeArgs {
   json: boolean;
@@ -27,6 +27,8 @@ export async function grade(args: GradeArgs): Promise<number> {
     process.stdout.write(`Wrote ${s.file}: ${s.files} files, fingerprint ${s.fingerprint}\n`);
     return EXIT.ok;
   }
+  // Before the build and the first container: `--lesson uts` is a mistake to say, not a lesson to skip.
+  const only = args.lesson?.map((q) => findLesson(String(q)).id);
   // dist/ is rebuilt from the sources: a hand-edited dist/lessons/… file must not be graded.
   const build = (await import(pathToFileURL(join(ROOT, 'scripts', 'build.mjs')).href)) as Build;
   await build.ensureBuilt({ force: true });
@@ -34,7 +36,7 @@ export async function grade(args: GradeArgs): Promise<number> {
   const table = !args.json;
   if (table) process.stdout.write(`${chalk.bold('cellblock grade')}\n\n  ${head()}\n`);
   const report = await run({
-    ...(args.lesson?.length ? { only: args.lesson.map(String) } : {}),
+    ...(only?.length ? { only } : {}),
     ...(args.learner ? { learner: args.learner } : {}),
     ...(args.expectFingerprint ? { expectFingerprint: args.expectFingerprint } : {}),
     onLesson: (g) => table && process.stdout.write(`  ${row(g)}\n`),
@@ -48,22 +50,34 @@ export async function grade(args: GradeArgs): Promise<number> {
   return report.summary.ok ? EXIT.ok : EXIT.failed;
 }
 
-const COLS = { lesson: 16, checks: 8, score: 7, time: 8 };
+/** checks: the learner's (the starter fails them); provided: those the starter passes, "ok" or how many broke. */
+const COLS = { lesson: 16, checks: 8, provided: 10, score: 7, time: 8 };
 
 function head(): string {
   return chalk.dim(
-    `${'lesson'.padEnd(COLS.lesson)}${'checks'.padStart(COLS.checks)}${'score'.padStart(COLS.score)}${'time'.padStart(COLS.time)}`,
+    `${'lesson'.padEnd(COLS.lesson)}${'checks'.padStart(COLS.checks)}${'provided'.padStart(COLS.provided)}` +
+      `${'score'.padStart(COLS.score)}${'time'.padStart(COLS.time)}`,
   );
 }
+
+const providedCell = (broken: number): string => {
+  const text = (broken ? `${broken} broken` : 'ok').padStart(COLS.provided);
+  return broken ? chalk.red(text) : text;
+};
 
 function row(g: LessonGrade): string {
   const score = `${g.score}%`.padStart(COLS.score);
   const base =
-    `${g.id.padEnd(COLS.lesson)}${`${g.passed}/${g.total}`.padStart(COLS.checks)}` +
+    `${g.id.padEnd(COLS.lesson)}${`${g.passed}/${g.total}`.padStart(COLS.checks)}${providedCell(g.provided.broken.length)}` +
     `${g.ok ? chalk.green(score) : chalk.red(score)}${`${g.seconds.toFixed(1)} s`.padStart(COLS.time)}`;
+  // What broke, by name — but not the checks that never ran: their one cause is said once.
+  const notRun = g.checks.filter((c) => c.found.startsWith('not run: '));
+  const broke = g.checks.filter((c) => c.provided && !c.ok && !notRun.includes(c)).map((c) => c.name);
   const notes = [
     ...g.cheating.map((c) => chalk.red.bold(`CHEATING: ${c}`)),
     ...(g.error ? [chalk.red(`error: ${g.error.split('\n')[0]}`)] : []),
+    ...(!g.error && !g.cheating.length && notRun[0] ? [chalk.red(notRun[0].found.split('\n')[0]!)] : []),
+    ...(broke.length ? [chalk.red(`broke: ${broke.join('; ')}`)] : []),
   ];
   return notes.length ? `${base}  ${notes.join('; ')}` : base;
 }
@@ -71,7 +85,7 @@ function row(g: LessonGrade): string {
 function printFooter(r: GradeReport, junit?: string): void {
   const s = r.summary;
   const total =
-    `${'total'.padEnd(COLS.lesson)}${`${s.checksPassed}/${s.checks}`.padStart(COLS.checks)}` +
+    `${'total'.padEnd(COLS.lesson)}${`${s.checksPassed}/${s.checks}`.padStart(COLS.checks)}${providedCell(s.providedBroken)}` +
     `${`${s.score}%`.padStart(COLS.score)}${`${s.seconds.toFixed(1)} s`.padStart(COLS.time)}`;
   const out = (x = ''): boolean => process.stdout.write(`${x}\n`);
   out(`  ${chalk.bold(total)}  ${s.lessonsPassed}/${s.lessons} lessons pass`);

@@ -3,7 +3,8 @@ import chalk from 'chalk';
 import { relative } from 'node:path';
 import { ROOT } from '../../core/paths.js';
 import { manifest, sourceFile } from '../../workshop/manifest.js';
-import { readProgress } from '../../workshop/progress.js';
+import { nextLesson, readProgress } from '../../workshop/progress.js';
+import { progressBar } from '../lesson-output.js';
 
 export async function status(args: { json: boolean }): Promise<void> {
   const progress = readProgress();
@@ -12,29 +13,31 @@ export async function status(args: { json: boolean }): Promise<void> {
     title: l.title,
     file: relative(ROOT, sourceFile(l, 'lessons')),
     done: progress.lessons[l.id]?.passed ?? false,
+    // The learner's checks, as verify and watch last found them: the starter's own count for nothing.
     checks: progress.lessons[l.id]?.checks ?? null,
+    broken: progress.lessons[l.id]?.broken ?? [],
   }));
   const done = rows.filter((r) => r.done).length;
-  const next = rows.find((r) => !r.done);
+  const next = done === rows.length ? undefined : nextLesson(progress);
   if (args.json) {
     process.stdout.write(
       `${JSON.stringify({ done, total: rows.length, next: next?.id ?? null, lessons: rows }, null, 2)}\n`,
     );
     return;
   }
-  const width = 30;
-  const filled = Math.round((done / rows.length) * width);
-  process.stdout.write(
-    `Progress: [${chalk.green('#'.repeat(filled))}${'-'.repeat(width - filled)}] ${done}/${rows.length}\n\n`,
-  );
+  process.stdout.write(`${progressBar(done, rows.length)}\n\n`);
   for (const r of rows) {
-    const mark = r.done ? chalk.green('✓ done   ') : r === next ? chalk.yellow('→ next   ') : chalk.dim('· pending');
-    process.stdout.write(
-      `  ${mark}  ${r.id.padEnd(12)} ${r.title}${r.checks && !r.done ? chalk.dim(` (${r.checks})`) : ''}\n`,
-    );
+    const mark = r.done
+      ? chalk.green('✓ done   ')
+      : r.id === next?.id
+        ? chalk.yellow('→ next   ')
+        : chalk.dim('· pending');
+    const checks =
+      r.checks && !r.done ? ` (${r.checks}${r.broken.length ? `, ${r.broken.length} provided broken` : ''})` : '';
+    process.stdout.write(`  ${mark}  ${r.id.padEnd(12)} ${r.title}${chalk.dim(checks)}\n`);
   }
   if (next)
     process.stdout.write(
-      `\nNext: edit ${chalk.bold(next.file)}, then run ${chalk.bold(`cellblock verify ${next.id.slice(0, 2)}`)}\n`,
+      `\nNext: edit ${chalk.bold(relative(ROOT, sourceFile(next, 'lessons')))}, then run ${chalk.bold(`cellblock verify ${next.id.slice(0, 2)}`)}\n`,
     );
 }

@@ -2,8 +2,9 @@
 import chalk from 'chalk';
 import { runLessonChecks, type LessonReport } from '../../workshop/checks.js';
 import { checkPrinter } from '../check-output.js';
+import { tallyLine } from '../lesson-output.js';
 import { findLesson, manifest, sourceFile } from '../../workshop/manifest.js';
-import { readProgress, updateProgress } from '../../workshop/progress.js';
+import { nextLesson, readProgress, recordRun } from '../../workshop/progress.js';
 import { relative } from 'node:path';
 import { ROOT } from '../../core/paths.js';
 
@@ -14,10 +15,7 @@ interface VerifyArgs {
 }
 
 export async function verify(args: VerifyArgs): Promise<number> {
-  const progress = readProgress();
-  const entry = args.lesson
-    ? findLesson(args.lesson)
-    : (manifest().find((l) => !progress.lessons[l.id]?.passed) ?? manifest().at(-1)!);
+  const entry = args.lesson ? findLesson(args.lesson) : nextLesson(readProgress());
   const source = args.solutions ? 'solutions' : 'lessons';
   if (!args.json) {
     const file = relative(process.cwd(), sourceFile(entry, source)) || sourceFile(entry, source);
@@ -28,15 +26,7 @@ export async function verify(args: VerifyArgs): Promise<number> {
     source,
     args.json ? undefined : checkPrinter((l) => process.stdout.write(`${l}\n`)),
   );
-  if (source === 'lessons') {
-    updateProgress((p) => {
-      p.lessons[entry.id] = {
-        passed: report.passed === report.total,
-        checks: `${report.passed}/${report.total}`,
-        at: new Date().toISOString(),
-      };
-    });
-  }
+  if (source === 'lessons') recordRun(report);
   if (args.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   else printSummary(report);
   return report.passed === report.total ? 0 : 1;
@@ -44,10 +34,7 @@ export async function verify(args: VerifyArgs): Promise<number> {
 
 function printSummary(r: LessonReport): void {
   const ok = r.passed === r.total;
-  const head = ok
-    ? chalk.green(`${r.passed}/${r.total} checks passed`)
-    : chalk.red(`${r.passed}/${r.total} checks passed`);
-  process.stdout.write(`\n${head} ${chalk.dim(`(${(r.ms / 1000).toFixed(1)} s)`)}\n`);
+  process.stdout.write(`\n${tallyLine(r.tally, r.ms)}\n`);
   if (ok && r.source === 'lessons') {
     const next = manifest()[manifest().findIndex((l) => l.id === r.lesson) + 1];
     process.stdout.write(

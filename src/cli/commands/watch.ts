@@ -1,20 +1,25 @@
 /**
  * `cellblock watch`: the workshop loop. Re-checks the current lesson on every
  * save; keys for the rest (n next, h hint, l list, c check all, r reset, q quit).
+ *
+ * Three parts: watch/state.ts decides what a key or a finished run changes
+ * and asks for effects; watch/screen.ts renders; this file reads keys and
+ * saves, and carries the effects out (builds, check processes, files).
  */
 import chalk from 'chalk';
-import { hostname } from 'node:os';
 import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { LessonReport } from '../../workshop/checks.js';
-import { readText } from '../../core/read.js';
-import { checkPrinter } from '../check-output.js';
 import { cleanup, systemOps } from '../../workshop/cleanup.js';
-import { manifest, ROOT, sourceFile, type LessonEntry } from '../../workshop/manifest.js';
-import { readProgress, recordRun, updateProgress } from '../../workshop/progress.js';
-import { startWorker, type WorkerRun } from '../../workshop/runner.js';
+import { manifest, ROOT } from '../../workshop/manifest.js';
+import { readProgress, recordRun, takeHint } from '../../workshop/progress.js';
+import { startWorker } from '../../workshop/runner.js';
 import { resetLesson, StarterError } from '../../workshop/starter.js';
 import { FileWatcher, syncedFolderType } from '../../workshop/watcher.js';
+import { checkPrinter } from '../check-output.js';
+import { hintLines } from '../lesson-output.js';
+import { LatestJob, type Job } from '../watch/jobs.js';
+import * as screen from '../watch/screen.js';
+import { current, startState, step, type Effect, type WatchEvent, type WatchState } from '../watch/state.js';
 
 interface WatchArgs {
   poll: boolean;
@@ -23,222 +28,98 @@ interface WatchArgs {
 
 type Build = { ensureBuilt(o?: { force?: boolean }): Promise<boolean> };
 
-const KEYS = `${chalk.bold('n')} next · ${chalk.bold('h')} hint · ${chalk.bold('l')} list · ${chalk.bold('c')} check all · ${chalk.bold('r')} reset · ${chalk.bold('q')} quit`;
+/** How long to wait for a second digit of a lesson number. */
+const DIGIT_WAIT_MS = 700;
 
 export async function watch(args: WatchArgs): Promise<number> {
+  let state: WatchState = startState(manifest(), readProgress(), args.lesson);
   const build = (await import(pathToFileURL(join(ROOT, 'scripts', 'build.mjs')).href)) as Build;
-  const out = (s = ''): boolean => process.stdout.write(`${s}\n`);
+  const out = (...lines: string[]): void => {
+    for (const l of lines) process.stdout.write(`${l}\n`);
+  };
   const tty = process.stdout.isTTY === true;
-  const lessons = manifest();
-  const progress = readProgress();
-  let index = args.lesson
-    ? Math.max(
-        0,
-        lessons.findIndex((l) => l.id === args.lesson || Number(l.id.split('-')[0]) === Number(args.lesson)),
-      )
-    : Math.max(
-        0,
-        lessons.findIndex((l) => !progress.lessons[l.id]?.passed),
-      );
-  if (!args.lesson && lessons.every((l) => progress.lessons[l.id]?.passed)) index = lessons.length - 1;
-
   const synced = syncedFolderType(ROOT);
   const watcher = new FileWatcher({
     dirs: [join(ROOT, 'lessons')],
     filter: (p) => /\.(ts|mts|js|mjs)$/.test(p),
     pollOnly: args.poll || synced !== undefined,
-    onChange: (files) => schedule('one', `saved: ${files.map((f) => relative(ROOT, f)).join(', ')}`),
+    onChange: (files) => perform({ type: 'check', reason: `saved: ${files.map((f) => relative(ROOT, f)).join(', ')}` }),
   });
-
-  // One job at a time (a build, then a worker); a newer request stops the
-  // running worker at once and makes the queued ones moot.
-  let current: WorkerRun | undefined;
-  let runSeq = 0;
-  let queue: Promise<void> = Promise.resolve();
-  let interrupted = false;
-  let confirming = false;
-  let digits = '';
+  const jobs = new LatestJob(cleanup, (err) => {
+    out(chalk.red(`watch: ${err instanceof Error ? err.message : String(err)}`), ...screen.footer());
+  });
   let digitTimer: NodeJS.Timeout | undefined;
-  let last: LessonReport | undefined;
+  let quit: (code: number) => void = () => undefined;
+  const finished = new Promise<number>((resolve) => (quit = resolve));
 
-  const entry = (): LessonEntry => lessons[index]!;
-  const link = (e: LessonEntry): string => {
-    const abs = sourceFile(e, 'lessons');
-    // A missing file is reported by the checks: line 1 here.
-    const todo = readText(abs)
-      .split('\n')
-      .findIndex((l) => l.includes('TODO'));
-    const line = todo >= 0 ? todo + 1 : 1;
-    const text = `${relative(process.cwd(), abs) || abs}:${line}`;
-    // OSC 8: a real hyperlink in terminals that know it; plain text elsewhere.
-    return tty ? `\x1b]8;;file://${hostname()}${abs}\x1b\\${text}\x1b]8;;\x1b\\` : text;
+  const send = (e: WatchEvent): void => {
+    const next = step(state, e);
+    state = next.state;
+    for (const effect of next.effects) perform(effect);
   };
 
   const header = (): void => {
     if (tty) process.stdout.write('\x1b[2J\x1b[H');
-    const p = readProgress();
-    const done = lessons.filter((l) => p.lessons[l.id]?.passed).length;
-    const width = 30;
-    const filled = Math.round((done / lessons.length) * width);
     const how =
       watcher.mode === 'poll'
         ? `polling for changes${synced ? ` (${synced} synced folder)` : ''}`
         : 'watching for changes';
-    out(`${chalk.bold('cellblock watch')} ${chalk.dim(`· ${how}`)}`);
-    out(
-      `Progress: [${chalk.green('#'.repeat(filled))}${'-'.repeat(width - filled)}] ${done}/${lessons.length} lessons`,
-    );
-    out();
-    out(`${chalk.bold(`Lesson ${entry().id}`)} — ${entry().title}`);
-    out(`  ${chalk.cyan(link(entry()))}`);
-    out();
+    out(...screen.header({ entry: current(state), lessons: state.lessons, progress: readProgress(), how, tty }));
   };
 
-  const footer = (): void => {
-    out();
-    out(KEYS);
-  };
-
-  function schedule(kind: 'one' | 'all', reason = ''): void {
-    const seq = ++runSeq;
-    if (current) {
-      current.stop();
-      interrupted = true;
-    }
-    queue = queue
-      .then(async () => {
-        if (seq !== runSeq) return;
-        if (interrupted) {
-          interrupted = false;
-          await cleanup().catch(() => undefined); // what the stopped run's containers left
-        }
-        if (seq !== runSeq) return;
-        await (kind === 'one' ? runCurrent(seq, reason) : checkAll(seq));
-      })
-      .catch((err: unknown) => {
-        out(chalk.red(`watch: ${err instanceof Error ? err.message : String(err)}`));
-        footer();
-      });
-  }
-
-  async function runCurrent(seq: number, reason: string): Promise<void> {
+  /** The lesson on screen, built and checked, each check shown as it finishes. */
+  async function checkCurrent(j: Job, reason: string): Promise<void> {
+    const e = current(state);
     header();
     out(chalk.dim(`checking… (${reason})`));
     try {
       await build.ensureBuilt();
     } catch (err) {
-      if (seq !== runSeq) return;
-      out();
-      out(chalk.red(`Your file does not compile: ${(err as Error).message.split('\n')[0]}`));
-      out(chalk.dim('Fix it and save again.'));
-      footer();
+      if (!j.live()) return;
+      out('', chalk.red(`Your file does not compile: ${(err as Error).message.split('\n')[0]}`));
+      out(chalk.dim('Fix it and save again.'), ...screen.footer());
       return;
     }
-    if (seq !== runSeq) return;
-    const e = entry();
-    const printCheck = checkPrinter(out);
-    const run = startWorker(e, 'lessons', { onCheck: (c) => seq === runSeq && printCheck(c) });
-    current = run;
-    const result = await run.done;
-    if (current === run) current = undefined;
-    if (seq !== runSeq || result.stopped) return;
-    if (!result.report) {
-      out(chalk.red(`The checks could not run: ${result.error ?? 'unknown error'}`));
-      if (result.output.trim()) out(chalk.dim(result.output.trim().split('\n').slice(-10).join('\n')));
-      footer();
-      return;
+    if (!j.live()) return;
+    const printCheck = checkPrinter((l) => out(l));
+    const result = await j.track(startWorker(e, 'lessons', { onCheck: (c) => j.live() && printCheck(c) }));
+    if (!j.live() || result.stopped) return;
+    if (result.report) {
+      recordRun(result.report);
+      send({ type: 'checked', done: screen.isDone(result.report) });
     }
-    const r = result.report;
-    last = r;
-    recordRun(e.id, r.passed, r.total);
-    out();
-    const line = `${r.passed}/${r.total} checks passed ${chalk.dim(`(${(r.ms / 1000).toFixed(1)} s)`)}`;
-    if (r.passed === r.total) {
-      out(chalk.green(line));
-      out();
-      out(chalk.green.bold(`✓ Lesson ${e.id} done: every check passes.`));
-      out(`  Reference solution, to compare with yours: ${relative(process.cwd(), sourceFile(e, 'solutions'))}`);
-      const next = lessons[index + 1];
-      out(
-        next
-          ? `  Next: ${chalk.bold(next.id)} — ${next.title}: ${relative(process.cwd(), sourceFile(next, 'lessons'))} (press ${chalk.bold('n')})`
-          : '  That was the last lesson. `cellblock grade` shows the whole picture.',
-      );
-    } else {
-      out(chalk.red(line));
-      out(chalk.dim(`Save ${relative(process.cwd(), sourceFile(e, 'lessons'))} to check again; h for a hint.`));
-    }
-    if (result.output.trim() && r.passed !== r.total) {
-      out(chalk.dim('Output of your lesson:'));
-      out(chalk.dim(result.output.trim().split('\n').slice(-10).join('\n')));
-    }
-    footer();
+    out(...screen.verdict(e, state.lessons[state.index + 1], result));
   }
 
-  async function checkAll(seq: number): Promise<void> {
+  async function checkAll(j: Job): Promise<void> {
     header();
     out(chalk.bold('Checking every lesson (your files)…'));
     try {
       await build.ensureBuilt();
     } catch (err) {
-      out(chalk.red(`A file does not compile: ${(err as Error).message.split('\n')[0]}`));
-      footer();
+      out(chalk.red(`A file does not compile: ${(err as Error).message.split('\n')[0]}`), ...screen.footer());
       return;
     }
-    for (const l of lessons) {
-      if (seq !== runSeq) return;
-      const run = startWorker(l, 'lessons');
-      current = run;
-      const result = await run.done;
-      if (current === run) current = undefined;
-      if (result.stopped || seq !== runSeq) return;
-      const r = result.report;
-      if (r) recordRun(l.id, r.passed, r.total);
-      const mark = r && r.passed === r.total ? chalk.green('✓') : chalk.red('✗');
-      out(`  ${mark} ${l.id.padEnd(14)} ${r ? `${r.passed}/${r.total}` : chalk.red(result.error ?? 'did not run')}`);
+    for (const l of state.lessons) {
+      if (!j.live()) return;
+      const result = await j.track(startWorker(l, 'lessons'));
+      if (result.stopped || !j.live()) return;
+      if (result.report) recordRun(result.report);
+      out(screen.checkAllLine(l, result));
     }
-    footer();
-  }
-
-  function list(): void {
-    const p = readProgress();
-    out();
-    out(chalk.bold('Lessons') + chalk.dim(' (type a number to go there)'));
-    lessons.forEach((l, i) => {
-      const mark = p.lessons[l.id]?.passed ? chalk.green('✓') : i === index ? chalk.yellow('→') : chalk.dim('·');
-      out(
-        `  ${mark} ${l.id.padEnd(14)} ${l.title}${p.lessons[l.id] ? chalk.dim(` (${p.lessons[l.id]!.checks})`) : ''}`,
-      );
-    });
-    footer();
-  }
-
-  function hint(): void {
-    const e = entry();
-    let shown = 0;
-    updateProgress((p) => {
-      shown = Math.min((p.hints[e.id] ?? 0) + 1, e.hints.length);
-      p.hints[e.id] = shown;
-    });
-    out();
-    if (e.hints.length === 0) out(chalk.dim('No hints for this lesson.'));
-    else out(`${chalk.cyan(`Hint ${shown}/${e.hints.length}`)}: ${e.hints[shown - 1]}`);
-    if (shown === e.hints.length && e.hints.length > 0) {
-      out(chalk.dim(`That is the last hint. The reference is in solutions/${e.id}/ — try without it first.`));
-    }
+    out(...screen.footer());
   }
 
   function reset(): void {
-    const e = entry();
     try {
-      const r = resetLesson(e);
+      const r = resetLesson(current(state));
       out(
         r.changed ? `Restored the starter of ${relative(process.cwd(), r.file)}.` : 'Your file already is the starter.',
       );
       if (r.backup) out(`Your version is kept in ${relative(process.cwd(), r.backup)}.`);
       // Our own write: check it now rather than when the watcher notices it.
       watcher.resync();
-      if (r.changed) schedule('one', 'reset to the starter');
+      if (r.changed) perform({ type: 'check', reason: 'reset to the starter' });
     } catch (err) {
       out(chalk.red(`Cannot reset: ${(err as Error).message}`));
       if (err instanceof StarterError) out(chalk.dim(`  → ${err.fix}`));
@@ -252,83 +133,45 @@ export async function watch(args: WatchArgs): Promise<number> {
       .catch((err: unknown) => out(chalk.red(`cleanup: ${String(err)}`)));
   }
 
-  function go(i: number): void {
-    if (i < 0 || i >= lessons.length) return;
-    index = i;
-    schedule('one', `lesson ${entry().id}`);
-  }
-
-  let quit: (code: number) => void = () => undefined;
-  const finished = new Promise<number>((resolve) => (quit = resolve));
-
-  function onKey(k: string): void {
-    if (confirming) {
-      confirming = false;
-      if (k === 'y' || k === 'Y') reset();
-      else out('Not reset.');
-      return;
-    }
-    if (/^[0-9]$/.test(k)) {
-      digits += k;
-      clearTimeout(digitTimer);
-      const jump = (): void => {
-        const n = Number(digits);
-        digits = '';
-        const i = lessons.findIndex((l) => Number(l.id.split('-')[0]) === n);
-        if (i >= 0) go(i);
-      };
-      // Wait for a second digit only when a longer lesson number starts with these (1 → 10, 11…).
-      const typed = String(Number(digits));
-      const longer = lessons.some((l) => {
-        const n = String(Number(l.id.split('-')[0]));
-        return n !== typed && n.startsWith(typed);
-      });
-      if (longer) digitTimer = setTimeout(jump, 700);
-      else jump();
-      return;
-    }
-    switch (k) {
-      case 'n':
-        if (index + 1 < lessons.length) go(index + 1);
-        else out(chalk.dim('This is the last lesson.'));
-        break;
-      case 'h':
-        hint();
-        break;
-      case 'l':
-        list();
-        break;
-      case 'c':
-        schedule('all');
-        break;
-      case 'r':
-        out();
-        out(
-          `Reset ${relative(process.cwd(), sourceFile(entry(), 'lessons'))} to the starter? Your version is backed up first. [y/N]`,
-        );
-        confirming = true;
-        break;
-      case 'q':
-      case '\x03': // Ctrl-C in raw mode
-      case '\x04':
-        quit(0);
-        break;
-      default:
-        break;
+  function perform(effect: Effect): void {
+    switch (effect.type) {
+      case 'check':
+        return jobs.schedule((j) => checkCurrent(j, effect.reason));
+      case 'check-all':
+        return jobs.schedule((j) => checkAll(j));
+      case 'hint':
+        return out('', ...hintLines(current(state), takeHint(current(state))));
+      case 'list':
+        return out(...screen.list(state.lessons, readProgress(), state.index));
+      case 'ask-reset':
+        return out(...screen.resetQuestion(current(state)));
+      case 'reset':
+        return reset();
+      case 'not-reset':
+        return out('Not reset.');
+      case 'last-lesson':
+        return out(chalk.dim('This is the last lesson.'));
+      case 'wait-for-digit':
+        clearTimeout(digitTimer);
+        digitTimer = setTimeout(() => send({ type: 'digits-timeout' }), DIGIT_WAIT_MS);
+        return;
+      case 'quit':
+        return quit(effect.code);
     }
   }
 
   const stdin = process.stdin;
   const onData = (d: Buffer): void => {
     const s = d.toString();
-    if (stdin.isTTY) for (const ch of s) onKey(ch);
-    else for (const line of s.split('\n')) if (line.trim()) onKey(line.trim()[0]!);
+    if (stdin.isTTY) for (const ch of s) send({ type: 'key', key: ch });
+    else for (const line of s.split('\n')) if (line.trim()) send({ type: 'key', key: line.trim()[0]! });
   };
   if (stdin.isTTY) stdin.setRawMode(true);
   stdin.on('data', onData);
-  stdin.on('end', () => quit(0));
+  const onEnd = (): void => send({ type: 'end', code: 0 });
+  stdin.on('end', onEnd);
   stdin.resume();
-  const onSignal = (): void => quit(130);
+  const onSignal = (): void => send({ type: 'end', code: 130 });
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
@@ -336,23 +179,18 @@ export async function watch(args: WatchArgs): Promise<number> {
   // module first imported then would not be found.
   await systemOps();
   watcher.start();
-  schedule('one', 'start');
+  perform({ type: 'check', reason: 'start' });
   const code = await finished;
 
+  clearTimeout(digitTimer);
   watcher.stop();
   stdin.off('data', onData);
+  stdin.off('end', onEnd);
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
   if (stdin.isTTY) stdin.setRawMode(false);
   stdin.pause();
-  runSeq++;
-  if (current) {
-    current.stop();
-    await current.done;
-    await cleanup().catch(() => undefined);
-  }
-  await queue;
-  out();
-  out(last && last.passed === last.total ? 'Bye — well done.' : 'Bye. `cellblock watch` picks up where you left off.');
+  await jobs.close();
+  out('', state.lastDone ? 'Bye — well done.' : 'Bye. `cellblock watch` picks up where you left off.');
   return code;
 }
