@@ -4,7 +4,7 @@
  * real terminal with -it — and nothing left behind by any of them.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { expect } from 'chai';
 import pty from 'node-pty';
 import { hostState, isAlive } from '../../src/workshop/probe.js';
@@ -147,14 +147,17 @@ describe('cellblock run', function () {
       // The runtime had no chance to clean up its state file, nor the container's
       // cgroup (lesson 05; nothing in the kernel removes an empty cgroup), nor its
       // address lease and, if it was the last, the bridge (lesson 04; the lease is
-      // stale now, so free for others, and the next run would sweep it): that is
-      // cleanup's job.
+      // stale now, so free for others, and the next run would sweep it), nor its
+      // overlay directory (lesson 06): that is cleanup's job.
       const { removeState } = await import('../../src/core/host/state.js');
       const { openCgroup } = await import('../../src/core/cgroups/index.js');
       const { sweepNetwork } = await import('../../src/core/net/ipam.js');
+      const { containerDir } = await import('../../src/core/names.js');
       for (const f of states) {
-        removeState(f.replace(/\.json$/, ''));
-        await openCgroup(f.replace(/\.json$/, '')).destroy();
+        const id = f.replace(/\.json$/, '');
+        removeState(id);
+        await openCgroup(id).destroy();
+        rmSync(containerDir(id), { recursive: true, force: true });
       }
       sweepNetwork();
     });
