@@ -396,10 +396,27 @@ export default defineChecks('03-mount', [
     },
   },
   {
-    name: 'the host’s mountinfo is identical before, during and after a run — even from a shared mount',
-    provided: true,
+    name: 'the container mounts /proc of its own, and the host’s mountinfo is identical before, during and after — even from a shared mount',
     async run(env) {
       const o = await inside(env);
+      // Only a container that mounts something can leak a mount: one that is
+      // still on the host's / with the host's /proc (no mount namespace, no
+      // mounts, no pivot yet) proves nothing.
+      const ownProc =
+        o.rootIsRootfs === true && (o.mounts?.some((m) => m.point === '/proc' && m.fstype === 'proc') ?? false);
+      if (!ownProc) {
+        return (
+          failedStart(o.t, o.t.config.rootfs) ??
+          expectThat(
+            false,
+            'the container’s own / with its own /proc, and no change on the host',
+            o.rootIsRootfs
+              ? `no proc mounted on the container’s /proc (${o.mounts?.length ?? 0} mounts in its table)`
+              : 'the container’s / is not its rootfs yet',
+            'this check needs a container that makes its own mounts: a mount namespace, then /proc inside the rootfs (man 7 mount_namespaces, man 5 proc)',
+          )
+        );
+      }
       // The rootfs on a shared mount, as under systemd: any mount the
       // container makes before MS_PRIVATE propagates back to the host.
       const shared = await onSharedMount(async (rootfs) => {

@@ -732,18 +732,21 @@ export default defineChecks('04-net', [
     },
   },
   {
-    name: "--net host: the container shares the host's network namespace",
-    provided: true,
+    name: "--net host: the container shares the host's network namespace (while the default gets its own)",
     async run(env) {
       const t = await env.trial({ config: { argv: ['sh', '-c', 'read _'], net: 'host' } });
       const host = namespacesOf('self').net;
+      // Sharing only means something next to a default that does not share:
+      // a runtime that never makes a network namespace passes the first half alone.
+      const byDefault = (await single(env)).t;
+      const ownByDefault = byDefault.namespaces.net !== undefined && byDefault.namespaces.net !== host;
       return (
         failedStart(t) ??
         expectThat(
-          t.namespaces.net === host,
-          `the host's ${host}`,
-          `${t.namespaces.net}`,
-          '--net host means no CLONE_NEWNET: cloneFlags must look at config.net',
+          t.namespaces.net === host && ownByDefault,
+          `--net host: the host's ${host}; by default: a namespace of its own`,
+          `--net host: ${t.namespaces.net}; by default: ${ownByDefault ? 'its own' : "the host's"}`,
+          !ownByDefault ? NO_NETNS : '--net host means no CLONE_NEWNET: cloneFlags must look at config.net',
         )
       );
     },
@@ -817,9 +820,18 @@ export default defineChecks('04-net', [
   },
   {
     name: 'when the last container has gone, so have the bridge and the NAT chain',
-    provided: true,
     async run(env) {
-      await single(env); // at least one container has come and gone
+      // At least one container has come and gone — on the bridge: one that was
+      // never plugged in proves nothing about taking the bridge down.
+      const { view } = await single(env);
+      if (!view?.veth.exists || view.veth.master !== BRIDGE) {
+        return expectThat(
+          false,
+          `a container on ${BRIDGE}, then no ${BRIDGE} and no CELLBLOCK chain once it has gone`,
+          `no container was plugged into ${BRIDGE} (its veth: ${view?.veth.exists ? `on ${view.veth.master ?? 'no bridge'}` : 'none'})`,
+          'this check needs the bridge first: make it, and plug the host end of the veth into it (man 8 ip-link: type bridge, master)',
+        );
+      }
       // Under the network lock: another run on this machine may be adding or removing them right now.
       const { busy, nat, bridge } = withNetworkLock(() => ({
         busy: liveLeases().length > 0, // other containers still use them

@@ -26,7 +26,9 @@ export function tallyLine(t: Tally, ms: number): string {
     lines.push(
       chalk.red(`…but ${t.broken.length} that the starter already passed now fail${t.broken.length === 1 ? 's' : ''}:`),
       ...t.broken.map((n) => `  ${chalk.red('✗')} ${n}`),
-      chalk.dim('  → they test code the lesson gave you: put it back (`git diff` shows what changed)'),
+      chalk.dim(
+        '  → they held before your change and do not now: read each one’s “found” line — a step of yours undoes or breaks what the lesson provides (`git diff` shows what you changed)',
+      ),
     );
   }
   return lines.join('\n');

@@ -13,7 +13,7 @@ import { imageInventory, type ImageOps, type ImageScope } from './images/invento
 import type { Inventory, InventoryItem, Kind, Liveness } from './inventory.js';
 import { CONTAINERS_DIR, RUN_DIR } from './names.js';
 import { netInventory, netOps, type NetOps, type NetScope } from './net/inventory.js';
-import { STATE_DIR } from './paths.js';
+import { defaultRootfs, STATE_DIR } from './paths.js';
 
 /** Where every area looks. */
 export type InventoryScope = HostScope & ImageScope & NetScope & CgroupScope;
@@ -43,6 +43,7 @@ export function defaultScope(): InventoryScope {
     containersDir: CONTAINERS_DIR,
     stateDir: STATE_DIR,
     tmpDir: tmpdir(),
+    rootfs: defaultRootfs(),
     initScript: INIT_SCRIPT,
   };
 }

@@ -37,9 +37,26 @@ export function readJson<T>(file: string): T | undefined {
 }
 
 /**
+ * Every regular file below `dir`, as absolute paths, sorted; none if `dir`
+ * cannot be read. Node's own recursive readdir: symbolic links are listed,
+ * not followed, so they are not files here.
+ */
+export function filesBelow(dir: string): string[] {
+  try {
+    return readdirSync(dir, { recursive: true, withFileTypes: true })
+      .filter((e) => e.isFile())
+      .map((e) => join(e.parentPath, e.name))
+      .sort();
+  } catch {
+    return [];
+  }
+}
+
+/**
  * Every directory below `root` (not `root` itself), children before their
  * parent — the order rmdir needs, and the one cgroupfs requires. Symbolic
- * links are not followed. `maxDepth` 1 lists the direct subdirectories.
+ * links are not followed. `maxDepth` 1 lists the direct subdirectories. (Not
+ * Node's recursive readdir: cgroupfs trees are walked only as deep as needed.)
  */
 export function subdirsDeepestFirst(root: string, maxDepth = Infinity): string[] {
   const out: string[] = [];

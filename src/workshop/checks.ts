@@ -94,6 +94,8 @@ export interface CheckOutcome extends CheckResult {
   /** See Check.provided. */
   provided: boolean;
   ms: number;
+  /** Set when the check could not run at all (notRun): it fails, but broke nothing the starter had. */
+  notRun?: true;
 }
 
 /** What one run of a lesson's checks says about the learner's own work. */
@@ -111,7 +113,8 @@ export function tally(checks: CheckOutcome[]): Tally {
   return {
     passed: learner.filter((c) => c.ok).length,
     total: learner.length,
-    broken: checks.filter((c) => c.provided && !c.ok).map((c) => c.name),
+    // A provided check that never ran is not "broken": nothing it guards was looked at.
+    broken: checks.filter((c) => c.provided && !c.ok && !c.notRun).map((c) => c.name),
   };
 }
 
@@ -161,6 +164,7 @@ export function notRun(planned: { name: string; provided: boolean }[], reason: s
     found: `not run: ${reason}`,
     ...(hint ? { hint } : {}),
     ms: 0,
+    notRun: true as const,
   }));
 }
 

@@ -162,7 +162,8 @@ async function gradeLesson(entry: LessonEntry, timeoutMs: number): Promise<Lesso
   const unique = [...new Set(cheating)];
   const t = tally(checks);
   const owed = t.total + t.broken.length;
-  const score = unique.length > 0 || checks.length === 0 ? 0 : owed === 0 ? 100 : Math.round((100 * t.passed) / owed);
+  // Nothing of the learner's measured (every learner check skipped here): no credit either.
+  const score = unique.length > 0 || owed === 0 ? 0 : Math.round((100 * t.passed) / owed);
   return {
     id: entry.id,
     title: entry.title,

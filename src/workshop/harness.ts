@@ -150,19 +150,20 @@ function onceEnd(s: NodeJS.ReadableStream): Promise<void> {
 }
 
 /**
- * Does this new item belong to another container that is still running (a
- * trial of this process, or any run whose runtime is alive: its state file,
- * or its address lease — which outlives the state file during its cleanup)?
- * Then it is not this run's leak — that container's own trial judges it.
- * What every container on the bridge shares (the bridge, the NAT chain, the
- * cgroup parent) is left to the last one.
+ * Does this new item belong to another container — one named by the item, or,
+ * for what every container on the bridge shares (the bridge, the NAT chain,
+ * the cgroup parent), any other that still runs (a trial of this process, or a
+ * run whose runtime is alive: its state file, or its address lease, which
+ * outlives the state file during its cleanup)? Then it is not this run's leak:
+ * that container's own run answers for it, and shared things for the last one.
  */
-function anotherContainers(item: InventoryItem, self: string, running: ReadonlyMap<string, string>): boolean {
+export function anotherContainers(item: InventoryItem, self: string, running: ReadonlyMap<string, string>): boolean {
   const others = new Set([...underWay, ...running.keys()]);
   others.delete(self);
-  if (others.size === 0) return false;
-  if (item.containerId !== undefined) return others.has(item.containerId);
-  return item.shared === true;
+  // Another container's item is never this run's leak, running or not: a
+  // `run --keep` or a killed run in another terminal leaves its own behind.
+  if (item.containerId !== undefined) return item.containerId !== self;
+  return others.size > 0 && item.shared === true;
 }
 
 /**

@@ -8,9 +8,10 @@
  * A literal assembled at run time ('solu' + 'tions') escapes this scan; the
  * runtime guard (guard.ts) refuses the module when it is resolved.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { ROOT } from '../core/paths.js';
+import { filesBelow } from '../core/read.js';
 import type { LessonEntry } from './manifest.js';
 
 export interface SolutionReference {
@@ -58,22 +59,7 @@ const POINTS_INTO_SOLUTIONS = /(^|[/\\])solutions([/\\]|$)/;
 
 /** Every reference to solutions/ in the learner's files of one lesson. */
 export function solutionReferences(entry: LessonEntry, root = ROOT): SolutionReference[] {
-  const dir = join(root, 'lessons', entry.id);
-  const files: string[] = [];
-  const walk = (d: string): void => {
-    let entries;
-    try {
-      entries = readdirSync(d, { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const e of entries) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (/\.(ts|mts|cts|js|mjs|cjs)$/.test(e.name)) files.push(p);
-    }
-  };
-  walk(dir);
+  const files = filesBelow(join(root, 'lessons', entry.id)).filter((f) => /\.(ts|mts|cts|js|mjs|cjs)$/.test(f));
   return files.flatMap((f) =>
     stringLiterals(readFileSync(f, 'utf8'))
       .filter((s) => POINTS_INTO_SOLUTIONS.test(s.value))

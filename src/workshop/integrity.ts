@@ -17,9 +17,10 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { basename, join, relative } from 'node:path';
 import { ROOT } from '../core/paths.js';
+import { filesBelow } from '../core/read.js';
 
 /** What grading depends on. Lessons the learner edits (lessons/<id>/) are not in it; the manifest is. */
 export const PROTECTED = [
@@ -58,22 +59,17 @@ export interface Integrity {
 /** Every protected file that exists, relative to root, sorted. */
 export function protectedFiles(root = ROOT): string[] {
   const out: string[] = [];
-  const walk = (rel: string): void => {
+  for (const rel of PROTECTED) {
     const abs = join(root, rel);
-    let entries;
-    try {
-      entries = readdirSync(abs, { withFileTypes: true });
-    } catch {
-      if (existsSync(abs)) out.push(rel);
-      return;
-    }
-    for (const e of entries) {
-      const p = `${rel}/${e.name}`;
-      if (e.isDirectory()) walk(p);
-      else if (e.isFile() && CODE.test(e.name)) out.push(p);
-    }
-  };
-  for (const p of PROTECTED) walk(p);
+    if (!existsSync(abs)) continue;
+    if (!statSync(abs).isDirectory()) out.push(rel);
+    else
+      out.push(
+        ...filesBelow(abs)
+          .filter((f) => CODE.test(basename(f)))
+          .map((f) => relative(root, f)),
+      );
+  }
   return out.sort();
 }
 

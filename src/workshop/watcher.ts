@@ -6,8 +6,8 @@
  * Both feed one comparison of (mtime, size) per file, so a save seen by both,
  * or an editor's write-then-rename, still counts once.
  */
-import { readdirSync, statSync, statfsSync, watch, type FSWatcher } from 'node:fs';
-import { join } from 'node:path';
+import { statSync, statfsSync, watch, type FSWatcher } from 'node:fs';
+import { filesBelow } from '../core/read.js';
 
 /** statfs f_type of filesystems that are a host folder seen from a VM (linux/magic.h, fuse for vmhgfs/virtiofs). */
 const SYNCED_FOLDER_TYPES: Record<number, string> = {
@@ -95,27 +95,15 @@ export class FileWatcher {
 
   private scan(): Map<string, string> {
     const out = new Map<string, string>();
-    const walk = (dir: string): void => {
-      let entries;
+    for (const p of this.opts.dirs.flatMap(filesBelow)) {
+      if (this.opts.filter && !this.opts.filter(p)) continue;
       try {
-        entries = readdirSync(dir, { withFileTypes: true });
+        const st = statSync(p);
+        out.set(p, `${st.mtimeMs}:${st.size}`);
       } catch {
-        return;
+        // deleted between readdir and stat
       }
-      for (const e of entries) {
-        const p = join(dir, e.name);
-        if (e.isDirectory()) walk(p);
-        else if (!this.opts.filter || this.opts.filter(p)) {
-          try {
-            const st = statSync(p);
-            out.set(p, `${st.mtimeMs}:${st.size}`);
-          } catch {
-            // deleted between readdir and stat
-          }
-        }
-      }
-    };
-    for (const d of this.opts.dirs) walk(d);
+    }
     return out;
   }
 }

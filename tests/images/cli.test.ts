@@ -165,7 +165,7 @@ describe('cellblock images, build, run IMAGE, diff, rmi, import', function () {
       rmSync(marker, { force: true });
       this.skip(); // this checkout's lesson 06 is done: nothing to stop
     }
-    expect(t.error?.message).to.match(/TODO: lesson 06 — nothing is mounted on/);
+    expect(t.error?.message).to.match(/TODO: the overlay lesson — nothing is mounted on/);
     expect(existsSync(marker)).to.equal(false);
     expect(t.leaks).to.deep.equal([]);
   });

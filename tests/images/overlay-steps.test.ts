@@ -52,7 +52,7 @@ describe('lesson 06 steps (recorded)', function () {
     const dir = '/c';
     const overlay = { dir, lower: ['/l'], upper: '/c/upper', work: '/c/work', merged: '/c/merged' };
     expect(() => requireOverlayRoot(base({ layers: ['/l'], image: 'app', overlay }))).to.throw(
-      /TODO: lesson 06 — nothing is mounted on \/c\/merged: image app needs its layers mounted/,
+      /TODO: the overlay lesson — nothing is mounted on \/c\/merged: image app needs its layers mounted/,
     );
     expect(() => requireOverlayRoot(base({ layers: ['/l'], overlay, rootfs: '/c/merged' }))).to.not.throw();
     expect(() => requireOverlayRoot(base({ overlay }))).to.not.throw(); // no image: the rootfs directory is fine

@@ -16,6 +16,7 @@ export function fixtureScope(t: string, more: Partial<InventoryScope> = {}): Inv
     containersDir: join(t, 'containers'),
     stateDir: join(t, 'checkout', '.cellblock'),
     tmpDir: join(t, 'tmp'),
+    rootfs: join(t, 'checkout', '.cellblock', 'rootfs'),
     initScript: '/nonexistent/init/main.js',
     cgroupRoots: [],
     links: () => [],

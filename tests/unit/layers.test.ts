@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { expect } from 'chai';
 import { ROOT } from '../../src/core/paths.js';
-import { listDir } from '../../src/core/read.js';
+import { filesBelow } from '../../src/core/read.js';
 import { loadLessons, selectLessons } from '../../src/workshop/loader.js';
 import { manifest } from '../../src/workshop/manifest.js';
 
@@ -26,14 +26,8 @@ function cruise(root: string, dirs: string[]): { status: number | null; output: 
   return { status: r.status, output: `${r.stdout}${r.stderr}`.trim() };
 }
 
-/** Every .ts file below `dir` (relative to ROOT), skipping nothing but non-TypeScript. */
-function tsFiles(dir: string): string[] {
-  return listDir(dir).flatMap((name) => {
-    const p = join(dir, name);
-    if (name.endsWith('.ts')) return [p];
-    return name.includes('.') ? [] : tsFiles(p);
-  });
-}
+/** Every .ts file below `dir`. */
+const tsFiles = (dir: string): string[] => filesBelow(dir).filter((f) => f.endsWith('.ts'));
 
 /** Lines of `files` that name one of `ids` (comments included: a lesson id in the core is a special case waiting). */
 function linesNaming(files: string[], ids: string[]): string[] {
@@ -45,18 +39,22 @@ function linesNaming(files: string[], ids: string[]): string[] {
   );
 }
 
-/** Code lines of `files` that read `config.X` or `config['X']` for a field in `fields`. */
-function readsOfFields(files: string[], fields: string[]): string[] {
-  const names = fields.map((f) => f.replace(/[-]/g, '\\-')).join('|');
-  const re = new RegExp(`\\bconfig\\??\\.(${names})\\b|\\bconfig\\[['"](${names})['"]\\]`);
+/** Lines of `files` whose code — comments left out — matches `re`. */
+function codeLinesMatching(files: string[], re: RegExp): string[] {
   return files.flatMap((f) =>
     readFileSync(f, 'utf8')
       .split('\n')
       .flatMap((line, i) => {
-        const code = line.replace(/\/\/.*$/, '').replace(/^\s*\*.*$/, '');
+        const code = line.replace(/^\s*(\*|\/\*\*?|\/\/).*$/, '').replace(/\s\/\/ .*$/, '');
         return re.test(code) ? [`${relative(ROOT, f)}:${i + 1}: ${line.trim()}`] : [];
       }),
   );
+}
+
+/** Code lines of `files` that read `config.X` or `config['X']` for a field in `fields`. */
+function readsOfFields(files: string[], fields: string[]): string[] {
+  const names = fields.map((f) => f.replace(/[-]/g, '\\-')).join('|');
+  return codeLinesMatching(files, new RegExp(`\\bconfig\\??\\.(${names})\\b|\\bconfig\\[['"](${names})['"]\\]`));
 }
 
 describe('architecture', function () {
@@ -108,6 +106,10 @@ describe('architecture', function () {
       expect(linesNaming(spine, ids)).to.deep.equal([]);
     });
 
+    it('no lesson number in what src/core or src/cli say (renumbering must not leave stale advice)', function () {
+      expect(codeLinesMatching(spine, /\blessons? \d{2}\b/)).to.deep.equal([]);
+    });
+
     it("the runtime's own files read no lesson's config field", async function () {
       // The kernel areas (core/net, core/cgroups, core/images) define the field
       // types their lesson uses (NetFields, CgroupConfig, OverlayFields) and may
@@ -131,6 +133,8 @@ describe('architecture', function () {
         writeFileSync(f, "// see 02-pid\nif (config['init'] === true) run();\nconst n = config.net;\n");
         expect(linesNaming([f], ids)).to.have.length(1);
         expect(readsOfFields([f], ['init', 'net'])).to.have.length(2);
+        writeFileSync(f, "// lesson 02 says so\nthrow new Error('see lesson 05');\n");
+        expect(codeLinesMatching([f], /\blessons? \d{2}\b/)).to.have.length(1);
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }

@@ -114,7 +114,7 @@ export async function diff(args: { container: string }): Promise<number> {
       `no upper layer for container ${args.container} in ${dir}`,
       1,
       running
-        ? 'it runs, but its lesson 06 did not record an overlay: is lesson 06 done? (`cellblock verify 06`)'
+        ? 'it runs, but its overlay lesson recorded no overlay: is that lesson done? (`cellblock status`)'
         : 'diff shows a running container, or one that ran with `cellblock run --keep`',
     );
   }

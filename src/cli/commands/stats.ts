@@ -25,7 +25,7 @@ function cgroupOf(s: ContainerState, doing: string): CgroupManager {
     throw new CliError(
       `container ${s.id} has no cgroup, so it cannot be ${doing}`,
       1,
-      'its runtime made none: lesson 05 creates it (`cellblock verify 05`)',
+      'its runtime made none: the cgroup lesson creates it (`cellblock status` shows how far you are)',
     );
   }
   return cg;
@@ -75,7 +75,7 @@ export function bytes(n: number): string {
 
 function row(r: StatsRow): string[] {
   const s = r.stats;
-  if (!s) return [r.id, '-', 'no cgroup (lesson 05 makes it)', '-', '-', '-', '-'];
+  if (!s) return [r.id, '-', 'no cgroup (the cgroup lesson makes it)', '-', '-', '-', '-'];
   const m = s.memory;
   const memory = m ? `${bytes(m.usage)} / ${m.limit === 'max' ? 'no limit' : bytes(m.limit)}` : '-';
   const memPercent = m && m.limit !== 'max' ? `${((m.usage / m.limit) * 100).toFixed(1)}%` : '-';

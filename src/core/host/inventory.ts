@@ -41,6 +41,12 @@ export interface HostScope {
   /** The image area's, inside .cellblock/ by default: its mounts are not claimed here. */
   containersDir: string;
   tmpDir: string;
+  /**
+   * The workshop's default rootfs (paths.ts defaultRootfs: inside .cellblock/,
+   * or wherever CELLBLOCK_ROOTFS puts it — the VM keeps it off the synced
+   * folder). A mount below it is a container's mount that reached the host.
+   */
+  rootfs: string;
   /** The container init script of this checkout (dist/src/core/init/main.js). */
   initScript: string;
   /** Container state files; default: read from runDir. */
@@ -166,13 +172,15 @@ const mounts = mountKind<HostScope>('host', (scope, { live }) => {
     const dead = states.find((s) => !live.has(s.id) && isBelow(path, s.rootfs));
     const why = isBelow(path, scope.stateDir)
       ? 'below .cellblock/'
-      : path === scope.runDir || isBelow(path, scope.runDir)
-        ? 'below the runtime state directory'
-        : ourTmp(path)
-          ? `in a ${TMP_PREFIX}* temporary directory`
-          : dead
-            ? `below the rootfs ${dead.rootfs} of a container that is gone`
-            : undefined;
+      : isBelow(path, scope.rootfs)
+        ? `below the workshop's rootfs ${scope.rootfs}`
+        : path === scope.runDir || isBelow(path, scope.runDir)
+          ? 'below the runtime state directory'
+          : ourTmp(path)
+            ? `in a ${TMP_PREFIX}* temporary directory`
+            : dead
+              ? `below the rootfs ${dead.rootfs} of a container that is gone`
+              : undefined;
     if (why === undefined) return undefined;
     // Inside a running container's rootfs: its (kept); else a dead one's, if any.
     const owner = states.find((s) => live.has(s.id) && (path === s.rootfs || isBelow(path, s.rootfs))) ?? dead;

@@ -85,8 +85,8 @@ export function requireOverlayRoot(config: OverlayConfig): void {
   const what = config.image ? `image ${config.image}` : 'this container';
   throw new Error(
     isMountPoint(o.merged)
-      ? `TODO: lesson 06 — the overlay is mounted on ${o.merged}, but config.rootfs still says ${config.rootfs}: point it at the merged view (${what} would otherwise write into its layers)`
-      : `TODO: lesson 06 — nothing is mounted on ${o.merged}: ${what} needs its layers mounted as an overlay there, and config.rootfs pointed at it (it would otherwise write into its layers)`,
+      ? `TODO: the overlay lesson — the overlay is mounted on ${o.merged}, but config.rootfs still says ${config.rootfs}: point it at the merged view (${what} would otherwise write into its layers)`
+      : `TODO: the overlay lesson — nothing is mounted on ${o.merged}: ${what} needs its layers mounted as an overlay there, and config.rootfs pointed at it (it would otherwise write into its layers)`,
   );
 }
 
