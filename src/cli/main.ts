@@ -7,6 +7,7 @@ import type { Argv, Options } from 'yargs';
 import { parseRunFast, runOptions } from './run-options.js';
 import { CliError, printError } from './output.js';
 import type { LessonOption } from '../core/lesson.js';
+import { trace } from '../core/trace.js';
 
 /** The options lessons add to `run` (--hostname, …), read from the lesson files themselves. */
 async function lessonOptions(argv: string[]): Promise<Record<string, LessonOption>> {
@@ -17,6 +18,7 @@ async function lessonOptions(argv: string[]): Promise<Record<string, LessonOptio
 }
 
 export async function main(argv: string[]): Promise<void> {
+  trace('cli main');
   // `cellblock verify | head`: a closed pipe ends the output, not the program with a stack trace.
   for (const stream of [process.stdout, process.stderr]) {
     stream.on('error', (err: NodeJS.ErrnoException) => {
@@ -27,6 +29,7 @@ export async function main(argv: string[]): Promise<void> {
   if (argv[0] === 'run') {
     try {
       lessonOpts = await lessonOptions(argv);
+      trace('lesson options loaded');
     } catch (err) {
       // A lesson that does not load must say so, not surface as "Unknown argument: hostname".
       process.exitCode = printError(

@@ -31,6 +31,7 @@ import { readNamespaces } from '../init/guard.js';
 import { removeState, writeState } from './state.js';
 import { openContainerConsole } from './console.js';
 import { InitError, type InitMessage, type InitReady, type InitReport } from '../init/protocol.js';
+import { trace } from '../trace.js';
 
 /** One of the container's stdin/stdout/stderr, as child_process.spawn takes it. */
 export type StdioEntry = 'pipe' | 'ignore' | 'inherit' | number | Stream;
@@ -94,6 +95,7 @@ export class RunningContainer {
       try {
         return await this.exited;
       } finally {
+        trace('exited');
         await this.cleanup().catch((err: unknown) => {
           this.cleanupError = err;
         });
@@ -111,6 +113,7 @@ function processSteps(lessons: LoadedLesson[]): ProcessSteps {
 }
 
 export async function startContainer(config: ContainerConfig, opts: StartOptions): Promise<RunningContainer> {
+  trace('startContainer');
   const lessons = opts.lessons;
   const problems = validateConfig(config, lessons);
   if (problems.length > 0) throw new ConfigError(problems);
@@ -118,17 +121,19 @@ export async function startContainer(config: ContainerConfig, opts: StartOptions
   const flags = lessons.reduce((acc, l) => acc | (l.lesson.cloneFlags?.(config) ?? 0), 0);
   const steps = processSteps(lessons);
   await warmThreadPool();
+  trace('validated, spawning the init');
 
   // fd 3 in the init is the sync socket. The init gets an empty environment:
   // NODE_OPTIONS and friends from the host must not change how it behaves.
   const child = spawnInNewNamespaces(flags, () =>
     steps.spawnChild(process.execPath, [INIT_SCRIPT], {
       stdio: [...opts.stdio, 'pipe'],
-      env: {},
+      env: process.env['CELLBLOCK_TRACE'] === '1' ? { CELLBLOCK_TRACE: '1' } : {},
     }),
   );
   // Ask for the exit now, in this tick, so the exit event cannot be missed.
   const exited = steps.waitForExit(child);
+  trace('init spawned');
   const sync = child.stdio[3] as Socket;
   const messages = new MessageReader(sync);
 
@@ -140,6 +145,7 @@ export async function startContainer(config: ContainerConfig, opts: StartOptions
     for (const l of done.reverse()) {
       try {
         await l.lesson.hostCleanup?.(ctx);
+        trace(`hostCleanup ${l.id}`);
       } catch (err) {
         errors.push(err);
       }
@@ -170,6 +176,7 @@ export async function startContainer(config: ContainerConfig, opts: StartOptions
     for (const l of lessons) {
       done.push(l);
       await l.lesson.hostAfterSpawn?.(ctx);
+      trace(`hostAfterSpawn ${l.id}`);
     }
     const beforeExec = lessons.filter((l) => l.lesson.hostBeforeExec);
     const message: InitMessage = {
@@ -181,7 +188,9 @@ export async function startContainer(config: ContainerConfig, opts: StartOptions
     };
     sync.write(`${JSON.stringify(message)}\n`);
     if (!message.waitBeforeExec) sync.end();
+    trace('config sent');
     let result = await messages.next();
+    trace('init ready');
     if (result && 'ready' in result) {
       let go = 'go';
       if (result.console && opts.onConsole) {
@@ -193,6 +202,7 @@ export async function startContainer(config: ContainerConfig, opts: StartOptions
       sync.end(`${go}\n`);
       result = await messages.next();
     }
+    trace('init exec');
     if (result && 'ready' in result) throw new Error('init protocol: "ready" sent twice');
     if (result) throw InitError.fromReport(result);
   } catch (err) {

@@ -41,6 +41,7 @@ import { execCommand } from './exec.js';
 import { guardedSys } from './guard.js';
 import { superviseCommand } from './supervise.js';
 import { errorData, type InitMessage, type InitReport } from './protocol.js';
+import { trace } from '../trace.js';
 
 const SYNC_FD = 3;
 
@@ -97,9 +98,11 @@ function exitCodeFor(err: unknown): number {
 
 async function main(): Promise<void> {
   let step = 'init';
+  trace('init main');
   try {
     const message = JSON.parse(readMessage(SYNC_FD)) as InitMessage;
     const { config } = message;
+    trace('init got config');
     const lessons = await Promise.all(
       message.lessons.map(async (l) => ({
         id: l.id,
@@ -108,6 +111,7 @@ async function main(): Promise<void> {
     );
     // If the host dies (even by SIGKILL), take the container down with it
     // rather than leave it running unmanaged. Survives execve.
+    trace('init lessons imported');
     sys.prctl(sys.PR_SET_PDEATHSIG, 9 /* SIGKILL */);
     const lessonSys = guardedSys(sys, message.hostNamespaces);
     for (const { id, lesson } of lessons) {
@@ -140,6 +144,7 @@ async function main(): Promise<void> {
       sys.ioctl(0, sys.TIOCSCTTY, 0);
     }
     step = 'exec';
+    trace('init exec');
     // A lesson may keep the init as PID 1 with the command as its child (Lesson.superviseCommand).
     if (lessons.some(({ lesson }) => lesson.superviseCommand?.(config))) {
       process.exit(await superviseCommand(config, () => sys.close(SYNC_FD)));
