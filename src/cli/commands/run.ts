@@ -72,6 +72,7 @@ export async function run(args: RunArgs): Promise<number> {
     container = await startContainer(config, {
       lessons,
       stdio,
+      prespawn: true, // the init starts while we validate: a bad input kills it, nothing is left
       ...(term ? { onConsole: (master: number) => term.adopt(master) } : {}),
     });
   } catch (err) {

@@ -18,7 +18,6 @@
  * end-of-file with no message, the exec has happened.
  */
 import type { ChildProcess } from 'node:child_process';
-import type { Stream } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import type { Readable, Writable } from 'node:stream';
 import type { Socket } from 'node:net';
@@ -26,15 +25,14 @@ import type { ContainerConfig } from '../config.js';
 import { ConfigError } from '../config.js';
 import type { LoadedLesson, ProcessSteps } from '../lesson.js';
 import { validateConfig } from '../validate.js';
-import { spawnInNewNamespaces, warmThreadPool } from './namespaces.js';
+import { spawnInit, warmThreadPool, type StdioEntry } from './namespaces.js';
 import { readNamespaces } from '../init/guard.js';
 import { removeState, writeState } from './state.js';
 import { openContainerConsole } from './console.js';
 import { InitError, type InitMessage, type InitReady, type InitReport } from '../init/protocol.js';
 import { trace } from '../trace.js';
 
-/** One of the container's stdin/stdout/stderr, as child_process.spawn takes it. */
-export type StdioEntry = 'pipe' | 'ignore' | 'inherit' | number | Stream;
+export type { StdioEntry } from './namespaces.js';
 
 export interface StartOptions {
   lessons: LoadedLesson[];
@@ -46,6 +44,16 @@ export interface StartOptions {
    * use from then on instead of the one whose slave went into `stdio`.
    */
   onConsole?: (master: number) => void;
+  /**
+   * Spawn the init first and validate while it starts (`cellblock run`): its
+   * Node start-up overlaps the validation and the host steps. On a validation
+   * error the init — which has done nothing but wait for its config — is
+   * killed and reaped before the error is thrown: its namespaces were held by
+   * it alone, so nothing is left, and the status is the same 125. Without it
+   * (the harness's trials) nothing is spawned for bad input at all, which is
+   * what the lessons' "rejected before anything is created" checks count.
+   */
+  prespawn?: boolean;
 }
 
 const INIT_SCRIPT = fileURLToPath(new URL('../init/main.js', import.meta.url));
@@ -115,25 +123,26 @@ function processSteps(lessons: LoadedLesson[]): ProcessSteps {
 export async function startContainer(config: ContainerConfig, opts: StartOptions): Promise<RunningContainer> {
   trace('startContainer');
   const lessons = opts.lessons;
-  const problems = validateConfig(config, lessons);
-  if (problems.length > 0) throw new ConfigError(problems);
+  // With prespawn, validation comes after the spawn (see StartOptions.prespawn).
+  const validate = (): void => {
+    const problems = validateConfig(config, lessons);
+    if (problems.length > 0) throw new ConfigError(problems);
+  };
+  if (!opts.prespawn) validate();
 
   const flags = lessons.reduce((acc, l) => acc | (l.lesson.cloneFlags?.(config) ?? 0), 0);
   const steps = processSteps(lessons);
   await warmThreadPool();
-  trace('validated, spawning the init');
+  trace('spawning the init');
 
-  // fd 3 in the init is the sync socket. The init gets an empty environment:
-  // NODE_OPTIONS and friends from the host must not change how it behaves.
-  const child = spawnInNewNamespaces(flags, () =>
-    steps.spawnChild(process.execPath, [INIT_SCRIPT], {
-      stdio: [...opts.stdio, 'pipe'],
-      env: process.env['CELLBLOCK_TRACE'] === '1' ? { CELLBLOCK_TRACE: '1' } : {},
-    }),
-  );
+  const child = spawnInit(flags, steps, {
+    stdio: opts.stdio,
+    script: INIT_SCRIPT,
+    preload: lessons.map((l) => l.file),
+  });
   // Ask for the exit now, in this tick, so the exit event cannot be missed.
   const exited = steps.waitForExit(child);
-  trace('init spawned');
+  trace(`init spawned (pid ${child.pid})`);
   const sync = child.stdio[3] as Socket;
   const messages = new MessageReader(sync);
 
@@ -163,6 +172,19 @@ export async function startContainer(config: ContainerConfig, opts: StartOptions
     // spawn reports ENOENT/EACCES asynchronously through 'error'.
     const err = await new Promise<Error>((resolve) => child.once('error', resolve));
     throw err;
+  }
+  if (opts.prespawn) {
+    try {
+      validate();
+    } catch (err) {
+      // The init has done nothing yet but wait on fd 3 (and load code): its
+      // namespaces are held by it alone and end with it. Nothing is left.
+      child.kill('SIGKILL');
+      await exited.catch(() => undefined);
+      trace('rejected; the waiting init is gone');
+      throw err;
+    }
+    trace('validated');
   }
 
   try {
