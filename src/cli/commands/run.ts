@@ -7,7 +7,7 @@ import { Terminal } from '../../core/host/terminal.js';
 import { defaultRootfs } from '../../core/paths.js';
 import { missingFeature, type LoadedLesson } from '../../core/lesson.js';
 import { load } from '../../workshop/loader.js';
-import { CliError } from '../output.js';
+import { CliError } from '../errors.js';
 
 interface RunArgs {
   /** `cellblock run IMAGE …`: the first word before `--`. */
