@@ -2,7 +2,10 @@
  * Host side of a container run, in the order runc uses:
  *
  *   validate      every check, before any kernel object exists
- *   create        unshare + spawn the init (core/host/namespaces.ts)
+ *   create        unshare + spawn the init (core/host/namespaces.ts spawnInit)
+ *                 — with `prespawn` (cellblock run) these two swap: the init
+ *                 starts first and waits for its config while the host
+ *                 validates; bad input kills it before it has done anything
  *   host steps    on the child's pid while it waits (cgroups, veth, …)
  *   release       send the config over the sync socket (fd 3); the init runs
  *                 the container-side steps
@@ -130,7 +133,14 @@ export async function startContainer(config: ContainerConfig, opts: StartOptions
   };
   if (!opts.prespawn) validate();
 
-  const flags = lessons.reduce((acc, l) => acc | (l.lesson.cloneFlags?.(config) ?? 0), 0);
+  let flags: number;
+  try {
+    flags = lessons.reduce((acc, l) => acc | (l.lesson.cloneFlags?.(config) ?? 0), 0);
+  } catch (err) {
+    // A cloneFlags that trips over a value validation would have named: name it.
+    validate();
+    throw err;
+  }
   const steps = processSteps(lessons);
   await warmThreadPool();
   trace('spawning the init');

@@ -106,6 +106,10 @@ async function main(): Promise<void> {
   let step = 'init';
   trace('init main');
   try {
+    // If the host dies (even by SIGKILL), take the container down with it
+    // rather than leave it running unmanaged — from the start: the host may
+    // die while we wait for the config. Survives execve.
+    sys.prctl(sys.PR_SET_PDEATHSIG, 9 /* SIGKILL */);
     // The lesson files the host named on our command line (host/namespaces.ts
     // spawnInit): load them now, while the host validates and runs its steps.
     const preloaded = new Map(process.argv.slice(2).map((file) => [file, importLesson(file)]));
@@ -126,10 +130,7 @@ async function main(): Promise<void> {
         lesson: await (preloaded.get(l.file) ?? importLesson(l.file)),
       })),
     );
-    // If the host dies (even by SIGKILL), take the container down with it
-    // rather than leave it running unmanaged. Survives execve.
     trace('init lessons imported');
-    sys.prctl(sys.PR_SET_PDEATHSIG, 9 /* SIGKILL */);
     const lessonSys = guardedSys(sys, message.hostNamespaces);
     for (const { id, lesson } of lessons) {
       step = id;
