@@ -1,16 +1,27 @@
 // Start→exit latency of a container, side by side with the references, in one
 // run: the commands are interleaved round-robin so machine noise hits them all
-// alike. Prints medians and ratios; asserts nothing (numbers vary by machine).
+// alike. Prints medians, ratios and the budgets of issue 17; asserts nothing
+// (numbers vary by machine — a busy shared machine makes every row slower).
 //
-//   npm run bench [-- --runs 30]
+//   npm run bench [-- --runs 30] [-- --grade-runs 2] [-- --baseline DIR]
+//
+// --baseline DIR: another checkout (e.g. `git archive <commit> | tar -x -C DIR`,
+// with node_modules and .cellblock linked in, then `node scripts/build.mjs`):
+// its run/verify/grade rows are measured in the same interleaved rounds, so
+// "before → after" is read off one table.
+// CELLBLOCK_TRACE=1 cellblock run … prints where one start-up goes, phase by phase.
 import { spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { mkdtempSync, writeFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { ensureBuilt, ROOT } from './build.mjs';
 
-const runs = Number(process.argv[process.argv.indexOf('--runs') + 1]) || 30;
+const arg = (name) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
+const runs = Number(arg('--runs')) || 30;
+const gradeRuns = Number(arg('--grade-runs')) || 2;
+const verifyRuns = Math.min(runs, 5);
+const baseline = arg('--baseline') ? resolve(arg('--baseline')) : undefined;
 const rootfs = process.env.CELLBLOCK_ROOTFS ?? join(ROOT, '.cellblock', 'rootfs');
 const bin = join(ROOT, 'src', 'bin', 'cellblock.mjs');
 await ensureBuilt();
@@ -38,31 +49,40 @@ function runcBundle() {
   return dir;
 }
 
+const NODE = 'node -e 0 (Node start-up)';
+const BRIDGE = 'cellblock run --solutions /bin/true (bridge)';
+const HOST = 'cellblock run --solutions --net host /bin/true';
+const NONE = 'cellblock run --solutions --net none /bin/true';
+const PUBLISH = 'cellblock run --solutions -p PORT:80 /bin/true';
+const UNSHARE = 'unshare --uts --pid --fork --mount /bin/true (floor)';
+const RUNC = 'runc run /bin/true (reference)';
+const VERIFY = 'cellblock verify 01 --solutions';
+const GRADE = 'cellblock grade (every lesson, the learner tree)';
+
+/** The cellblock rows, for one checkout. */
+const cellblockCases = (checkout, tag) => {
+  const b = join(checkout, 'src', 'bin', 'cellblock.mjs');
+  const name = (n) => (tag ? `${n} [${tag}]` : n);
+  return [
+    { name: name(BRIDGE), argv: [process.execPath, b, 'run', '--solutions', '--', '/bin/true'] },
+    { name: name(HOST), argv: [process.execPath, b, 'run', '--solutions', '--net', 'host', '--', '/bin/true'] },
+    { name: name(NONE), argv: [process.execPath, b, 'run', '--solutions', '--net', 'none', '--', '/bin/true'] },
+    {
+      name: name(PUBLISH),
+      argv: () => [process.execPath, b, 'run', '--solutions', '-p', `${benchPort}:80`, '--', '/bin/true'],
+    },
+    { name: name(VERIFY), argv: [process.execPath, b, 'verify', '01', '--solutions'], runs: verifyRuns },
+    // grade rebuilds dist/ itself and runs every lesson's checks: a few rounds only. Its
+    // status is 1 when a learner check fails (the untouched starters do): not an error here.
+    { name: name(GRADE), argv: [process.execPath, b, 'grade', '--json'], runs: gradeRuns, ok: [0, 1] },
+  ];
+};
+
 const cases = [
-  { name: 'node -e 0 (Node start-up)', argv: [process.execPath, '-e', '0'] },
-  {
-    name: 'cellblock run --solutions /bin/true',
-    argv: [process.execPath, bin, 'run', '--solutions', '--', '/bin/true'],
-  },
-  // Lesson 04: the default above is --net bridge (a veth, an address, the
-  // bridge made and removed when it is the only container); these two show
-  // what the network costs, and a published port adds iptables rules.
-  {
-    name: 'cellblock run --solutions --net host /bin/true',
-    argv: [process.execPath, bin, 'run', '--solutions', '--net', 'host', '--', '/bin/true'],
-  },
-  {
-    name: 'cellblock run --solutions --net none /bin/true',
-    argv: [process.execPath, bin, 'run', '--solutions', '--net', 'none', '--', '/bin/true'],
-  },
-  {
-    name: 'cellblock run --solutions -p PORT:80 /bin/true',
-    argv: () => [process.execPath, bin, 'run', '--solutions', '-p', `${benchPort}:80`, '--', '/bin/true'],
-  },
-  {
-    name: 'unshare --uts --pid --fork --mount /bin/true (floor)',
-    argv: ['unshare', '--uts', '--pid', '--fork', '--mount', '/bin/true'],
-  },
+  { name: NODE, argv: [process.execPath, '-e', '0'] },
+  ...cellblockCases(ROOT),
+  ...(baseline ? cellblockCases(baseline, 'baseline') : []),
+  { name: UNSHARE, argv: ['unshare', '--uts', '--pid', '--fork', '--mount', '/bin/true'] },
 ];
 let bundle;
 if (has('runc')) {
@@ -70,17 +90,12 @@ if (has('runc')) {
   let n = 0;
   if (bundle)
     cases.push({
-      name: 'runc run /bin/true',
+      name: RUNC,
       argv: () => ['runc', 'run', '--bundle', bundle, `cellblock-bench-${process.pid}-${n++}`],
     });
 } else {
   console.log('runc: not installed (apt-get install runc) — its row is left out');
 }
-cases.push({
-  name: 'cellblock verify 01 --solutions',
-  argv: [process.execPath, bin, 'verify', '01', '--solutions'],
-  runs: 5,
-});
 
 const times = new Map(cases.map((c) => [c.name, []]));
 const once = (c) => {
@@ -89,13 +104,14 @@ const once = (c) => {
   const r = spawnSync(argv[0], argv.slice(1), {
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...process.env, NO_COLOR: '1' },
+    maxBuffer: 64 * 1024 * 1024,
   });
   const ms = performance.now() - t0;
-  if (r.status !== 0) throw new Error(`${c.name} failed (${r.status}): ${r.stderr}`);
+  if (!(c.ok ?? [0]).includes(r.status)) throw new Error(`${c.name} failed (${r.status}): ${r.stderr}`);
   return ms;
 };
 try {
-  for (const c of cases) once(c); // warm the page cache and dist/
+  for (const c of cases) if ((c.runs ?? runs) > 1) once(c); // warm the page cache and dist/
   for (let i = 0; i < runs; i++) {
     for (const c of cases) if (i < (c.runs ?? runs)) times.get(c.name).push(once(c));
   }
@@ -108,30 +124,45 @@ const median = (xs) => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 const m = Object.fromEntries(cases.map((c) => [c.name, median(times.get(c.name))]));
-const node = m[cases[0].name];
-const ours = m[cases[1].name];
-const floor = m['unshare --uts --pid --fork --mount /bin/true (floor)'];
-console.log(`\n${runs} interleaved runs each (verify: 5), median wall time, ${new Date().toISOString()}\n`);
-for (const c of cases) {
-  console.log(`  ${c.name.padEnd(55)} ${m[c.name].toFixed(1).padStart(8)} ms`);
-}
+const fmt = (ms) => (ms >= 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${ms.toFixed(1)} ms`);
+console.log(
+  `\n${runs} interleaved runs each (verify: ${verifyRuns}, grade: ${gradeRuns}), median wall time, ${new Date().toISOString()}`,
+);
+const load = spawnSync('cat', ['/proc/loadavg'], { encoding: 'utf8' }).stdout.trim();
+console.log(`load average at the end: ${load} (${spawnSync('nproc', { encoding: 'utf8' }).stdout.trim()} CPUs)\n`);
+for (const c of cases) console.log(`  ${c.name.padEnd(62)} ${fmt(m[c.name]).padStart(10)}`);
+
+const node = m[NODE];
+const budget = (label, value, limit) => {
+  const verdict = value <= limit ? 'OK' : `over by ${(value - limit).toFixed(1)} ms`;
+  console.log(
+    `  ${label.padEnd(44)} ${value.toFixed(1).padStart(7)} ms ≤ ${limit.toFixed(1).padStart(7)} ms: ${verdict}`,
+  );
+};
+console.log('\nbudgets (issue 17)');
+budget('bridge ≤ 2 × (node -e 0) + 30 ms', m[BRIDGE], 2 * node + 30);
+budget('--net host ≤ 2 × (node -e 0) + 15 ms', m[HOST], 2 * node + 15);
+budget('-p PORT:80 ≤ bridge + 20 ms', m[PUBLISH], m[BRIDGE] + 20);
 console.log('\nratios');
-console.log(`  cellblock run / unshare (floor)    ${(ours / floor).toFixed(1)}×`);
-if (bundle) console.log(`  cellblock run / runc run           ${(ours / m['runc run /bin/true']).toFixed(2)}×`);
-console.log(`  cellblock run − node -e 0          ${(ours - node).toFixed(1)} ms (target: ≤ 30 ms)`);
-const hostNet = m['cellblock run --solutions --net host /bin/true'];
+console.log(`  cellblock run / unshare (floor)    ${(m[BRIDGE] / m[UNSHARE]).toFixed(1)}×`);
+if (bundle) console.log(`  cellblock run / runc run           ${(m[BRIDGE] / m[RUNC]).toFixed(2)}×`);
 console.log(
-  `  bridge network − --net host        ${(ours - hostNet).toFixed(1)} ms (veth, address, route, lease, bridge)`,
+  `  cellblock run − 2 × node -e 0      ${(m[BRIDGE] - 2 * node).toFixed(1)} ms (two Node start-ups are inherent)`,
 );
 console.log(
-  `  --net none − --net host            ${(m['cellblock run --solutions --net none /bin/true'] - hostNet).toFixed(1)} ms (a namespace, lo up)`,
+  `  bridge network − --net host        ${(m[BRIDGE] - m[HOST]).toFixed(1)} ms (veth, address, route, lease)`,
 );
+console.log(`  --net none − --net host            ${(m[NONE] - m[HOST]).toFixed(1)} ms (a namespace, lo up)`);
 console.log(
-  `  -p PORT:80 − bridge                ${(m['cellblock run --solutions -p PORT:80 /bin/true'] - ours).toFixed(1)} ms (DNAT rule, chain, loopback proxy)`,
+  `  -p PORT:80 − bridge                ${(m[PUBLISH] - m[BRIDGE]).toFixed(1)} ms (DNAT rule, loopback proxy)`,
 );
-console.log(
-  `  cellblock verify 01                ${(m['cellblock verify 01 --solutions'] / 1000).toFixed(2)} s (target: < 3 s)`,
-);
+if (baseline) {
+  console.log(`\nbefore → after (baseline ${baseline}, same rounds)`);
+  for (const n of [BRIDGE, HOST, NONE, PUBLISH, VERIFY, GRADE]) {
+    const before = m[`${n} [baseline]`];
+    console.log(`  ${n.padEnd(62)} ${fmt(before).padStart(10)} → ${fmt(m[n]).padStart(10)}`);
+  }
+}
 if (!existsSync(rootfs)) console.log(`(rootfs ${rootfs} missing: run bash scripts/setup.sh)`);
 
 // ── Lesson 06: what a container costs on disk, and what a build costs ─────────
@@ -208,7 +239,7 @@ try {
   const row = (label, value) => console.log(`  ${label.padEnd(55)} ${value}`);
   console.log('\nlesson 04 — network tool processes per container (start + end)');
   for (const [label, extra] of [
-    ['--net bridge (+4 if alone: the bridge is made and removed)', {}],
+    ['--net bridge (+3 if there is no bridge yet: it is made, then stays)', {}],
     ['--net bridge -p PORT:80', { publish: [`${benchPort}:80`] }],
     ['--net none', { net: 'none' }],
   ]) {

@@ -17,11 +17,11 @@ import { basename } from 'node:path';
 import type { RunningContainer } from '../src/core/host/run.js';
 import { BRIDGE, hostVethName } from '../src/core/names.js';
 import { contains, defaultSubnet, parseIp, parseSubnet, type Subnet } from '../src/core/net/addr.js';
-import { liveLeases, readLeases, withNetworkLock } from '../src/core/net/ipam.js';
-import { natRules, natTable } from '../src/core/net/publish.js';
+import { readLeases } from '../src/core/net/ipam.js';
+import { natRules } from '../src/core/net/publish.js';
 import { defineChecks, expectThat, startFailure, type CheckEnv, type CheckResult } from '../src/workshop/checks.js';
 import type { TrialOptions, TrialResult } from '../src/workshop/harness.js';
-import { bridgeExists, namespacesOf } from '../src/workshop/probe.js';
+import { namespacesOf } from '../src/workshop/probe.js';
 
 /** Container `id`'s DNAT rules, as `iptables -S` prints them. */
 const rulesOf = (id: string): string[] =>
@@ -816,37 +816,6 @@ export default defineChecks('04-net', [
       } finally {
         server.close();
       }
-    },
-  },
-  {
-    name: 'when the last container has gone, so have the bridge and the NAT chain',
-    async run(env) {
-      // At least one container has come and gone — on the bridge: one that was
-      // never plugged in proves nothing about taking the bridge down.
-      const { view } = await single(env);
-      if (!view?.veth.exists || view.veth.master !== BRIDGE) {
-        return expectThat(
-          false,
-          `a container on ${BRIDGE}, then no ${BRIDGE} and no CELLBLOCK chain once it has gone`,
-          `no container was plugged into ${BRIDGE} (its veth: ${view?.veth.exists ? `on ${view.veth.master ?? 'no bridge'}` : 'none'})`,
-          'this check needs the bridge first: make it, and plug the host end of the veth into it (man 8 ip-link: type bridge, master)',
-        );
-      }
-      // Under the network lock: another run on this machine may be adding or removing them right now.
-      const { busy, nat, bridge } = withNetworkLock(() => ({
-        busy: liveLeases().length > 0, // other containers still use them
-        nat: natTable(),
-        bridge: bridgeExists(),
-      }));
-      const left = nat.rules.length + (nat.chain ? 1 : 0);
-      return expectThat(
-        busy || (!bridge && left === 0),
-        `no ${BRIDGE}, no CELLBLOCK chain (or containers still running)`,
-        busy ? 'other containers are running' : `${bridge ? BRIDGE : `no ${BRIDGE}`}; ${left} NAT rules/chains`,
-        bridge
-          ? 'the last container out removes the bridge: removeBridge'
-          : 'the given code removes the chain with the last lease',
-      );
     },
   },
 ]);

@@ -20,12 +20,11 @@ import { leaseAddress, leaseOf, liveLeases, releaseAddress, withNetworkLock } fr
 import {
   ensureNatChain,
   parsePublish,
-  removeNatChain,
   startLoopbackProxy,
   stopLoopbackProxies,
   type PortMapping,
 } from '../../src/core/net/publish.js';
-import { inOwnNetns, ip, ipIn, iptables, unlessGone } from '../../src/core/net/tools.js';
+import { batched, inOwnNetns, ip, ipIn, iptables, unlessGone } from '../../src/core/net/tools.js';
 import { netValidations, subnetOf, type NetFields } from '../../src/core/net/validate.js';
 
 type NetConfig = ContainerConfig & NetFields & { hostname?: string; etcHosts?: string };
@@ -33,10 +32,6 @@ type NetConfig = ContainerConfig & NetFields & { hostname?: string; etcHosts?: s
 function createBridge(subnet: Subnet): void {
   // TODO: create the bridge BRIDGE, give it the gateway address (subnet.gateway, with subnet.prefix), bring it up.
   // HINT: man 8 ip-link (`type bridge`) and ip-address; ip([...]) takes the arguments as an array.
-}
-
-function removeBridge(): void {
-  // TODO: delete the bridge (the last container to leave calls this).
 }
 
 function createVeth(hostEnd: string, pid: number): void {
@@ -130,8 +125,11 @@ export default defineLesson<NetConfig>({
       return lease;
     });
 
-    createVeth(hostVethName(config.id), pid);
-    configureInside(pid, lease.address, subnet);
+    // The runtime runs these ip commands as one `ip -batch` per namespace (core/net/tools.ts).
+    batched(() => {
+      createVeth(hostVethName(config.id), pid);
+      configureInside(pid, lease.address, subnet);
+    });
     for (const port of ports) {
       publishPort(config.id, port, lease.address);
       await startLoopbackProxy(config.id, port, lease.address);
@@ -156,12 +154,7 @@ export default defineLesson<NetConfig>({
     unlessGone(() => deleteVeth(hostVethName(config.id)));
     withNetworkLock(() => {
       releaseAddress(config.id);
-      const rest = liveLeases();
-      if (rest.length === 0) {
-        removeNatChain();
-        if (existsSync(`/sys/class/net/${BRIDGE}`)) removeBridge();
-      }
-      refreshHosts(rest);
+      refreshHosts(liveLeases());
     });
   },
 });

@@ -12,13 +12,14 @@
  *                                           default via 10.217.0.1
  *
  * The host steps, in order (runc leaves this to CNI plugins, which do the same):
- *   1. lease an address     under the network lock, with the bridge if it is the first
+ *   1. lease an address     under the network lock, with the bridge if there is none yet
  *   2. the veth pair        the host end on the bridge, the peer born inside as eth0
  *   3. inside               lo and eth0 up, the address, the default route
  *   4. published ports      a DNAT rule each (+ the loopback proxy: core/net/publish.ts)
  *   5. names                every container's /etc/hosts (core/net/hosts.ts)
  * The container-side step mounts the container's own /etc/hosts. At the end,
- * in reverse: rules, veth, lease — and the bridge, if this was the last one.
+ * in reverse: rules, veth, lease. The bridge (and the NAT chain) stay for the
+ * next container, as docker0 does: `cellblock cleanup` removes them.
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { CLONE_NEWNET, MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID } from '../../src/native/constants.js';
@@ -32,12 +33,11 @@ import { leaseAddress, leaseOf, liveLeases, releaseAddress, withNetworkLock } fr
 import {
   ensureNatChain,
   parsePublish,
-  removeNatChain,
   startLoopbackProxy,
   stopLoopbackProxies,
   type PortMapping,
 } from '../../src/core/net/publish.js';
-import { inOwnNetns, ip, ipIn, iptables, unlessGone } from '../../src/core/net/tools.js';
+import { batched, inOwnNetns, ip, ipIn, iptables, unlessGone } from '../../src/core/net/tools.js';
 import { netValidations, subnetOf, type NetFields } from '../../src/core/net/validate.js';
 
 type NetConfig = ContainerConfig & NetFields & { hostname?: string; etcHosts?: string };
@@ -51,11 +51,6 @@ function createBridge(subnet: Subnet): void {
   ip(['link', 'add', BRIDGE, 'type', 'bridge']);
   ip(['addr', 'add', `${subnet.gateway}/${subnet.prefix}`, 'dev', BRIDGE]);
   ip(['link', 'set', BRIDGE, 'up']);
-}
-
-/** Deleting the bridge detaches whatever is still plugged in; only the last container does it. */
-function removeBridge(): void {
-  ip(['link', 'delete', BRIDGE]);
 }
 
 /**
@@ -162,8 +157,8 @@ export default defineLesson<NetConfig>({
     const subnet = subnetOf(config)!;
     const { ports } = parsePublish(config.publish);
     // The lease, and the shared pieces the first container creates, in one
-    // critical section: the last container's cleanup removes them under the
-    // same lock, and can never do so between our lease and our use of them.
+    // critical section: `cellblock cleanup` removes them under the same lock,
+    // only while no lease is held — never between our lease and our use of them.
     const lease = withNetworkLock(() => {
       const lease = leaseAddress({
         id: config.id,
@@ -179,8 +174,11 @@ export default defineLesson<NetConfig>({
       return lease;
     });
 
-    createVeth(hostVethName(config.id), pid);
-    configureInside(pid, lease.address, subnet);
+    // The runtime runs these ip commands as one `ip -batch` per namespace (core/net/tools.ts).
+    batched(() => {
+      createVeth(hostVethName(config.id), pid);
+      configureInside(pid, lease.address, subnet);
+    });
     for (const port of ports) {
       publishPort(config.id, port, lease.address);
       await startLoopbackProxy(config.id, port, lease.address);
@@ -207,12 +205,7 @@ export default defineLesson<NetConfig>({
     unlessGone(() => deleteVeth(hostVethName(config.id)));
     withNetworkLock(() => {
       releaseAddress(config.id);
-      const rest = liveLeases();
-      if (rest.length === 0) {
-        removeNatChain();
-        if (existsSync(`/sys/class/net/${BRIDGE}`)) removeBridge();
-      }
-      refreshHosts(rest);
+      refreshHosts(liveLeases());
     });
   },
 });

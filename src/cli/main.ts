@@ -5,8 +5,14 @@
  */
 import type { Argv, Options } from 'yargs';
 import { parseRunFast, runOptions } from './run-options.js';
-import { CliError, printError } from './output.js';
+import { CliError } from './errors.js';
+
+/** output.ts (chalk, the error classes) is loaded only when there is something to print. */
+async function printError(err: unknown): Promise<number> {
+  return (await import('./output.js')).printError(err);
+}
 import type { LessonOption } from '../core/lesson.js';
+import { trace } from '../core/trace.js';
 
 /** The options lessons add to `run` (--hostname, …), read from the lesson files themselves. */
 async function lessonOptions(argv: string[]): Promise<Record<string, LessonOption>> {
@@ -17,6 +23,7 @@ async function lessonOptions(argv: string[]): Promise<Record<string, LessonOptio
 }
 
 export async function main(argv: string[]): Promise<void> {
+  trace('cli main');
   // `cellblock verify | head`: a closed pipe ends the output, not the program with a stack trace.
   for (const stream of [process.stdout, process.stderr]) {
     stream.on('error', (err: NodeJS.ErrnoException) => {
@@ -27,9 +34,10 @@ export async function main(argv: string[]): Promise<void> {
   if (argv[0] === 'run') {
     try {
       lessonOpts = await lessonOptions(argv);
+      trace('lesson options loaded');
     } catch (err) {
       // A lesson that does not load must say so, not surface as "Unknown argument: hostname".
-      process.exitCode = printError(
+      process.exitCode = await printError(
         new CliError(
           `a lesson file does not load: ${err instanceof Error ? err.message : String(err)}`,
           125,
@@ -47,7 +55,7 @@ export async function main(argv: string[]): Promise<void> {
         const { run } = await import('./commands/run.js');
         process.exitCode = await run(fast as never);
       } catch (err) {
-        process.exitCode = printError(err);
+        process.exitCode = await printError(err);
       }
       return;
     }
@@ -285,6 +293,6 @@ export async function main(argv: string[]): Promise<void> {
   try {
     await cli.parseAsync();
   } catch (err) {
-    process.exitCode = printError(err);
+    process.exitCode = await printError(err);
   }
 }

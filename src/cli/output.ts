@@ -8,18 +8,9 @@ import { InitError } from '../core/init/protocol.js';
 import { SyscallError } from '../native/errors.js';
 import { CgroupError } from '../core/cgroups/fs.js';
 import { UnknownLessonError } from '../workshop/manifest.js';
+import { CliError } from './errors.js';
 
-/** An error meant for the user: a message, an exit status, and how to fix it. */
-export class CliError extends Error {
-  override readonly name = 'CliError';
-  constructor(
-    message: string,
-    readonly exitCode = 1,
-    readonly hint?: string,
-  ) {
-    super(message);
-  }
-}
+export { CliError } from './errors.js';
 
 /** Print an error the way a learner can act on it; returns the exit status to use. */
 export function printError(err: unknown): number {

@@ -30,6 +30,13 @@ export interface InventoryItem {
    * belongs to none of them, and stays while any runs.
    */
   shared?: boolean;
+  /**
+   * Shared, and stays between containers by design (the bridge and the NAT
+   * chain, as docker0 and the CNI bridge plugin stay): never one run's leak —
+   * the harness's probe passes over it — and `cellblock cleanup` removes it
+   * once nothing runs. `doctor` lists it.
+   */
+  stays?: boolean;
   /** Within its stage, deeper items go first: a mount below another one, a cgroup below its parent. */
   depth?: number;
 }

@@ -225,7 +225,18 @@ function workshopFindings(): Finding[] {
   });
   try {
     // The areas' inventories, through cleanup's plan: exactly what `cellblock cleanup --dry-run` would remove.
-    const items = plan().items.filter((i) => !i.keep);
+    const all = plan().items;
+    // The bridge and the NAT chain stay between containers by design (as docker0 does): listed, not a leftover.
+    const staying = all.filter((i) => i.stays);
+    f.push({
+      name: 'shared network',
+      level: 'ok',
+      value:
+        staying.length === 0
+          ? 'none yet (the first container on the bridge makes it)'
+          : `${staying.map((i) => `${i.kind} ${i.name}`).join(', ')} (stay between containers; \`cellblock cleanup\` removes them)`,
+    });
+    const items = all.filter((i) => !i.keep && !i.stays);
     const kinds = [...new Set(items.map((i) => i.kind))];
     f.push(
       items.length === 0

@@ -187,7 +187,8 @@ async function leaksAfter(
   }
   const { items, running } = hostItems([r.config.id, ...underWay]);
   const leaks = items
-    .filter((i) => !before.has(itemLine(i)) && !anotherContainers(i, r.config.id, running))
+    // What stays between containers by design (the bridge) is no run's leak; everything else new is.
+    .filter((i) => !i.stays && !before.has(itemLine(i)) && !anotherContainers(i, r.config.id, running))
     .map((i) => `${itemLine(i)} (new on the host after the run)`);
   leaks.push(...processes);
   return leaks;

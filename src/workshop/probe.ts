@@ -80,16 +80,23 @@ export function hostItems(ids: Iterable<string> = []): {
   return { items: inventoryItems(scope, alive, { probe: true }), running: alive.live };
 }
 
-/** hostItems as sorted lines, "kind name", for tests that compare before and after. */
+/**
+ * hostItems as sorted lines, "kind name", for tests that compare before and
+ * after — without what stays between containers by design (the bridge, the
+ * NAT chain: InventoryItem.stays), which a run may make and leave.
+ */
 export function hostState(): string[] {
-  return hostItems().items.map(itemLine).sort();
+  return hostItems()
+    .items.filter((i) => !i.stays)
+    .map(itemLine)
+    .sort();
 }
 
 export function itemLine(item: InventoryItem): string {
   return `${item.kind} ${item.name}`;
 }
 
-/** The network lesson's bridge exists (it is made by the first container on it and removed by the last). */
+/** The network lesson's bridge exists (made by the first container on it; it stays until `cellblock cleanup`). */
 export function bridgeExists(): boolean {
   return existsSync(`/sys/class/net/${BRIDGE}`);
 }

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { expect } from 'chai';
 import pty from 'node-pty';
-import { hostState, isAlive } from '../../src/workshop/probe.js';
+import { hostItems, hostState, isAlive } from '../../src/workshop/probe.js';
 import { RUN_DIR } from '../../src/core/names.js';
 import { BIN, cellblock, cellblockAsync } from '../support/cli.js';
 
@@ -29,6 +29,36 @@ describe('cellblock run', function () {
     // Every run, whatever its outcome, leaves the host as it found it.
     expect(hostState(), 'host state changed').to.deep.equal(before);
     expect(runningStates(), `state files left in ${RUN_DIR}`).to.deep.equal(statesBefore);
+  });
+
+  describe('bad input after the init has started (run spawns it first, then validates)', function () {
+    const bad: [string, string[], RegExp][] = [
+      ['a hostname too long', ['--hostname', 'h'.repeat(70)], /70 bytes/],
+      ['a network mode that does not exist', ['--net', 'bridged'], /--net "bridged" is not a network mode/],
+      ['a rootfs that does not exist', ['--rootfs', '/nonexistent-cellblock-rootfs'], /nonexistent-cellblock-rootfs/],
+    ];
+    for (const [what, args, message] of bad) {
+      it(`${what}: 125, the waiting init killed and gone, nothing in the inventories`, function () {
+        // CELLBLOCK_TRACE shows the timeline: proof that an init was spawned before the rejection.
+        const id = `cb-prespawn-${process.pid}-${args.length}${args[0]!.length}`;
+        const r = cellblock(['run', '--solutions', '--id', id, ...args, '--', 'true'], {
+          env: { ...process.env, NO_COLOR: '1', CELLBLOCK_TRACE: '1' },
+        });
+        expect(r.status, r.stderr).to.equal(125);
+        expect(r.stderr).to.match(message);
+        expect(r.stderr).to.match(/nothing was created/);
+        const pid = Number(/init spawned \(pid (\d+)\)/.exec(r.stderr)?.[1]);
+        expect(pid, 'an init was spawned before the validation').to.be.greaterThan(0);
+        expect(r.stderr).to.match(/rejected; the waiting init is gone/);
+        expect(isAlive(pid), `the init (pid ${pid}) is gone`).to.equal(false);
+        const left = hostItems([id]).items.filter((i) => i.containerId === id);
+        expect(
+          left.map((i) => `${i.kind} ${i.name}`),
+          `items of ${id}`,
+        ).to.deep.equal([]);
+        // afterEach: every inventory (mounts, cgroups, links, netns, leases, rules, directories, state files) as before.
+      });
+    }
   });
 
   describe('exit status, as a shell reports it', function () {

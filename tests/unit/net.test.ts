@@ -8,7 +8,7 @@ import { formatIp, parseIp, parseSubnet, sameNetwork, usableIn, type Subnet } fr
 import { hostsFile, hostsFor } from '../../src/core/net/hosts.js';
 import type { Lease } from '../../src/core/net/ipam.js';
 import { parsePublish } from '../../src/core/net/publish.js';
-import { ip, ipIn, NetToolError, toolStats } from '../../src/core/net/tools.js';
+import { batched, ip, ipIn, NetToolError, toolStats } from '../../src/core/net/tools.js';
 import { netValidations, type NetFields } from '../../src/core/net/validate.js';
 import { testConfig } from '../support/config.js';
 
@@ -129,6 +129,29 @@ describe('network toolbox', function () {
     });
     it("ipIn() refuses a process that is still in the host's network namespace", function () {
       refused(() => ipIn(process.pid, ['link', 'set', 'lo', 'up']), /still in the host's network namespace/);
+    });
+    it('batched() runs the commands of one namespace as one `ip -batch`, and names the one that failed', function () {
+      // Read-only commands: `ip link show` changes nothing, and needs no root.
+      const before = toolStats.calls;
+      batched(() => {
+        expect(ip(['link', 'show', 'type', 'bridge']), 'queued: no output yet').to.equal('');
+        ip(['addr', 'show', 'type', 'bridge']);
+      });
+      expect(toolStats.calls - before, 'one process for two commands').to.equal(1);
+      let err: unknown;
+      try {
+        batched(() => {
+          ip(['link', 'show', 'type', 'bridge']);
+          ip(['link', 'show', 'dev', 'cbnosuch0']);
+          ip(['addr', 'show', 'type', 'bridge']);
+        });
+      } catch (e) {
+        err = e;
+      }
+      expect(err).to.be.instanceOf(NetToolError);
+      expect((err as NetToolError).argv).to.deep.equal(['ip', 'link', 'show', 'dev', 'cbnosuch0']);
+      expect((err as NetToolError).stderr).to.match(/cbnosuch0/);
+      expect((err as NetToolError).stderr).to.not.match(/Command failed/);
     });
   });
 });

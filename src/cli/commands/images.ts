@@ -16,7 +16,7 @@ import {
 } from '../../core/images/index.js';
 import { containerRunner } from '../../core/images/runner.js';
 import { load } from '../../workshop/loader.js';
-import { CliError } from '../output.js';
+import { CliError } from '../errors.js';
 
 /** Store errors are the user's to fix: a message and exit status 1, no stack trace. */
 async function userErrors<T>(fn: () => Promise<T> | T): Promise<T> {

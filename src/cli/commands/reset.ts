@@ -5,7 +5,7 @@ import { createInterface } from 'node:readline';
 import { cleanup } from '../../workshop/cleanup.js';
 import { findLesson, sourceFile } from '../../workshop/manifest.js';
 import { resetLesson, StarterError } from '../../workshop/starter.js';
-import { CliError } from '../output.js';
+import { CliError } from '../errors.js';
 
 interface ResetArgs {
   lesson: string;

@@ -7,7 +7,7 @@ import { Terminal } from '../../core/host/terminal.js';
 import { defaultRootfs } from '../../core/paths.js';
 import { missingFeature, type LoadedLesson } from '../../core/lesson.js';
 import { load } from '../../workshop/loader.js';
-import { CliError } from '../output.js';
+import { CliError } from '../errors.js';
 
 interface RunArgs {
   /** `cellblock run IMAGE …`: the first word before `--`. */
@@ -72,6 +72,7 @@ export async function run(args: RunArgs): Promise<number> {
     container = await startContainer(config, {
       lessons,
       stdio,
+      prespawn: true, // the init starts while we validate: a bad input kills it, nothing is left
       ...(term ? { onConsole: (master: number) => term.adopt(master) } : {}),
     });
   } catch (err) {

@@ -7,7 +7,7 @@ import chalk from 'chalk';
 import { existsSync } from 'node:fs';
 import { openCgroup, type CgroupManager, type CgroupStats } from '../../core/cgroups/index.js';
 import { listStates, readState, type ContainerState } from '../../core/host/state.js';
-import { CliError } from '../output.js';
+import { CliError } from '../errors.js';
 
 const alive = (pid: number): boolean => existsSync(`/proc/${pid}`);
 

@@ -18,9 +18,12 @@
  * mount namespace would stay there for good. warmThreadPool() makes sure the
  * pool exists before the first window.
  */
+import type { ChildProcess } from 'node:child_process';
+import type { Stream } from 'node:stream';
 import { openSync, closeSync, promises as fsp } from 'node:fs';
 import { CLONE_NEWNS, NAMESPACES } from '../../native/constants.js';
 import { setns, unshare } from '../../native/sched.js';
+import type { ProcessSteps } from '../lesson.js';
 
 let poolWarm: Promise<void> | undefined;
 
@@ -65,4 +68,39 @@ function restore(saved: { flag: number; file: string; fd: number }[], flags: num
     process.stderr.write(`cellblock: fatal: could not return to the host namespaces: ${String(err)}\n`);
     process.exit(125);
   }
+}
+
+/** One of the container's stdin/stdout/stderr, as child_process.spawn takes it. */
+export type StdioEntry = 'pipe' | 'ignore' | 'inherit' | number | Stream;
+
+export interface InitSpawn {
+  /** The container's stdin, stdout, stderr; fd 3 (the sync socket) is added here. */
+  stdio: [StdioEntry, StdioEntry, StdioEntry];
+  /** The init's script (core/init/main.js). */
+  script: string;
+  /**
+   * Modules the init imports while it waits for its config (the lesson files):
+   * passed as arguments, so it loads them during the host's own steps.
+   */
+  preload: string[];
+}
+
+/**
+ * The one place the container's init is started: `node <script> <preload…>`
+ * in new namespaces of the kinds in `flags`, fd 3 a socket to the host. The
+ * init loads what it may need, then waits on fd 3 for one line — its config
+ * (init/protocol.ts) — and does nothing to the container before it comes;
+ * killed before that, it leaves nothing. Another way to start it (through a
+ * helper that makes a user namespace first) plugs in here.
+ *
+ * The init gets an empty environment: NODE_OPTIONS and friends from the host
+ * must not change how it behaves (CELLBLOCK_TRACE passes, for the timeline).
+ */
+export function spawnInit(flags: number, steps: ProcessSteps, init: InitSpawn): ChildProcess {
+  return spawnInNewNamespaces(flags, () =>
+    steps.spawnChild(process.execPath, [init.script, ...init.preload], {
+      stdio: [...init.stdio, 'pipe'],
+      env: process.env['CELLBLOCK_TRACE'] === '1' ? { CELLBLOCK_TRACE: '1' } : {},
+    }),
+  );
 }

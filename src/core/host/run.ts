@@ -2,7 +2,10 @@
  * Host side of a container run, in the order runc uses:
  *
  *   validate      every check, before any kernel object exists
- *   create        unshare + spawn the init (core/host/namespaces.ts)
+ *   create        unshare + spawn the init (core/host/namespaces.ts spawnInit)
+ *                 — with `prespawn` (cellblock run) these two swap: the init
+ *                 starts first and waits for its config while the host
+ *                 validates; bad input kills it before it has done anything
  *   host steps    on the child's pid while it waits (cgroups, veth, …)
  *   release       send the config over the sync socket (fd 3); the init runs
  *                 the container-side steps
@@ -18,7 +21,6 @@
  * end-of-file with no message, the exec has happened.
  */
 import type { ChildProcess } from 'node:child_process';
-import type { Stream } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import type { Readable, Writable } from 'node:stream';
 import type { Socket } from 'node:net';
@@ -26,14 +28,14 @@ import type { ContainerConfig } from '../config.js';
 import { ConfigError } from '../config.js';
 import type { LoadedLesson, ProcessSteps } from '../lesson.js';
 import { validateConfig } from '../validate.js';
-import { spawnInNewNamespaces, warmThreadPool } from './namespaces.js';
+import { spawnInit, warmThreadPool, type StdioEntry } from './namespaces.js';
 import { readNamespaces } from '../init/guard.js';
 import { removeState, writeState } from './state.js';
 import { openContainerConsole } from './console.js';
 import { InitError, type InitMessage, type InitReady, type InitReport } from '../init/protocol.js';
+import { trace } from '../trace.js';
 
-/** One of the container's stdin/stdout/stderr, as child_process.spawn takes it. */
-export type StdioEntry = 'pipe' | 'ignore' | 'inherit' | number | Stream;
+export type { StdioEntry } from './namespaces.js';
 
 export interface StartOptions {
   lessons: LoadedLesson[];
@@ -45,6 +47,16 @@ export interface StartOptions {
    * use from then on instead of the one whose slave went into `stdio`.
    */
   onConsole?: (master: number) => void;
+  /**
+   * Spawn the init first and validate while it starts (`cellblock run`): its
+   * Node start-up overlaps the validation and the host steps. On a validation
+   * error the init — which has done nothing but wait for its config — is
+   * killed and reaped before the error is thrown: its namespaces were held by
+   * it alone, so nothing is left, and the status is the same 125. Without it
+   * (the harness's trials) nothing is spawned for bad input at all, which is
+   * what the lessons' "rejected before anything is created" checks count.
+   */
+  prespawn?: boolean;
 }
 
 const INIT_SCRIPT = fileURLToPath(new URL('../init/main.js', import.meta.url));
@@ -94,6 +106,7 @@ export class RunningContainer {
       try {
         return await this.exited;
       } finally {
+        trace('exited');
         await this.cleanup().catch((err: unknown) => {
           this.cleanupError = err;
         });
@@ -111,24 +124,35 @@ function processSteps(lessons: LoadedLesson[]): ProcessSteps {
 }
 
 export async function startContainer(config: ContainerConfig, opts: StartOptions): Promise<RunningContainer> {
+  trace('startContainer');
   const lessons = opts.lessons;
-  const problems = validateConfig(config, lessons);
-  if (problems.length > 0) throw new ConfigError(problems);
+  // With prespawn, validation comes after the spawn (see StartOptions.prespawn).
+  const validate = (): void => {
+    const problems = validateConfig(config, lessons);
+    if (problems.length > 0) throw new ConfigError(problems);
+  };
+  if (!opts.prespawn) validate();
 
-  const flags = lessons.reduce((acc, l) => acc | (l.lesson.cloneFlags?.(config) ?? 0), 0);
+  let flags: number;
+  try {
+    flags = lessons.reduce((acc, l) => acc | (l.lesson.cloneFlags?.(config) ?? 0), 0);
+  } catch (err) {
+    // A cloneFlags that trips over a value validation would have named: name it.
+    validate();
+    throw err;
+  }
   const steps = processSteps(lessons);
   await warmThreadPool();
+  trace('spawning the init');
 
-  // fd 3 in the init is the sync socket. The init gets an empty environment:
-  // NODE_OPTIONS and friends from the host must not change how it behaves.
-  const child = spawnInNewNamespaces(flags, () =>
-    steps.spawnChild(process.execPath, [INIT_SCRIPT], {
-      stdio: [...opts.stdio, 'pipe'],
-      env: {},
-    }),
-  );
+  const child = spawnInit(flags, steps, {
+    stdio: opts.stdio,
+    script: INIT_SCRIPT,
+    preload: lessons.map((l) => l.file),
+  });
   // Ask for the exit now, in this tick, so the exit event cannot be missed.
   const exited = steps.waitForExit(child);
+  trace(`init spawned (pid ${child.pid})`);
   const sync = child.stdio[3] as Socket;
   const messages = new MessageReader(sync);
 
@@ -140,6 +164,7 @@ export async function startContainer(config: ContainerConfig, opts: StartOptions
     for (const l of done.reverse()) {
       try {
         await l.lesson.hostCleanup?.(ctx);
+        trace(`hostCleanup ${l.id}`);
       } catch (err) {
         errors.push(err);
       }
@@ -158,6 +183,19 @@ export async function startContainer(config: ContainerConfig, opts: StartOptions
     const err = await new Promise<Error>((resolve) => child.once('error', resolve));
     throw err;
   }
+  if (opts.prespawn) {
+    try {
+      validate();
+    } catch (err) {
+      // The init has done nothing yet but wait on fd 3 (and load code): its
+      // namespaces are held by it alone and end with it. Nothing is left.
+      child.kill('SIGKILL');
+      await exited.catch(() => undefined);
+      trace('rejected; the waiting init is gone');
+      throw err;
+    }
+    trace('validated');
+  }
 
   try {
     writeState({
@@ -170,6 +208,7 @@ export async function startContainer(config: ContainerConfig, opts: StartOptions
     for (const l of lessons) {
       done.push(l);
       await l.lesson.hostAfterSpawn?.(ctx);
+      trace(`hostAfterSpawn ${l.id}`);
     }
     const beforeExec = lessons.filter((l) => l.lesson.hostBeforeExec);
     const message: InitMessage = {
@@ -181,7 +220,9 @@ export async function startContainer(config: ContainerConfig, opts: StartOptions
     };
     sync.write(`${JSON.stringify(message)}\n`);
     if (!message.waitBeforeExec) sync.end();
+    trace('config sent');
     let result = await messages.next();
+    trace('init ready');
     if (result && 'ready' in result) {
       let go = 'go';
       if (result.console && opts.onConsole) {
@@ -193,6 +234,7 @@ export async function startContainer(config: ContainerConfig, opts: StartOptions
       sync.end(`${go}\n`);
       result = await messages.next();
     }
+    trace('init exec');
     if (result && 'ready' in result) throw new Error('init protocol: "ready" sent twice');
     if (result) throw InitError.fromReport(result);
   } catch (err) {

@@ -4,9 +4,12 @@
  * threads was born inside the namespaces — unlike the host's.
  *
  * Order, and why:
- *  1. read the config from the sync socket (fd 3): the host sends it only after
- *     its own steps on our pid (cgroups, network) are done;
- *  2. load every lesson module *first*: they live in the host's filesystem,
+ *  1. start loading the lesson modules named on our command line, then read
+ *     the config from the sync socket (fd 3): the host sends it only after
+ *     its own steps on our pid (cgroups, network) are done — the loading
+ *     overlaps them; end-of-file instead of a config (the host rejected the
+ *     input, or died) ends us with nothing done;
+ *  2. have every lesson module loaded *first*: they live in the host's filesystem,
  *     which is out of reach once a lesson has pivoted into the rootfs;
  *  3. run the lessons' container-side steps: every prepareRootfs step (what
  *     the root is made of: the overlay lesson), then every init step, each in
@@ -41,6 +44,7 @@ import { execCommand } from './exec.js';
 import { guardedSys } from './guard.js';
 import { superviseCommand } from './supervise.js';
 import { errorData, type InitMessage, type InitReport } from './protocol.js';
+import { trace } from '../trace.js';
 
 const SYNC_FD = 3;
 
@@ -95,20 +99,38 @@ function exitCodeFor(err: unknown): number {
   return err.code === 'ENOENT' ? 127 : 126;
 }
 
+const importLesson = async (file: string): Promise<Lesson> =>
+  ((await import(pathToFileURL(file).href)) as { default: Lesson }).default;
+
 async function main(): Promise<void> {
   let step = 'init';
+  trace('init main');
   try {
-    const message = JSON.parse(readMessage(SYNC_FD)) as InitMessage;
+    // If the host dies (even by SIGKILL), take the container down with it
+    // rather than leave it running unmanaged — from the start: the host may
+    // die while we wait for the config. Survives execve.
+    sys.prctl(sys.PR_SET_PDEATHSIG, 9 /* SIGKILL */);
+    // The lesson files the host named on our command line (host/namespaces.ts
+    // spawnInit): load them now, while the host validates and runs its steps.
+    const preloaded = new Map(process.argv.slice(2).map((file) => [file, importLesson(file)]));
+    // Loading needs the event loop, which the blocking read below would stop: first
+    // load, then read (the config waits in the socket meanwhile). A failure is
+    // reported below, when the file is asked for.
+    await Promise.allSettled(preloaded.values());
+    trace('init preloaded');
+    const text = readMessage(SYNC_FD);
+    // End-of-file before any config: the host gave up (bad input) — nothing was done here.
+    if (text.trim() === '') process.exit(125);
+    const message = JSON.parse(text) as InitMessage;
     const { config } = message;
+    trace('init got config');
     const lessons = await Promise.all(
       message.lessons.map(async (l) => ({
         id: l.id,
-        lesson: ((await import(pathToFileURL(l.file).href)) as { default: Lesson }).default,
+        lesson: await (preloaded.get(l.file) ?? importLesson(l.file)),
       })),
     );
-    // If the host dies (even by SIGKILL), take the container down with it
-    // rather than leave it running unmanaged. Survives execve.
-    sys.prctl(sys.PR_SET_PDEATHSIG, 9 /* SIGKILL */);
+    trace('init lessons imported');
     const lessonSys = guardedSys(sys, message.hostNamespaces);
     for (const { id, lesson } of lessons) {
       step = id;
@@ -140,6 +162,7 @@ async function main(): Promise<void> {
       sys.ioctl(0, sys.TIOCSCTTY, 0);
     }
     step = 'exec';
+    trace('init exec');
     // A lesson may keep the init as PID 1 with the command as its child (Lesson.superviseCommand).
     if (lessons.some(({ lesson }) => lesson.superviseCommand?.(config))) {
       process.exit(await superviseCommand(config, () => sys.close(SYNC_FD)));

@@ -3,9 +3,14 @@
  *
  *   netns    /run/netns/cellblock-<id>, when a lesson names one
  *   lease    NET_DIR/leases/<address>: stale once its runtime (pid + start time) is gone
- *   nat      a DNAT rule commented cellblock:<id>; the CELLBLOCK chain and its jumps (shared)
+ *   nat      a DNAT rule commented cellblock:<id>; the CELLBLOCK chain and its jumps (shared, stays)
  *   veth     a host end, cbv + a hash of the container id
- *   bridge   cellblock0 (shared)
+ *   bridge   cellblock0 (shared, stays)
+ *
+ * The bridge and the chain are made by the first container that needs them
+ * and stay for the next (as docker0 does): no run's leak, removed by
+ * `cellblock cleanup` when no container runs. Everything a container owns —
+ * its veth, its lease, its rules — goes with it.
  *
  * Each is removed through the functions the runtime itself uses (ipam.ts,
  * publish.ts, tools.ts), under the network lock, and a lease only while it is
@@ -174,6 +179,7 @@ const nat: Kind<NatItem, NetScope, NetOps> = {
         name: `chain ${NAT_CHAIN}`,
         why: 'the published ports’ chain and its jumps',
         shared: true,
+        stays: true,
       });
     }
     return items;
@@ -210,7 +216,14 @@ const bridge: Kind<LinkItem, NetScope, NetOps> = {
   list: (scope) =>
     (scope.links ?? systemLinks)()
       .filter((l) => l.kind === 'bridge' && l.name === BRIDGE)
-      .map((l) => ({ area: 'net', kind: 'bridge', name: l.name, why: 'the workshop bridge', shared: true })),
+      .map((l) => ({
+        area: 'net',
+        kind: 'bridge',
+        name: l.name,
+        why: 'the workshop bridge',
+        shared: true,
+        stays: true,
+      })),
   remove: (_item, ops) => ops.deleteBridge(),
 };
 

@@ -113,14 +113,19 @@ export function natChainExists(): boolean {
 }
 
 /**
- * Set while the chain exists (NET_DIR/nat-chain): the last container's cleanup
- * then knows without starting an iptables process whether there is anything
- * to remove — most containers publish nothing.
+ * Set while the chain exists (NET_DIR/nat-chain, on /run's tmpfs: gone with a
+ * reboot, as the chain is): a container that publishes a port then knows
+ * without starting an iptables process that the chain is there, and a sweep
+ * whether there is anything to remove — most containers publish nothing.
  */
 const CHAIN_MARK = join(NET_DIR, 'nat-chain');
 
 /** The chain and its two jumps, if missing. Call under the network lock (ipam.ts): two jumps would be one too many. */
 export function ensureNatChain(): void {
+  // The chain stays between containers, as the bridge does (`cellblock
+  // cleanup` removes both, and the mark with them): once it is marked, the
+  // three iptables processes below would only confirm it.
+  if (existsSync(CHAIN_MARK)) return;
   // The mark first: if anything below fails half-way, the chain that exists is
   // still found and removed by the last container (or `cellblock cleanup`).
   writeFileSync(CHAIN_MARK, '');

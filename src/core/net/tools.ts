@@ -7,7 +7,11 @@
  * They are synchronous on purpose: a lesson step reads top to bottom like the
  * commands you would type, and the steps that must not interleave with another
  * `cellblock run` (ipam.ts: under the network lock) cannot be interrupted by
- * the event loop. Each call costs a process start (≈ 3–8 ms here).
+ * the event loop. Each call costs a process start (≈ 3–8 ms here, far more
+ * on a busy machine) — so a runtime step may wrap several calls in
+ * `batched(…)`: they are then queued and run as one `ip -batch -` per
+ * namespace (iproute2 reads the commands from stdin, one per line, and stops
+ * at the first that fails), exactly as if typed one by one.
  */
 import { spawnSync } from 'node:child_process';
 import { readlinkSync } from 'node:fs';
@@ -25,9 +29,13 @@ export class NetToolError extends Error {
 /** How many tool processes this process started, and how long they took (for the bench and the report). */
 export const toolStats = { calls: 0, ms: 0 };
 
-function runTool(argv: string[]): string {
+function runTool(argv: string[], input?: string): string {
   const t0 = performance.now();
-  const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', timeout: 10_000 });
+  const r = spawnSync(argv[0]!, argv.slice(1), {
+    encoding: 'utf8',
+    timeout: 10_000,
+    ...(input !== undefined ? { input } : {}),
+  });
   toolStats.calls++;
   toolStats.ms += performance.now() - t0;
   if (r.error) {
@@ -68,7 +76,7 @@ export function ip(args: string[]): string {
       `refused: this would change the host's own ${defaultRoute ? 'default route' : dev} — configure the container's side with ipIn(pid, […])`,
     );
   }
-  return runTool(['ip', ...args]);
+  return queueOrRun(undefined, args);
 }
 
 /** Is process `pid` in a network namespace other than this process's (the host's)? */
@@ -89,7 +97,69 @@ export function ipIn(pid: number, args: string[]): string {
       `refused: the container (pid ${pid}) is still in the host's network namespace (${readlinkSync('/proc/self/ns/net')}), so this would change the host. Ask for CLONE_NEWNET in cloneFlags first.`,
     );
   }
-  return runTool(['nsenter', `--net=/proc/${pid}/ns/net`, '--', 'ip', ...args]);
+  return queueOrRun(pid, args);
+}
+
+/** The command line that runs `ip` on the host (pid undefined) or in process pid's network namespace. */
+const ipArgv = (pid: number | undefined, args: string[]): string[] =>
+  pid === undefined ? ['ip', ...args] : ['nsenter', `--net=/proc/${pid}/ns/net`, '--', 'ip', ...args];
+
+interface Queued {
+  pid: number | undefined;
+  args: string[];
+}
+let queue: Queued[] | undefined;
+
+function queueOrRun(pid: number | undefined, args: string[]): string {
+  // A global option (-j, -d …) is not a batch line, and its output is wanted now.
+  if (!queue || args[0]?.startsWith('-')) return runTool(ipArgv(pid, args));
+  queue.push({ pid, args });
+  return '';
+}
+
+/**
+ * Run fn() with every ip()/ipIn() it makes queued, then run the queue: each
+ * stretch of commands for one namespace (the host, or one container's) as
+ * one `ip -batch -` process, in the order they were made. A failing command
+ * throws the same NetToolError as on its own (its command line, what ip
+ * said), and the commands after it do not run. Calls return '' in a batch.
+ */
+export function batched<T>(fn: () => T): T {
+  if (queue) return fn();
+  const mine: Queued[] = (queue = []);
+  let result: T;
+  try {
+    result = fn();
+  } finally {
+    queue = undefined;
+  }
+  for (let i = 0; i < mine.length;) {
+    let j = i + 1;
+    while (j < mine.length && mine[j]!.pid === mine[i]!.pid) j++;
+    runBatch(mine.slice(i, j));
+    i = j;
+  }
+  return result;
+}
+
+function runBatch(cmds: Queued[]): void {
+  const pid = cmds[0]!.pid;
+  if (cmds.length === 1) {
+    runTool(ipArgv(pid, cmds[0]!.args));
+    return;
+  }
+  // makeargs (iproute2 lib/utils.c) splits a batch line at blanks and honours double quotes.
+  const line = (args: string[]): string => args.map((a) => (/[\s"]/.test(a) ? JSON.stringify(a) : a)).join(' ');
+  try {
+    runTool(ipArgv(pid, ['-batch', '-']), cmds.map((c) => line(c.args)).join('\n') + '\n');
+  } catch (err) {
+    if (!(err instanceof NetToolError)) throw err;
+    // "Command failed -:N": line N of stdin is the command that failed.
+    const m = /Command failed -:(\d+)/.exec(err.stderr);
+    const failed = m ? cmds[Number(m[1]) - 1] : undefined;
+    if (!failed) throw err;
+    throw new NetToolError(ipArgv(pid, failed.args), err.stderr.replace(/\n?Command failed -:\d+\s*$/, '').trim());
+  }
 }
 
 /** `iptables -w ARGS…` (-w: wait for the xtables lock instead of failing when another iptables runs). */

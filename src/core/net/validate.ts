@@ -77,7 +77,8 @@ export const netValidations: Validation<C>[] = [
     }
     const current = bridgeAddress(BRIDGE);
     if (current !== undefined && current !== `${s.gateway}/${s.prefix}`) {
-      return `subnet ${text}: the bridge ${BRIDGE} already serves ${current} for running containers — use that subnet, or stop them (\`cellblock cleanup\` removes a leftover bridge)`;
+      // The bridge stays between containers (as docker0 does): its subnet is the one in use until `cleanup` removes it.
+      return `subnet ${text}: the bridge ${BRIDGE} already serves ${current} — use that subnet, or stop the containers on it and run \`cellblock cleanup\` (it removes the bridge)`;
     }
     return undefined;
   },
