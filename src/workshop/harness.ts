@@ -7,8 +7,8 @@ import { wrapSpawnChild } from './loader.js';
 import type { ContainerConfig } from '../core/config.js';
 import { DEFAULT_ENV, newContainerId } from '../core/config.js';
 import type { RunningContainer } from '../core/host/run.js';
-import type { LoadedLesson } from '../core/lesson.js';
-import { startContainer } from '../core/host/run.js';
+import { describeUndoFailure, type LoadedLesson } from '../core/lesson.js';
+import { startContainer, undoFailuresOf } from '../core/host/run.js';
 import { defaultRootfs } from '../core/paths.js';
 import type { InventoryItem } from '../core/inventory.js';
 import {
@@ -58,6 +58,10 @@ export interface TrialResult {
   notes: string[];
   /** Everything the run left behind: host state that is new, processes still in its namespaces. */
   leaks: string[];
+  /** The undo steps that threw (HostContext.undo), one line each: "04-net: undo step "…" threw: …". */
+  undoFailures: string[];
+  /** What the runtime removed after such a step (it would have been a leak). */
+  leftoversRemoved: string[];
 }
 
 /** The same lessons, with the spawn counted: proof that bad input created nothing. */
@@ -95,6 +99,8 @@ export async function trial(lessons: LoadedLesson[], opts: TrialOptions): Promis
     timedOut: false,
     leaks: [],
     notes: [],
+    undoFailures: [],
+    leftoversRemoved: [],
   };
 
   let container: RunningContainer | undefined;
@@ -104,6 +110,9 @@ export async function trial(lessons: LoadedLesson[], opts: TrialOptions): Promis
     container = await startContainer(config, { lessons: counting(used, counter), stdio: ['pipe', 'pipe', 'pipe'] });
   } catch (err) {
     result.error = err as Error;
+    const undone = undoFailuresOf(err);
+    result.undoFailures = undone.failures.map(describeUndoFailure);
+    result.leftoversRemoved = undone.removed;
   }
   result.spawned = counter.n;
 
@@ -125,7 +134,9 @@ export async function trial(lessons: LoadedLesson[], opts: TrialOptions): Promis
       try {
         result.status = await c.wait();
         result.notes = c.notes;
-        if (c.cleanupError) result.error = c.cleanupError as Error;
+        // Reported once, by the final "nothing is left behind" check, not as a failed start.
+        result.undoFailures = c.undoFailures.map(describeUndoFailure);
+        result.leftoversRemoved = [...c.leftoversRemoved];
       } catch (err) {
         result.error = err as Error;
       }

@@ -2,10 +2,10 @@
 import { openSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ConfigError, DEFAULT_ENV, newContainerId, type ContainerConfig } from '../../core/config.js';
-import { startContainer, type RunningContainer, type StdioEntry } from '../../core/host/run.js';
+import { startContainer, undoFailuresOf, type RunningContainer, type StdioEntry } from '../../core/host/run.js';
 import { Terminal } from '../../core/host/terminal.js';
 import { defaultRootfs } from '../../core/paths.js';
-import { missingFeature, type LoadedLesson } from '../../core/lesson.js';
+import { describeUndoFailure, missingFeature, type LoadedLesson, type UndoFailure } from '../../core/lesson.js';
 import { load } from '../../workshop/loader.js';
 import { CliError } from '../output.js';
 
@@ -77,6 +77,8 @@ export async function run(args: RunArgs): Promise<number> {
   } catch (err) {
     term?.close();
     proxy.stop();
+    const undone = undoFailuresOf(err);
+    reportUndo(config.id, undone.failures, undone.removed);
     throw err;
   }
   proxy.attach(container);
@@ -85,11 +87,7 @@ export async function run(args: RunArgs): Promise<number> {
   } finally {
     proxy.stop();
     for (const note of container.notes) process.stderr.write(`cellblock: ${config.id}: ${note}\n`);
-    if (container.cleanupError) {
-      process.stderr.write(
-        `cellblock: ${config.id}: cleanup after the container failed: ${describe(container.cleanupError)} — \`cellblock cleanup\` removes what is left\n`,
-      );
-    }
+    reportUndo(config.id, container.undoFailures, container.leftoversRemoved);
   }
 }
 
@@ -203,6 +201,13 @@ async function imageFields(
   }
 }
 
-function describe(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+/** Each undo step that threw, once, by name; then what the runtime removed in its place. */
+function reportUndo(id: string, failures: UndoFailure[], removed: string[]): void {
+  for (const f of failures) process.stderr.write(`cellblock: ${id}: ${describeUndoFailure(f)}\n`);
+  if (failures.length === 0) return;
+  process.stderr.write(
+    removed.length > 0
+      ? `cellblock: ${id}: so the runtime removed what was left: ${removed.join(', ')}\n`
+      : `cellblock: ${id}: \`cellblock cleanup\` removes anything left\n`,
+  );
 }
