@@ -137,12 +137,15 @@ export async function startContainer(config: ContainerConfig, opts: StartOptions
 
   // fd 3 in the init is the sync socket. The init gets an empty environment:
   // NODE_OPTIONS and friends from the host must not change how it behaves.
-  const child = spawnInNewNamespaces(flags, () =>
-    steps.spawnChild(process.execPath, [INIT_SCRIPT], {
-      stdio: [...opts.stdio, 'pipe'],
-      env: {},
-    }),
-  );
+  const child = spawnInNewNamespaces(flags, () => {
+    try {
+      return steps.spawnChild(process.execPath, [INIT_SCRIPT], { stdio: [...opts.stdio, 'pipe'], env: {} });
+    } catch (err) {
+      // The file spawned is the init (node), not what the user asked for: name that.
+      if (err instanceof Error) err.message = `cannot start \`${config.argv.join(' ')}\`: ${err.message}`;
+      throw err;
+    }
+  });
   // Ask for the exit now, in this tick, so the exit event cannot be missed.
   const exited = steps.waitForExit(child);
   const sync = child.stdio[3] as Socket;
