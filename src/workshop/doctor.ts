@@ -210,6 +210,7 @@ export function osFinding(osRelease = '/etc/os-release'): Finding {
  */
 export function commandFinding(pathEnv = process.env['PATH'] ?? '', root = ROOT): Finding {
   const name = 'cellblock command';
+  root = resolve(root); // ROOT ends in a slash
   const setup = `cd ${root} && sudo bash scripts/setup.sh (links the command to this checkout)`;
   for (const dir of pathEnv.split(':').filter(Boolean)) {
     const bin = join(dir, 'cellblock');
