@@ -9,6 +9,7 @@ import { DEFAULT_ENV, newContainerId } from '../core/config.js';
 import type { RunningContainer } from '../core/host/run.js';
 import { describeUndoFailure, type LoadedLesson } from '../core/lesson.js';
 import { startContainer, undoFailuresOf } from '../core/host/run.js';
+import { readProc } from '../core/host/proc.js';
 import { defaultRootfs } from '../core/paths.js';
 import type { InventoryItem } from '../core/inventory.js';
 import {
@@ -62,6 +63,8 @@ export interface TrialResult {
   undoFailures: string[];
   /** What the runtime removed after such a step (it would have been a leak). */
   leftoversRemoved: string[];
+  /** When the run (cleanup included) was over, ms since the epoch. */
+  endedMs?: number;
 }
 
 /** The same lessons, with the spawn counted: proof that bad input created nothing. */
@@ -133,6 +136,7 @@ export async function trial(lessons: LoadedLesson[], opts: TrialOptions): Promis
       c.stdin?.end();
       try {
         result.status = await c.wait();
+        result.endedMs = Date.now();
         result.notes = c.notes;
         // Reported once, by the final "nothing is left behind" check, not as a failed start.
         result.undoFailures = c.undoFailures.map(describeUndoFailure);
@@ -185,6 +189,9 @@ export function anotherContainers(item: InventoryItem, self: string, running: Re
  */
 const PROCESS_GRACE_MS = 1000;
 
+/** Start times are read in clock ticks since boot: this much rounding either way. */
+const START_SLACK_MS = 100;
+
 async function leaksAfter(
   before: Set<string>,
   hostNs: Partial<Record<NsType, string>>,
@@ -211,7 +218,11 @@ function processLeaks(hostNs: Partial<Record<NsType, string>>, r: TrialResult): 
   // another container started since may show the same one for some type: a
   // leftover of this container is in *all* of its namespaces.
   const own = (Object.entries(r.namespaces) as [NsType, string][]).filter(([type, link]) => link !== hostNs[type]);
-  const ours = (pid: number): boolean => own.every(([type, link]) => nsLink(pid, type) === link);
+  // …and it started before the container ended: a process started since is
+  // another container's that got the same (freed, reused) inode numbers.
+  const startedBefore = (pid: number): boolean =>
+    r.endedMs === undefined || (readProc(pid)?.startedMs ?? 0) <= r.endedMs + START_SLACK_MS;
+  const ours = (pid: number): boolean => own.every(([type, link]) => nsLink(pid, type) === link) && startedBefore(pid);
   for (const [type, link] of own) {
     for (const pid of pidsInNamespace(type, link).filter(ours))
       leaks.push(`process ${pid} still in the container's ${link}`);

@@ -5,6 +5,7 @@
  * 04's unpublishPort throw): the failure is reported once, by name, the other
  * steps still run, and the leak probe (the inventories) finds nothing left.
  */
+import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import { runUndoSteps, type LoadedLesson, type UndoFailure, type UndoSteps } from '../../src/core/lesson.js';
 import { leftoverResult } from '../../src/workshop/checks.js';
@@ -51,6 +52,12 @@ describe('undo steps', function () {
       expect(r.hint).to.include('05-cgroups: undo step "remove the cgroup"');
       expect(r.hint).to.not.include('find which step');
       expect(leftoverResult([{ leaks: [], undoFailures: [], leftoversRemoved: [] }]).ok).to.equal(true);
+      // A missing destroy(): one cgroup per hierarchy per run — a count and the first few, not 70 paths.
+      const leaks = removed.map((r) => `${r} (new on the host after the run)`);
+      const left = leftoverResult([{ leaks, undoFailures: [], leftoversRemoved: [] }]);
+      expect(left.found).to.match(/^left: 70 items: cgroup \S+cb-0 \(new on the host after the run\); /);
+      expect(left.found.length).to.be.lessThan(400);
+      expect(left.hint).to.include('find which step creates this and is not undone');
     });
   });
 
@@ -114,9 +121,22 @@ describe('undo steps', function () {
           expect(t.undoFailures, name).to.deep.equal([
             `${lesson}: undo step "${name}" threw: planted failure in "${name}"`,
           ]);
-          expect(t.leaks, `${name} threw: what is left`).to.deep.equal([]);
+          expect(t.leaks, `${name} threw: what is left ${t.leaks.map(describePid).join(' / ')}`).to.deep.equal([]);
         }
       });
     }
   });
 });
+
+/** For a leaked process: what it is, to tell a leftover from another container's process. */
+function describePid(leak: string): string {
+  const pid = /^process (\d+)/.exec(leak)?.[1];
+  if (!pid) return '';
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const keep = status.split('\n').filter((l) => /^(Name|State|PPid|NSpid):/.test(l));
+    return `${pid}: ${keep.join(', ')} ${readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ')}`;
+  } catch {
+    return `${pid}: gone`;
+  }
+}
