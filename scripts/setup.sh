@@ -65,8 +65,14 @@ node scripts/build.mjs
 # CELLBLOCK_DESTDIR: a prefix for this system file (the provisioning test installs under a temp dir).
 bin=${CELLBLOCK_DESTDIR:-}/usr/local/bin/cellblock
 target=$PWD/src/bin/cellblock.mjs
+# A link left at a deleted checkout is dangling ("command not found"): relinked too, and said so.
 if [[ $(readlink "$bin" 2>/dev/null) != "$target" ]]; then
-  [[ -e $bin || -L $bin ]] && say "cellblock now points at this checkout (was: $(readlink "$bin" || echo a file))"
+  if [[ -L $bin && ! -e $bin ]]; then
+    say "cellblock pointed at $(readlink "$bin"), which no longer exists: relinked"
+  elif [[ -e $bin || -L $bin ]]; then
+    say "cellblock now points at this checkout (was: $(readlink "$bin" || echo a file))"
+  fi
   mkdir -p "$(dirname "$bin")"
   ln -sfn "$target" "$bin"
 fi
+say "the cellblock command ($bin) runs this checkout: $PWD"

@@ -1,6 +1,7 @@
 /**
  * Lesson 00 checks: the container is a plain child process of the runtime.
  */
+import { release } from 'node:os';
 import { defineChecks, expectEqual, expectThat, startFailure } from '../src/workshop/checks.js';
 import { namespacesOf, procStatus } from '../src/workshop/probe.js';
 
@@ -69,6 +70,22 @@ export default defineChecks('00-process', [
           `Name: sh, PPid: ${process.pid} (this runtime)`,
           `Name: ${name}, PPid: ${ppid}`,
           'the child must be spawned by the runtime itself, and exec the command',
+        )
+      );
+    },
+  },
+  {
+    // The VM-versus-container point: a VM boots a kernel of its own; a
+    // container is a process of the host's, so uname(2) answers for the host.
+    name: 'the container runs on the host’s kernel: `uname -r` inside is the host’s',
+    async run(env) {
+      const t = await env.trial({ config: { argv: ['uname', '-r'] } });
+      return (
+        startFailure(t) ??
+        expectEqual(
+          t.stdout.trim(),
+          release(),
+          'uname -r prints the running kernel’s release (man 2 uname): a container has no kernel of its own to report — the output must reach the terminal unchanged',
         )
       );
     },

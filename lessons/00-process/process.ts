@@ -12,7 +12,7 @@ export default defineLesson({
     spawnChild(file, args, options) {
       // TODO: start `file` with `args` as a child process, using `options` as given.
       // HINT: node:child_process has a function that returns a ChildProcess.
-      throw new Error(`TODO (lesson 00): start ${file} as a child process`);
+      throw new Error('TODO (lesson 00): spawnChild does not start a child process yet');
     },
 
     waitForExit(child) {

@@ -196,16 +196,23 @@ export default defineLesson<NetConfig>({
     if (config.etcHosts !== undefined) installEtcHosts(config.etcHosts, sys);
   },
 
-  // Reverse order; each step tolerates "already gone" (a start that failed half way).
-  async hostCleanup({ config }) {
-    await stopLoopbackProxies(config.id);
-    const lease = leaseOf(config.id);
-    if (!lease) return; // --net none or host, or it failed before the lease
-    for (const port of lease.ports) unlessGone(() => unpublishPort(config.id, port, lease.address));
-    unlessGone(() => deleteVeth(hostVethName(config.id)));
-    withNetworkLock(() => {
-      releaseAddress(config.id);
-      refreshHosts(liveLeases());
+  // Reverse order, each step on its own (one that throws is reported, the
+  // rest still run), each tolerating "already gone" (a start that failed half way).
+  async hostCleanup({ config, undo }) {
+    const lease = leaseOf(config.id); // none with --net none or host, or when the start failed before it
+    await undo({
+      'stop the port proxies': () => stopLoopbackProxies(config.id),
+      'unpublish the ports': () => {
+        for (const port of lease?.ports ?? []) unlessGone(() => unpublishPort(config.id, port, lease!.address));
+      },
+      'delete the veth': () => lease && unlessGone(() => deleteVeth(hostVethName(config.id))),
+      'release the address': () =>
+        lease &&
+        withNetworkLock(() => {
+          // The bridge and the NAT chain stay for the next container (README: "a bridge that stays").
+          releaseAddress(config.id);
+          refreshHosts(liveLeases());
+        }),
     });
   },
 });

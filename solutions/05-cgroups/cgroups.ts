@@ -86,16 +86,21 @@ export default defineLesson<CgroupConfig>({
   },
 
   // After the end, always (also after a failed start or a SIGKILL). The OOM
-  // counter lives in the cgroup: read it before the cgroup is gone.
-  async hostCleanup({ config, notes }) {
+  // counter lives in the cgroup: read it before the cgroup is gone. Two undo
+  // steps: a counter that cannot be read must not keep the cgroup.
+  async hostCleanup({ config, notes, undo }) {
     const cg = cgroupOf(config);
     if (!cg.exists()) return;
-    const kills = cg.oomKills();
-    if (kills > 0) {
-      const what = kills === 1 ? 'a process' : `${kills} processes`;
-      const limit = config.memory === undefined ? 'a parent cgroup’s memory limit' : `--memory ${config.memory}`;
-      notes.push(`OOM-killed: the kernel killed ${what} in the container for going over ${limit}`);
-    }
-    await cg.destroy();
+    await undo({
+      'read the OOM counter': () => {
+        const kills = cg.oomKills();
+        if (kills > 0) {
+          const what = kills === 1 ? 'a process' : `${kills} processes`;
+          const limit = config.memory === undefined ? 'a parent cgroup’s memory limit' : `--memory ${config.memory}`;
+          notes.push(`OOM-killed: the kernel killed ${what} in the container for going over ${limit}`);
+        }
+      },
+      'remove the cgroup': () => cg.destroy(),
+    });
   },
 });

@@ -103,8 +103,11 @@ export default defineLesson<OverlayConfig>({
     requireOverlayRoot(config);
   },
 
-  hostCleanup({ config, notes }) {
-    if (config.overlay) removeContainerDirs(config.overlay, config.keep === true);
-    notes.push(...keptChanges(config)); // with --keep: where the changes are, for `cellblock diff`
+  async hostCleanup({ config, notes, undo }) {
+    await undo({
+      'remove the container directories': () =>
+        config.overlay && removeContainerDirs(config.overlay, config.keep === true),
+      'say where the kept changes are': () => notes.push(...keptChanges(config)), // with --keep, for `cellblock diff`
+    });
   },
 });

@@ -16,9 +16,12 @@ import { trace } from '../core/trace.js';
 
 /** The options lessons add to `run` (--hostname, …), read from the lesson files themselves. */
 async function lessonOptions(argv: string[]): Promise<Record<string, LessonOption>> {
-  const { load } = await import('../workshop/loader.js');
-  const source = argv.includes('--solutions') ? 'solutions' : 'lessons';
-  const lessons = await load({ kind: 'cumulative', source });
+  const { load, runSelection } = await import('../workshop/loader.js');
+  // yargs has not parsed yet: `--lesson N` or `--lesson=N`, as run will read it.
+  const at = argv.findIndex((a) => a === '--lesson' || a.startsWith('--lesson='));
+  const dash = argv.indexOf('--');
+  const lesson = at >= 0 && (dash < 0 || at < dash) ? (argv[at]!.split('=')[1] ?? argv[at + 1]) : undefined;
+  const lessons = await load(runSelection({ lesson, solutions: argv.includes('--solutions') }));
   return Object.assign({}, ...lessons.map((l) => l.lesson.options ?? {})) as Record<string, LessonOption>;
 }
 

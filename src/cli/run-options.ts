@@ -26,6 +26,10 @@ export function runOptions(lessonOptions: Record<string, LessonOption>): Record<
     ...lessonOptions,
     rootfs: { type: 'string', describe: 'root filesystem directory (default: the busybox rootfs)' },
     solutions: { type: 'boolean', default: false, describe: 'use the reference solutions for every lesson' },
+    lesson: {
+      type: 'string',
+      describe: 'your lesson N on the reference of the lessons before it, as `verify N` (later lessons not loaded)',
+    },
     interactive: { alias: 'i', type: 'boolean', default: false, describe: 'keep stdin attached' },
     tty: { alias: 't', type: 'boolean', default: false, describe: 'give the container a terminal' },
     env: {

@@ -10,8 +10,9 @@ import { cgroupInventory, type CgroupOps, type CgroupScope } from './cgroups/inv
 import { hostInventory, INIT_SCRIPT, systemHostOps, type HostOps, type HostScope } from './host/inventory.js';
 import { sparedPids } from './host/proc.js';
 import { imageInventory, type ImageOps, type ImageScope } from './images/inventory.js';
-import type { Inventory, InventoryItem, Kind, Liveness } from './inventory.js';
+import { AlreadyGone, type Inventory, type InventoryItem, type Kind, type Liveness } from './inventory.js';
 import { CONTAINERS_DIR, RUN_DIR } from './names.js';
+import { releaseAddress, withNetworkLock } from './net/ipam.js';
 import { netInventory, netOps, type NetOps, type NetScope } from './net/inventory.js';
 import { defaultRootfs, STATE_DIR } from './paths.js';
 
@@ -121,4 +122,55 @@ export async function settle(removed: InventoryItem[], ops: InventoryOps): Promi
 /** The real operations. The syscall bindings load only when something is actually removed. */
 export async function systemOps(): Promise<InventoryOps> {
   return { ...(await systemHostOps()), ...netOps, cgroupFs: realCgroupFs };
+}
+
+/**
+ * Remove what the inventories attribute to one container — and what every
+ * container shares (the bridge, the NAT chain, the cgroup parent) when no
+ * other one runs — stage by stage, each item on its own. The runtime's
+ * backstop after one of the container's undo steps threw. The container
+ * itself counts as gone: its runtime (the caller) is alive, but it has ended.
+ */
+export async function removeContainerItems(
+  id: string,
+  scope: InventoryScope = defaultScope(),
+): Promise<{ removed: string[]; failed: { item: string; error: unknown }[] }> {
+  const seen = liveness(scope, [id]);
+  const live = new Map(seen.live);
+  live.delete(id);
+  const alive: Liveness = { ...seen, live };
+  const mine = inventoryItems(scope, alive).filter(
+    (i) =>
+      i.userKept === undefined &&
+      // What stays by design (the bridge, the NAT chain) is nobody's leftover.
+      i.stays !== true &&
+      (i.containerId !== undefined ? i.containerId === id : i.shared === true && live.size === 0),
+  );
+  const removed: string[] = [];
+  const failed: { item: string; error: unknown }[] = [];
+  if (mine.length === 0) return { removed, failed };
+  const system = await systemOps();
+  // Its own runtime gives a lease back while it runs (nobody else may): the caller is that runtime.
+  const ops: InventoryOps = {
+    ...system,
+    removeLease: (l) => (l.id === id ? withNetworkLock(() => releaseAddress(id)) : system.removeLease(l)),
+  };
+  for (const stage of stages(mine)) {
+    const done: InventoryItem[] = [];
+    for (const item of stage) {
+      const line = `${item.kind} ${item.name}`;
+      try {
+        await removeItem(item, ops, alive);
+        removed.push(line);
+        done.push(item);
+      } catch (error) {
+        // A shared item another container still holds (one this process
+        // cannot see as running) stays, as `cellblock cleanup` keeps it.
+        if (error instanceof AlreadyGone || item.shared) continue;
+        failed.push({ item: line, error });
+      }
+    }
+    await settle(done, ops);
+  }
+  return { removed, failed };
 }

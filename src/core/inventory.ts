@@ -37,6 +37,12 @@ export interface InventoryItem {
    * once nothing runs. `doctor` lists it.
    */
   stays?: boolean;
+  /**
+   * The user asked for it to stay (`run --keep`): `cellblock cleanup` still
+   * removes it, but the runtime's backstop after a failed undo step and
+   * grading never do. Says why.
+   */
+  userKept?: string;
   /** Within its stage, deeper items go first: a mount below another one, a cgroup below its parent. */
   depth?: number;
 }

@@ -12,7 +12,8 @@
  *                                            init(config, sys)  in lesson order
  *   hostBeforeExec(ctx)      while the init waits, its steps done
  *                                            … execve(argv)
- *   hostCleanup(ctx)         after exit, in reverse order, always
+ *   hostCleanup(ctx)         after exit, in reverse order, always; each
+ *                            undo step on its own (ctx.undo, below)
  *
  * The core never asks which lesson is which. Where it needs something only a
  * lesson can do, it asks for a declared capability instead: `features` (what
@@ -44,6 +45,50 @@ export interface HostContext<C> {
    * each (the cgroup lesson: "OOM-killed: …"). `cellblock run` prints them on stderr.
    */
   notes: string[];
+  /**
+   * Runs a lesson's undo steps (in hostCleanup), in the order given, each on
+   * its own: a step that throws is recorded with its name — `cellblock run`
+   * and the checks report it once — and the steps after it still run. One
+   * wrong iptables rule must not leave the veth, the lease and the bridge
+   * behind. It never throws; it resolves once every step has had its turn.
+   *
+   *   await undo({
+   *     'delete the veth': () => deleteVeth(name),
+   *     'release the address': () => releaseAddress(id),
+   *   });
+   */
+  undo(steps: UndoSteps): Promise<void>;
+}
+
+/** A lesson's undo steps, by name (a few words a learner recognises: "delete the veth"). */
+export type UndoSteps = Record<string, () => unknown>;
+
+/** An undo step that threw: which lesson, which step, and what it threw. */
+export interface UndoFailure {
+  lesson: string;
+  step: string;
+  error: unknown;
+}
+
+/**
+ * Run `steps` one by one, each awaited and each isolated; the failures are
+ * pushed onto `failures` (tagged with `lesson`). What ctx.undo does — also
+ * for code that calls a lesson's hostCleanup outside the runtime (tests).
+ */
+export async function runUndoSteps(lesson: string, steps: UndoSteps, failures: UndoFailure[]): Promise<void> {
+  for (const [step, fn] of Object.entries(steps)) {
+    try {
+      await fn();
+    } catch (error) {
+      failures.push({ lesson, step, error });
+    }
+  }
+}
+
+/** `<lesson>: undo step "delete the veth" threw: <message>` — how an undo failure is told, everywhere. */
+export function describeUndoFailure(f: UndoFailure): string {
+  const message = f.error instanceof Error ? f.error.message : String(f.error);
+  return `${f.lesson}: undo step "${f.step}" threw: ${message}`;
 }
 
 /** How the container's first process is started and how its end is reported (lesson 00). */
@@ -102,6 +147,11 @@ export interface Lesson<C extends ContainerConfig = ContainerConfig> {
    * charged to the container (the cgroup lesson joins the cgroup here).
    */
   hostBeforeExec?(ctx: HostContext<C>): void | Promise<void>;
+  /**
+   * After the end, always — also after a failed start or a SIGKILL. Give each
+   * thing to undo its own step through `ctx.undo({ name: fn, … })`: the
+   * runtime runs every step even when one throws, and reports the one that did.
+   */
   hostCleanup?(ctx: HostContext<C>): void | Promise<void>;
   /**
    * Container-side, before *every* lesson's `init`: decide what the root

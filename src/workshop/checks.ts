@@ -231,19 +231,47 @@ export async function runLessonChecks(
     record({ name: check.name, ...result, provided: check.provided === true, ms: performance.now() - t0 });
   }
 
-  const leaks = trials.flatMap((t) => t.leaks);
-  record({
-    name: LEFTOVER_CHECK,
-    provided: true,
-    ok: trials.length > 0 && leaks.length === 0,
-    expected: 'no leftovers after every run',
-    found: trials.length === 0 ? 'no container was run' : leaks.length === 0 ? 'none' : leaks.join('; '),
-    ...(leaks.length > 0
-      ? { hint: 'run `cellblock cleanup`, then find which step creates this and is not undone' }
-      : {}),
-    ms: 0,
-  });
+  record({ ...leftoverResult(trials), name: LEFTOVER_CHECK, provided: true, ms: 0 });
   return report(entry, source, outcomes, started);
+}
+
+/**
+ * The final check: nothing new on the host after every trial, and no undo
+ * step that threw — each failed step named once (with how many runs it
+ * failed in), since the runtime removed what it left and the leak probe
+ * alone would not show it.
+ */
+export function leftoverResult(
+  trials: Pick<TrialResult, 'leaks' | 'undoFailures' | 'leftoversRemoved'>[],
+): CheckResult {
+  const leaks = [...new Set(trials.flatMap((t) => t.leaks))];
+  const failed = new Map<string, number>();
+  for (const f of trials.flatMap((t) => t.undoFailures)) failed.set(f, (failed.get(f) ?? 0) + 1);
+  const removed = [...new Set(trials.flatMap((t) => t.leftoversRemoved))];
+  const steps = [...failed].map(([f, n]) => (n > 1 ? `${f} (in ${n} runs)` : f));
+  const found = [
+    ...steps,
+    ...(removed.length ? [`after it, the runtime removed: ${summarise(removed)}`] : []),
+    ...(leaks.length ? [`left: ${summarise(leaks)}`] : []),
+  ];
+  const ok = trials.length > 0 && found.length === 0;
+  const stepNames = [...failed.keys()].map((f) => f.split(' threw:')[0]!);
+  const hint =
+    stepNames.length > 0
+      ? `${stepNames.join('; ')} threw, so what it undoes stayed until the runtime removed it: read its error, and make that step work (each step of undo({…}) runs on its own)`
+      : 'run `cellblock cleanup`, then find which step creates this and is not undone';
+  return {
+    ok,
+    expected: 'no leftovers after every run, and no undo step that throws',
+    found: trials.length === 0 ? 'no container was run' : found.length === 0 ? 'none' : found.join('; '),
+    ...(!ok && trials.length > 0 ? { hint } : {}),
+  };
+}
+
+/** A long list as its count and the first few: "73 items: a; b; c; …". */
+export function summarise(items: string[], first = 3): string {
+  if (items.length <= first + 1) return items.join('; ');
+  return `${items.length} items: ${items.slice(0, first).join('; ')}; … (${items.length - first} more)`;
 }
 
 function report(entry: LessonEntry, source: Source, checks: CheckOutcome[], started: number): LessonReport {

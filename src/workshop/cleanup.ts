@@ -98,9 +98,21 @@ export async function execute(p: Plan, ops: CleanupOps, opts: { dryRun?: boolean
   return results;
 }
 
-/** plan + execute on the real machine. */
-export async function cleanup(opts: { dryRun?: boolean; scope?: CleanupScope } = {}): Promise<CleanupResult[]> {
+/** How an item is known across two looks at the machine: "area kind name". */
+export function itemKey(item: InventoryItem): string {
+  return `${item.area} ${item.kind} ${item.name}`;
+}
+
+/**
+ * plan + execute on the real machine. `only`: touch only the items it
+ * accepts (grading: what appeared while it ran, never a `run --keep`
+ * container or another terminal's leftovers from before).
+ */
+export async function cleanup(
+  opts: { dryRun?: boolean; scope?: CleanupScope; only?: (item: InventoryItem) => boolean } = {},
+): Promise<CleanupResult[]> {
   const p = plan(opts.scope ?? defaultScope());
+  if (opts.only) p.items = p.items.filter(opts.only);
   if (p.items.length === 0) return [];
   return execute(p, await systemOps(), opts);
 }

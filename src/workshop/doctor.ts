@@ -3,7 +3,8 @@
  * when it is a problem, the one line that fixes it.
  */
 import { readMountinfo } from '../core/mountinfo.js';
-import { existsSync } from 'node:fs';
+import { existsSync, lstatSync, readlinkSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { cgroupControllers, cgroupMode, usableControllers } from '../core/cgroups/detect.js';
 import { spawnSync } from 'node:child_process';
 import { release, arch } from 'node:os';
@@ -202,6 +203,35 @@ export function osFinding(osRelease = '/etc/os-release'): Finding {
     : { name: 'os', level: 'ok', value: pretty };
 }
 
+/**
+ * Which checkout the `cellblock` command runs: the first one on PATH, followed
+ * through its link. A link left pointing at a deleted checkout makes the shell
+ * say "command not found" — the fix is setup, run in the checkout to use.
+ */
+export function commandFinding(pathEnv = process.env['PATH'] ?? '', root = ROOT): Finding {
+  const name = 'cellblock command';
+  root = resolve(root); // ROOT ends in a slash
+  const setup = `cd ${root} && sudo bash scripts/setup.sh (links the command to this checkout)`;
+  for (const dir of pathEnv.split(':').filter(Boolean)) {
+    const bin = join(dir, 'cellblock');
+    let target: string | undefined;
+    try {
+      if (!lstatSync(bin).isSymbolicLink()) return { name, level: 'ok', value: `${bin} (a file, not a link)` };
+      target = resolve(dir, readlinkSync(bin));
+    } catch {
+      continue; // not in this directory
+    }
+    if (!existsSync(target)) {
+      return { name, level: 'fail', value: `${bin} → ${target}, which no longer exists`, fix: setup };
+    }
+    const runs = resolve(dirname(target), '..', '..'); // <checkout>/src/bin/cellblock.mjs
+    return runs === root
+      ? { name, level: 'ok', value: `${bin} → this checkout (${root})` }
+      : { name, level: 'warn', value: `${bin} runs another checkout: ${runs}`, fix: setup };
+  }
+  return { name, level: 'warn', value: 'not on PATH', fix: setup };
+}
+
 /** Tools the lessons call by name. */
 function toolFinding(name: string, cmd: string, args: string[], pkg: string): Finding {
   const v = toolVersion(cmd, args);
@@ -217,6 +247,7 @@ function workshopFindings(): Finding[] {
   if (virt) f.push({ name: 'virtualization', level: 'ok', value: virt });
   f.push(toolFinding('unshare', 'unshare', ['--version'], 'util-linux'));
   f.push(toolFinding('busybox', 'busybox', ['--help'], 'busybox-static'));
+  f.push(commandFinding());
   const synced = syncedFolderType(ROOT);
   f.push({
     name: 'checkout',

@@ -8,7 +8,7 @@
 import { hostname } from 'node:os';
 import { relative } from 'node:path';
 import { loadChecks, notRun, plannedChecks, tally, type CheckOutcome } from './checks.js';
-import { cleanup } from './cleanup.js';
+import { cleanup, itemKey, plan } from './cleanup.js';
 import { GUARD_MARK } from './guard.js';
 import { solutionReferences } from './imports.js';
 import { checkIntegrity, type Integrity } from './integrity.js';
@@ -101,13 +101,16 @@ export async function grade(opts: GradeOptions = {}): Promise<GradeReport> {
   const asked = new Set(opts.only?.map((q) => findLesson(q)));
   const selected = asked.size ? all.filter((e) => asked.has(e)) : all;
 
+  // What is on the machine before grading is the user's (a `run --keep`
+  // container, another terminal's run): grading never touches it.
+  const before = new Set(plan().items.map(itemKey));
   const lessons: LessonGrade[] = [];
   for (const entry of selected) {
     const g = await gradeLesson(entry, opts.timeoutMs ?? 180_000);
     lessons.push(g);
     opts.onLesson?.(g);
     // Whatever this lesson's runs left behind must not change the next one's result.
-    await cleanup().catch(() => undefined);
+    await cleanup({ only: (item) => !before.has(itemKey(item)) }).catch(() => undefined);
   }
 
   const checks = lessons.reduce((n, l) => n + l.total, 0);

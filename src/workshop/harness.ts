@@ -7,8 +7,9 @@ import { wrapSpawnChild } from './loader.js';
 import type { ContainerConfig } from '../core/config.js';
 import { DEFAULT_ENV, newContainerId } from '../core/config.js';
 import type { RunningContainer } from '../core/host/run.js';
-import type { LoadedLesson } from '../core/lesson.js';
-import { startContainer } from '../core/host/run.js';
+import { describeUndoFailure, type LoadedLesson } from '../core/lesson.js';
+import { startContainer, undoFailuresOf } from '../core/host/run.js';
+import { readProc } from '../core/host/proc.js';
 import { defaultRootfs } from '../core/paths.js';
 import type { InventoryItem } from '../core/inventory.js';
 import {
@@ -58,6 +59,12 @@ export interface TrialResult {
   notes: string[];
   /** Everything the run left behind: host state that is new, processes still in its namespaces. */
   leaks: string[];
+  /** The undo steps that threw (HostContext.undo), one line each: "04-net: undo step "…" threw: …". */
+  undoFailures: string[];
+  /** What the runtime removed after such a step (it would have been a leak). */
+  leftoversRemoved: string[];
+  /** When the run (cleanup included) was over, ms since the epoch. */
+  endedMs?: number;
 }
 
 /** The same lessons, with the spawn counted: proof that bad input created nothing. */
@@ -95,6 +102,8 @@ export async function trial(lessons: LoadedLesson[], opts: TrialOptions): Promis
     timedOut: false,
     leaks: [],
     notes: [],
+    undoFailures: [],
+    leftoversRemoved: [],
   };
 
   let container: RunningContainer | undefined;
@@ -104,6 +113,9 @@ export async function trial(lessons: LoadedLesson[], opts: TrialOptions): Promis
     container = await startContainer(config, { lessons: counting(used, counter), stdio: ['pipe', 'pipe', 'pipe'] });
   } catch (err) {
     result.error = err as Error;
+    const undone = undoFailuresOf(err);
+    result.undoFailures = undone.failures.map(describeUndoFailure);
+    result.leftoversRemoved = undone.removed;
   }
   result.spawned = counter.n;
 
@@ -124,8 +136,11 @@ export async function trial(lessons: LoadedLesson[], opts: TrialOptions): Promis
       c.stdin?.end();
       try {
         result.status = await c.wait();
+        result.endedMs = Date.now();
         result.notes = c.notes;
-        if (c.cleanupError) result.error = c.cleanupError as Error;
+        // Reported once, by the final "nothing is left behind" check, not as a failed start.
+        result.undoFailures = c.undoFailures.map(describeUndoFailure);
+        result.leftoversRemoved = [...c.leftoversRemoved];
       } catch (err) {
         result.error = err as Error;
       }
@@ -174,6 +189,9 @@ export function anotherContainers(item: InventoryItem, self: string, running: Re
  */
 const PROCESS_GRACE_MS = 1000;
 
+/** Start times are read in clock ticks since boot: this much rounding either way. */
+const START_SLACK_MS = 100;
+
 async function leaksAfter(
   before: Set<string>,
   hostNs: Partial<Record<NsType, string>>,
@@ -201,7 +219,11 @@ function processLeaks(hostNs: Partial<Record<NsType, string>>, r: TrialResult): 
   // another container started since may show the same one for some type: a
   // leftover of this container is in *all* of its namespaces.
   const own = (Object.entries(r.namespaces) as [NsType, string][]).filter(([type, link]) => link !== hostNs[type]);
-  const ours = (pid: number): boolean => own.every(([type, link]) => nsLink(pid, type) === link);
+  // …and it started before the container ended: a process started since is
+  // another container's that got the same (freed, reused) inode numbers.
+  const startedBefore = (pid: number): boolean =>
+    r.endedMs === undefined || (readProc(pid)?.startedMs ?? 0) <= r.endedMs + START_SLACK_MS;
+  const ours = (pid: number): boolean => own.every(([type, link]) => nsLink(pid, type) === link) && startedBefore(pid);
   for (const [type, link] of own) {
     for (const pid of pidsInNamespace(type, link).filter(ours))
       leaks.push(`process ${pid} still in the container's ${link}`);

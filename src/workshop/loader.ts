@@ -7,12 +7,12 @@
  *                learner stuck on 02 can still be graded on 03.
  *                Lessons after N are not loaded: their walls are not built yet.
  *   cumulative   every lesson from one tree (`cellblock run`: the learner's;
- *                `--solutions`: the reference).
+ *                `--solutions`: the reference). `run --lesson N` is verify N's.
  */
 import { pathToFileURL } from 'node:url';
 import type { LoadedLesson } from '../core/lesson.js';
 import type { Lesson, ProcessSteps } from '../core/lesson.js';
-import { builtFile, manifest, type LessonEntry, type Source } from './manifest.js';
+import { builtFile, findLesson, manifest, type LessonEntry, type Source } from './manifest.js';
 
 export interface LessonRef {
   entry: LessonEntry;
@@ -49,6 +49,17 @@ export async function loadLessons(refs: LessonRef[]): Promise<LoadedLesson[]> {
       return { id: entry.id, file, lesson };
     }),
   );
+}
+
+/**
+ * What `cellblock run` loads: every lesson from one tree, or with `--lesson N`
+ * the learner's N on the reference of the lessons before it (verify's
+ * selection) — so a README's by-hand section works before the earlier lessons are done.
+ */
+export function runSelection(opts: { lesson?: string | undefined; solutions: boolean }): Selection {
+  const source: Source = opts.solutions ? 'solutions' : 'lessons';
+  if (opts.lesson === undefined) return { kind: 'cumulative', source };
+  return { kind: 'verify', id: findLesson(opts.lesson).id, source };
 }
 
 export async function load(selection: Selection): Promise<LoadedLesson[]> {

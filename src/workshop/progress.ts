@@ -61,9 +61,18 @@ export function recordRun(r: LessonReport): Progress {
   });
 }
 
-/** The learner's next lesson: the first one not done, or the last when every one is. */
+/**
+ * The learner's next lesson: the first one not done, in manifest order, or
+ * undefined when every one is — what `status`, `verify`'s "Next:" and `watch`
+ * all say, so they never disagree.
+ */
+export function pendingLesson(p: Progress, lessons: readonly LessonEntry[] = manifest()): LessonEntry | undefined {
+  return lessons.find((l) => !p.lessons[l.id]?.passed);
+}
+
+/** The lesson to work on: the next pending one, or the last when every one is done. */
 export function nextLesson(p: Progress, lessons: readonly LessonEntry[] = manifest()): LessonEntry {
-  return lessons.find((l) => !p.lessons[l.id]?.passed) ?? lessons.at(-1)!;
+  return pendingLesson(p, lessons) ?? lessons.at(-1)!;
 }
 
 export interface HintShown {
@@ -85,4 +94,9 @@ export function takeHint(entry: LessonEntry): HintShown {
     p.hints[entry.id] = number;
   });
   return { number, of: entry.hints.length };
+}
+
+/** The hints of a lesson shown so far, without taking one more (`hint --all`). */
+export function hintsShown(entry: LessonEntry): HintShown {
+  return { number: Math.min(readProgress().hints[entry.id] ?? 0, entry.hints.length), of: entry.hints.length };
 }

@@ -4,11 +4,12 @@
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { expect } from 'chai';
-import { osFinding, type Finding } from '../../src/workshop/doctor.js';
+import { ROOT as ROOT_DIR } from '../../src/core/paths.js';
+import { commandFinding, osFinding, type Finding } from '../../src/workshop/doctor.js';
 import { cli } from '../support/checkout.js';
 import { skipBecause } from '../support/skip.js';
 
@@ -45,6 +46,7 @@ describe('cellblock doctor', function () {
       'unshare',
       'busybox',
       'checkout',
+      'cellblock command',
       'leftovers',
       'workshop files',
     ]);
@@ -127,5 +129,46 @@ describe('cellblock doctor', function () {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  describe('which checkout the `cellblock` command runs', function () {
+    const ROOT = resolve(ROOT_DIR);
+    let dir: string;
+    beforeEach(() => (dir = mkdtempSync(join(tmpdir(), 'cellblock-path-'))));
+    afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+    it('doctor: a link to a deleted checkout fails, with setup in this checkout as the fix', function () {
+      symlinkSync('/nonexistent/checkout/src/bin/cellblock.mjs', join(dir, 'cellblock'));
+      const f = commandFinding(`/nonexistent-bin:${dir}`, ROOT);
+      expect(f.level).to.equal('fail');
+      expect(f.value).to.include('/nonexistent/checkout/src/bin/cellblock.mjs, which no longer exists');
+      expect(f.fix).to.include(`cd ${ROOT} && sudo bash scripts/setup.sh`);
+    });
+
+    it('doctor: this checkout, another one, or none on PATH', function () {
+      symlinkSync(join(ROOT, 'src', 'bin', 'cellblock.mjs'), join(dir, 'cellblock'));
+      expect(commandFinding(dir, ROOT)).to.deep.include({ level: 'ok' });
+      expect(commandFinding(dir, ROOT).value).to.include(`this checkout (${ROOT})`);
+      const other = commandFinding(dir, '/some/other/checkout');
+      expect(other.level).to.equal('warn');
+      expect(other.value).to.include(`runs another checkout: ${ROOT}`);
+      expect(commandFinding('/nonexistent-bin', ROOT)).to.deep.include({ level: 'warn', value: 'not on PATH' });
+    });
+
+    it('setup relinks a dangling link and says which checkout the command runs', function () {
+      if (process.getuid?.() !== 0) skipBecause(this, 'setup.sh needs root');
+      const bin = join(dir, 'usr', 'local', 'bin', 'cellblock');
+      mkdirSync(join(bin, '..'), { recursive: true });
+      symlinkSync('/nonexistent/checkout/src/bin/cellblock.mjs', bin);
+      const r = spawnSync('bash', [join(ROOT, 'scripts', 'setup.sh')], {
+        encoding: 'utf8',
+        env: { ...process.env, CELLBLOCK_DESTDIR: dir },
+        timeout: 300_000,
+      });
+      expect(r.status, r.stderr).to.equal(0);
+      expect(readlinkSync(bin)).to.equal(join(ROOT, 'src', 'bin', 'cellblock.mjs'));
+      expect(r.stderr).to.include('/nonexistent/checkout/src/bin/cellblock.mjs, which no longer exists: relinked');
+      expect(r.stderr).to.include(`runs this checkout: ${ROOT}`);
+    });
   });
 });

@@ -315,3 +315,22 @@ describe('the sealed checksums of this checkout', function () {
     expect(i.changes, 'stale SHA256SUMS: run `cellblock grade --seal` and commit it').to.deep.equal([]);
   });
 });
+
+describe("cellblock grade and the user's own containers", function () {
+  it('never touches what was there before: a container kept with `run --keep` survives grading', function () {
+    this.timeout(300_000);
+    const fresh = learnerCheckout();
+    try {
+      const id = `cb-kept-${process.pid}`;
+      const kept = join(fresh.dir, '.cellblock', 'containers', id);
+      const run = fresh.run(['run', '--solutions', '--keep', '--id', id, '--', 'sh', '-c', 'echo changed > /file']);
+      expect(run.status, run.stderr).to.equal(0);
+      expect(existsSync(join(kept, 'upper', 'file')), 'the kept upper').to.equal(true);
+      const g = fresh.run(['grade', '--json', '--lesson', '0']);
+      expect(report(g).lessons).to.have.length(1);
+      expect(existsSync(join(kept, 'upper', 'file')), 'still kept after grading').to.equal(true);
+    } finally {
+      fresh.remove();
+    }
+  });
+});

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import { MS_PRIVATE, MS_REC } from '../../src/native/constants.js';
 import type { ContainerConfig } from '../../src/core/config.js';
+import { runUndoSteps, type UndoFailure, type UndoSteps } from '../../src/core/lesson.js';
 import type { OverlayConfig } from '../../src/core/images/overlay.js';
 import { overlayValidations, requireOverlayRoot } from '../../src/core/images/overlay.js';
 import { containerDir } from '../../src/core/names.js';
@@ -77,7 +78,13 @@ describe('lesson 06 steps (recorded)', function () {
     try {
       for (const keep of [false, true]) {
         const config = base({ id: `cb-steps06-${keep}`, rootfs: tmp, keep });
-        const ctx = { config: config as ContainerConfig, pid: 0, notes: [] };
+        const failures: UndoFailure[] = [];
+        const ctx = {
+          config: config as ContainerConfig,
+          pid: 0,
+          notes: [],
+          undo: (steps: UndoSteps) => runUndoSteps('06-overlay', steps, failures),
+        };
         await lesson.hostAfterSpawn!(ctx);
         const o = config.overlay!;
         expect([o.upper, o.work, o.merged, join(o.dir, 'overlay.json')].map(existsSync)).to.deep.equal([
@@ -88,6 +95,7 @@ describe('lesson 06 steps (recorded)', function () {
         ]);
         expect(o.lower).to.deep.equal([tmp]);
         await lesson.hostCleanup!(ctx);
+        expect(failures, 'every undo step ran cleanly').to.deep.equal([]);
         expect([o.dir, o.upper, o.work, o.merged].map(existsSync)).to.deep.equal(
           keep ? [true, true, false, false] : [false, false, false, false],
         );

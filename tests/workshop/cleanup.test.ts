@@ -19,6 +19,8 @@ import type { NatRule } from '../../src/core/net/publish.js';
 import { defaultRootfs } from '../../src/core/paths.js';
 import { execute, plan, type CleanupOps, type CleanupResult } from '../../src/workshop/cleanup.js';
 import { cgroupMode } from '../../src/workshop/doctor.js';
+import { AlreadyGone } from '../../src/core/inventory.js';
+import { summaryLine } from '../../src/cli/commands/cleanup.js';
 import { cli } from '../support/checkout.js';
 import { fixtureScope, touch } from '../support/inventory-fixture.js';
 import { skipBecause } from '../support/skip.js';
@@ -246,6 +248,33 @@ describe('cleanup: finding what the workshop made (fixture trees)', function () 
       dry.map((r) => `removed ${r.kind} ${r.name}`),
     );
     expect(real).to.have.length(7); // netns, NAT rule and chain, veth, two cgroups, dir
+  });
+
+  it('the summary lines agree: what a dry run counts is what the real run accounts for, gone and failed included', async function () {
+    const root = join(t, 'pids');
+    touch(join(root, 'cellblock', 'cgroup.procs'));
+    touch(join(root, 'cellblock', 'cb-gone', 'cgroup.procs'));
+    mkdirSync(join(t, 'containers', 'cb-gone'), { recursive: true });
+    touch(join(t, 'netns', 'cellblock-cb-gone'));
+    const scope = fixtureScope(t, {
+      cgroupRoots: [root],
+      links: () => [{ name: hostVethName('cb-gone'), kind: 'veth' }],
+      nat: () => ({ chain: true, rules: [dnat('cb-gone', '8080', '10.217.0.9:80')] }),
+    });
+    const { ops } = recorder();
+    // One already gone when its turn comes (as a veth's peer), one that fails.
+    ops.deleteNetns = () => {
+      throw new AlreadyGone('no such network namespace');
+    };
+    ops.deleteLink = () => {
+      throw new Error('RTNETLINK answers: Operation not permitted');
+    };
+    const dry = summaryLine(await execute(plan(scope), ops, { dryRun: true }), true);
+    const real = summaryLine(await execute(plan(scope), ops), false);
+    const planned = /^(\d+) to remove/.exec(dry)![1];
+    expect(real, `${dry} / ${real}`).to.match(
+      new RegExp(`^6 of ${planned} removed \\(1 of them already gone\\), 1 failed`),
+    );
   });
 });
 

@@ -30,13 +30,23 @@ export async function cleanup(args: CleanupArgs): Promise<number> {
     process.stdout.write(`  ${MARK[r.action]}  ${r.kind.padEnd(7)} ${r.name} ${chalk.dim(`(${r.why})`)}\n`);
     if (r.error) process.stdout.write(`                ${chalk.red(r.error)}\n`);
   }
-  const count = (a: CleanupResult['action']): number => results.filter((r) => r.action === a).length;
-  // "gone": already gone when its turn came (a veth's peer goes with it): removed all the same,
-  // so the count matches the dry run's.
-  const gone = count('gone') > 0 ? ` (${count('gone')} of them already gone)` : '';
-  process.stdout.write(
-    `\n${args.dryRun ? `${count('would remove')} to remove` : `${count('removed') + count('gone')} removed${gone}`}, ${count('kept')} kept (in use)` +
-      `${failed.length ? chalk.red(`, ${failed.length} failed`) : ''}\n`,
-  );
+  process.stdout.write(`\n${summaryLine(results, args.dryRun)}\n`);
   return failed.length ? 1 : 0;
+}
+
+/**
+ * The last line, counted so a dry run and the real run that follows say the
+ * same number: every item the plan would remove is one the real run acts on —
+ * removed, already gone when its turn came (a veth's peer goes with it), or
+ * failed. "17 removed" after "18 to remove" hid the one that failed.
+ */
+export function summaryLine(results: CleanupResult[], dryRun: boolean): string {
+  const count = (a: CleanupResult['action']): number => results.filter((r) => r.action === a).length;
+  const kept = `${count('kept')} kept (in use)`;
+  if (dryRun) return `${count('would remove')} to remove, ${kept}`;
+  const acted = count('removed') + count('gone') + count('failed');
+  const done = count('removed') + count('gone');
+  const gone = count('gone') > 0 ? ` (${count('gone')} of them already gone)` : '';
+  const failed = count('failed') > 0 ? chalk.red(`, ${count('failed')} failed (above)`) : '';
+  return `${done === acted ? `${done}` : `${done} of ${acted}`} removed${gone}${failed}, ${kept}`;
 }

@@ -2,11 +2,11 @@
 import { openSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ConfigError, DEFAULT_ENV, newContainerId, type ContainerConfig } from '../../core/config.js';
-import { startContainer, type RunningContainer, type StdioEntry } from '../../core/host/run.js';
+import { startContainer, undoFailuresOf, type RunningContainer, type StdioEntry } from '../../core/host/run.js';
 import { Terminal } from '../../core/host/terminal.js';
 import { defaultRootfs } from '../../core/paths.js';
-import { missingFeature, type LoadedLesson } from '../../core/lesson.js';
-import { load } from '../../workshop/loader.js';
+import { describeUndoFailure, missingFeature, type LoadedLesson, type UndoFailure } from '../../core/lesson.js';
+import { load, runSelection } from '../../workshop/loader.js';
 import { CliError } from '../errors.js';
 
 interface RunArgs {
@@ -16,6 +16,8 @@ interface RunArgs {
   _: (string | number)[];
   rootfs?: string;
   solutions: boolean;
+  /** `--lesson N`: the learner's N on the reference of the lessons before it. */
+  lesson?: string;
   interactive: boolean;
   tty: boolean;
   env: string[];
@@ -24,6 +26,9 @@ interface RunArgs {
   [lessonOption: string]: unknown;
 }
 
+/** How long a container may take to end after SIGINT before we say it seems to ignore it. */
+const IGNORED_AFTER_MS = 300;
+
 // Signals a user or supervisor sends to "the container": passed on, as docker's sig-proxy does.
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
 
@@ -31,7 +36,7 @@ export async function run(args: RunArgs): Promise<number> {
   if (args.tty && !process.stdin.isTTY) {
     throw new CliError('-t needs a terminal, and stdin is not one', 125, 'drop -t, or run from an interactive shell');
   }
-  const lessons = await load({ kind: 'cumulative', source: args.solutions ? 'solutions' : 'lessons' });
+  const lessons = await load(runSelection({ lesson: args.lesson, solutions: args.solutions }));
   // The fields lessons add (--hostname, …): exactly the options they declared.
   const lessonArgs = Object.fromEntries(
     lessons
@@ -78,6 +83,8 @@ export async function run(args: RunArgs): Promise<number> {
   } catch (err) {
     term?.close();
     proxy.stop();
+    const undone = undoFailuresOf(err);
+    reportUndo(config.id, undone.failures, undone.removed);
     throw err;
   }
   proxy.attach(container);
@@ -86,11 +93,7 @@ export async function run(args: RunArgs): Promise<number> {
   } finally {
     proxy.stop();
     for (const note of container.notes) process.stderr.write(`cellblock: ${config.id}: ${note}\n`);
-    if (container.cleanupError) {
-      process.stderr.write(
-        `cellblock: ${config.id}: cleanup after the container failed: ${describe(container.cleanupError)} — \`cellblock cleanup\` removes what is left\n`,
-      );
-    }
+    reportUndo(config.id, container.undoFailures, container.leftoversRemoved);
   }
 }
 
@@ -99,6 +102,7 @@ class SignalProxy {
   private container: RunningContainer | undefined;
   private pending: NodeJS.Signals[] = [];
   private interrupts = 0;
+  private exitedSaid = false;
   private readonly handler = (sig: NodeJS.Signals): void => this.forward(sig);
 
   constructor() {
@@ -120,6 +124,15 @@ class SignalProxy {
       this.pending.push(sig);
       return;
     }
+    // It has ended and its cleanup runs: there is nothing left to signal, and
+    // this process must not die half way through the cleanup.
+    if (c.child.exitCode !== null || c.child.signalCode !== null) {
+      if (sig === 'SIGINT' && !this.exitedSaid) {
+        this.exitedSaid = true;
+        process.stderr.write('cellblock: the container has already exited; removing what it used\n');
+      }
+      return;
+    }
     // The terminal is gone: nobody is left to end the container by hand, and a
     // PID 1 may ignore SIGHUP. Ask, then make sure.
     if (sig === 'SIGHUP') {
@@ -133,10 +146,16 @@ class SignalProxy {
       process.stderr.write('cellblock: killing the container (SIGKILL)\n');
       return c.kill('SIGKILL');
     }
-    if (sig === 'SIGINT' && this.interrupts === 1) {
-      process.stderr.write('cellblock: SIGINT sent to the container; press Ctrl-C twice more to kill it\n');
-    }
     c.kill(sig);
+    // Only once it is clear the container did not end of it: the terminal's
+    // Ctrl-C reaches the container too, and it usually exits at once.
+    if (sig === 'SIGINT' && this.interrupts === 1) {
+      setTimeout(() => {
+        if (c.child.exitCode === null && c.child.signalCode === null) {
+          process.stderr.write('cellblock: SIGINT sent to the container; press Ctrl-C twice more to kill it\n');
+        }
+      }, IGNORED_AFTER_MS).unref();
+    }
   }
 }
 
@@ -204,6 +223,13 @@ async function imageFields(
   }
 }
 
-function describe(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+/** Each undo step that threw, once, by name; then what the runtime removed in its place. */
+function reportUndo(id: string, failures: UndoFailure[], removed: string[]): void {
+  for (const f of failures) process.stderr.write(`cellblock: ${id}: ${describeUndoFailure(f)}\n`);
+  if (failures.length === 0) return;
+  process.stderr.write(
+    removed.length > 0
+      ? `cellblock: ${id}: so the runtime removed what was left: ${removed.join(', ')}\n`
+      : `cellblock: ${id}: \`cellblock cleanup\` removes anything left\n`,
+  );
 }

@@ -3,7 +3,7 @@ import chalk from 'chalk';
 import { relative } from 'node:path';
 import { ROOT } from '../../core/paths.js';
 import { manifest, sourceFile } from '../../workshop/manifest.js';
-import { nextLesson, readProgress } from '../../workshop/progress.js';
+import { pendingLesson, readProgress } from '../../workshop/progress.js';
 import { progressBar } from '../lesson-output.js';
 
 export async function status(args: { json: boolean }): Promise<void> {
@@ -18,7 +18,7 @@ export async function status(args: { json: boolean }): Promise<void> {
     broken: progress.lessons[l.id]?.broken ?? [],
   }));
   const done = rows.filter((r) => r.done).length;
-  const next = done === rows.length ? undefined : nextLesson(progress);
+  const next = pendingLesson(progress);
   if (args.json) {
     process.stdout.write(
       `${JSON.stringify({ done, total: rows.length, next: next?.id ?? null, lessons: rows }, null, 2)}\n`,

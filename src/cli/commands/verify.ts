@@ -3,8 +3,8 @@ import chalk from 'chalk';
 import { runLessonChecks, type LessonReport } from '../../workshop/checks.js';
 import { checkPrinter } from '../check-output.js';
 import { tallyLine } from '../lesson-output.js';
-import { findLesson, manifest, sourceFile } from '../../workshop/manifest.js';
-import { nextLesson, readProgress, recordRun } from '../../workshop/progress.js';
+import { findLesson, sourceFile } from '../../workshop/manifest.js';
+import { nextLesson, pendingLesson, readProgress, recordRun, type Progress } from '../../workshop/progress.js';
 import { relative } from 'node:path';
 import { ROOT } from '../../core/paths.js';
 
@@ -26,21 +26,22 @@ export async function verify(args: VerifyArgs): Promise<number> {
     source,
     args.json ? undefined : checkPrinter((l) => process.stdout.write(`${l}\n`)),
   );
-  if (source === 'lessons') recordRun(report);
+  const progress = source === 'lessons' ? recordRun(report) : undefined;
   if (args.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-  else printSummary(report);
+  else printSummary(report, progress);
   return report.passed === report.total ? 0 : 1;
 }
 
-function printSummary(r: LessonReport): void {
+function printSummary(r: LessonReport, progress: Progress | undefined): void {
   const ok = r.passed === r.total;
   process.stdout.write(`\n${tallyLine(r.tally, r.ms)}\n`);
-  if (ok && r.source === 'lessons') {
-    const next = manifest()[manifest().findIndex((l) => l.id === r.lesson) + 1];
+  if (ok && progress) {
+    // The same next lesson as `status`: the first one not done — which may come before this one.
+    const next = pendingLesson(progress);
     process.stdout.write(
       next
         ? `Next: ${chalk.bold(next.id)} — ${next.title}: ${relative(ROOT, sourceFile(next, 'lessons'))}\n`
-        : 'That was the last lesson. 🎉\n',
+        : 'Every lesson is done. 🎉 `cellblock grade` shows the whole picture.\n',
     );
   } else if (!ok) {
     process.stdout.write(`Stuck? ${chalk.bold(`cellblock hint ${r.lesson.slice(0, 2)}`)}\n`);

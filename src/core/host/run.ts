@@ -13,7 +13,9 @@
  *                 waits; the host runs those steps and says "go"
  *   exec          the init becomes the command
  *   wait          the command's exit status, as a shell reports it
- *   cleanup       host steps' cleanup in reverse order, always
+ *   cleanup       host steps' cleanup in reverse order, always; every undo
+ *                 step on its own (HostContext.undo), and when one threw,
+ *                 what the inventories still attribute to the container
  *
  * The sync socket is how the two sides talk, one JSON message per line (see
  * init/protocol.ts): host → init the config, init → host "ready" or an error if
@@ -26,7 +28,14 @@ import type { Readable, Writable } from 'node:stream';
 import type { Socket } from 'node:net';
 import type { ContainerConfig } from '../config.js';
 import { ConfigError } from '../config.js';
-import type { LoadedLesson, ProcessSteps } from '../lesson.js';
+import {
+  describeUndoFailure,
+  runUndoSteps,
+  type HostContext,
+  type LoadedLesson,
+  type ProcessSteps,
+  type UndoFailure,
+} from '../lesson.js';
 import { validateConfig } from '../validate.js';
 import { spawnInit, warmThreadPool, type StdioEntry } from './namespaces.js';
 import { readNamespaces } from '../init/guard.js';
@@ -69,7 +78,7 @@ export class RunningContainer {
     readonly config: ContainerConfig,
     readonly child: ChildProcess,
     private readonly exited: Promise<number>,
-    private readonly cleanup: () => Promise<void>,
+    private readonly cleanup: () => Promise<CleanupOutcome>,
     /** What the lessons' host steps want the user told after the end (HostContext.notes). */
     readonly notes: string[] = [],
   ) {}
@@ -96,6 +105,12 @@ export class RunningContainer {
   /** Set when a host-side cleanup step failed: the status stays the command's, this says what is left. */
   cleanupError: unknown;
 
+  /** Every undo step that threw, once each, with its lesson and name (filled by the cleanup). */
+  readonly undoFailures: UndoFailure[] = [];
+
+  /** What the runtime removed after an undo step threw (inventory lines: "veth cbv1a2b…"). */
+  readonly leftoversRemoved: string[] = [];
+
   /**
    * The exit status (code, or 128 + signal), once every host-side cleanup has
    * run. A failing cleanup does not replace the command's status: it is kept
@@ -107,9 +122,10 @@ export class RunningContainer {
         return await this.exited;
       } finally {
         trace('exited');
-        await this.cleanup().catch((err: unknown) => {
-          this.cleanupError = err;
-        });
+        const outcome = await this.cleanup();
+        this.undoFailures.push(...outcome.failures);
+        this.leftoversRemoved.push(...outcome.removed);
+        if (outcome.failures.length > 0) this.cleanupError = undoError(outcome.failures);
       }
     })();
     return this.cleanedUp;
@@ -145,36 +161,56 @@ export async function startContainer(config: ContainerConfig, opts: StartOptions
   await warmThreadPool();
   trace('spawning the init');
 
-  const child = spawnInit(flags, steps, {
-    stdio: opts.stdio,
-    script: INIT_SCRIPT,
-    preload: lessons.map((l) => l.file),
-  });
+  let child: ChildProcess;
+  try {
+    child = spawnInit(flags, steps, {
+      stdio: opts.stdio,
+      script: INIT_SCRIPT,
+      preload: lessons.map((l) => l.file),
+    });
+  } catch (err) {
+    // The file spawned is the init (node), not what the user asked for: name that.
+    if (err instanceof Error) err.message = `cannot start \`${config.argv.join(' ')}\`: ${err.message}`;
+    throw err;
+  }
   // Ask for the exit now, in this tick, so the exit event cannot be missed.
   const exited = steps.waitForExit(child);
   trace(`init spawned (pid ${child.pid})`);
   const sync = child.stdio[3] as Socket;
   const messages = new MessageReader(sync);
 
-  const ctx = { config, pid: child.pid!, notes: [] as string[] };
+  const failures: UndoFailure[] = [];
+  const notes: string[] = [];
+  // Each lesson's own context: its undo steps are reported under its id.
+  const ctxFor = (l: LoadedLesson): HostContext<ContainerConfig> => ({
+    config,
+    pid: child.pid!,
+    notes,
+    undo: (steps) => runUndoSteps(l.id, steps, failures),
+  });
   const done: LoadedLesson[] = [];
-  const cleanup = async (): Promise<void> => {
-    const errors: unknown[] = [];
-    removeState(config.id);
+  // Every step on its own: the runtime's (the state file) and each lesson's,
+  // which isolate their own steps through ctx.undo; a lesson's hostCleanup
+  // that throws outside them is one failed step too.
+  const cleanup = async (): Promise<CleanupOutcome> => {
+    await runUndoSteps('runtime', { 'remove the state file': () => removeState(config.id) }, failures);
     for (const l of done.reverse()) {
-      try {
-        await l.lesson.hostCleanup?.(ctx);
-        trace(`hostCleanup ${l.id}`);
-      } catch (err) {
-        errors.push(err);
-      }
+      await runUndoSteps(l.id, { hostCleanup: () => l.lesson.hostCleanup?.(ctxFor(l)) }, failures);
+      trace(`hostCleanup ${l.id}`);
     }
-    if (errors.length > 0) throw errors[0];
+    // A step that threw left its object behind: remove what the inventories
+    // still attribute to this container, as `cellblock cleanup` would.
+    const removed = failures.length > 0 ? await removeLeftovers(config.id, failures) : [];
+    return { failures: [...failures], removed };
   };
   const abort = async (err: unknown): Promise<never> => {
     child.kill('SIGKILL');
     await exited.catch(() => undefined);
-    await cleanup().catch(() => undefined);
+    const outcome = await cleanup();
+    // The start's error is what the caller reports; the undo failures ride on it.
+    if (outcome.failures.length > 0 && typeof err === 'object' && err !== null) {
+      Object.defineProperty(err, UNDO_FAILURES, { value: outcome, enumerable: false });
+    }
     throw err;
   };
 
@@ -207,7 +243,7 @@ export async function startContainer(config: ContainerConfig, opts: StartOptions
     });
     for (const l of lessons) {
       done.push(l);
-      await l.lesson.hostAfterSpawn?.(ctx);
+      await l.lesson.hostAfterSpawn?.(ctxFor(l));
       trace(`hostAfterSpawn ${l.id}`);
     }
     const beforeExec = lessons.filter((l) => l.lesson.hostBeforeExec);
@@ -230,7 +266,7 @@ export async function startContainer(config: ContainerConfig, opts: StartOptions
         opts.onConsole(master);
         go = `go ${slave}`;
       }
-      for (const l of beforeExec) await l.lesson.hostBeforeExec!(ctx);
+      for (const l of beforeExec) await l.lesson.hostBeforeExec!(ctxFor(l));
       sync.end(`${go}\n`);
       result = await messages.next();
     }
@@ -240,7 +276,43 @@ export async function startContainer(config: ContainerConfig, opts: StartOptions
   } catch (err) {
     return abort(err);
   }
-  return new RunningContainer(config, child, exited, cleanup, ctx.notes);
+  return new RunningContainer(config, child, exited, cleanup, notes);
+}
+
+const UNDO_FAILURES = Symbol('cellblock.undoFailures');
+
+/** The undo steps that threw while a failed start was cleaned up (and what the runtime then removed). */
+export function undoFailuresOf(err: unknown): CleanupOutcome {
+  const outcome = (err as { [UNDO_FAILURES]?: CleanupOutcome } | null)?.[UNDO_FAILURES];
+  return outcome ?? { failures: [], removed: [] };
+}
+
+export interface CleanupOutcome {
+  failures: UndoFailure[];
+  removed: string[];
+}
+
+/** One error for callers that want one: each failed step on a line of its own. */
+function undoError(failures: UndoFailure[]): Error {
+  return new Error(failures.map(describeUndoFailure).join('\n'));
+}
+
+/**
+ * The backstop after a failed undo step: the container's own items in every
+ * inventory (and what every container shares, once none other runs), removed
+ * stage by stage. Loaded only on this path. Its own failures are undo
+ * failures too, so nothing goes unreported.
+ */
+async function removeLeftovers(id: string, failures: UndoFailure[]): Promise<string[]> {
+  try {
+    const { removeContainerItems } = await import('../inventories.js');
+    const { removed, failed } = await removeContainerItems(id);
+    for (const f of failed) failures.push({ lesson: 'runtime', step: `remove ${f.item}`, error: f.error });
+    return removed;
+  } catch (error) {
+    failures.push({ lesson: 'runtime', step: 'remove what the failed steps left', error });
+    return [];
+  }
 }
 
 /** start + wait: the exit status, like `sh -c` or `runc run` report it. */

@@ -7,7 +7,7 @@
 import { join, relative, sep } from 'node:path';
 import { STAGE, type Inventory, type InventoryItem, type Kind } from '../inventory.js';
 import { isBelow, mountKind, type MountOps } from '../mountinfo.js';
-import { listDir } from '../read.js';
+import { listDir, readJson } from '../read.js';
 
 export interface ImageScope {
   mountinfo: string;
@@ -43,8 +43,14 @@ const dirs: Kind<DirItem, ImageScope, ImageOps> = {
       path: join(scope.containersDir, id),
       why: 'a container directory (overlay upper/work)',
       containerId: id,
+      ...(keptByUser(join(scope.containersDir, id)) ? { userKept: 'kept with run --keep' } : {}),
     })),
   remove: (item, ops) => ops.rmrf(item.path),
 };
 
 export const imageInventory: Inventory<ImageScope, ImageOps> = { area: 'images', kinds: [mounts, dirs] };
+
+/** Its overlay.json says `run --keep`. */
+function keptByUser(dir: string): boolean {
+  return readJson<{ keep?: boolean }>(join(dir, 'overlay.json'))?.keep === true;
+}

@@ -64,6 +64,7 @@ export function recordOverlay(config: OverlayConfig, o: OverlayDirs): void {
     upper: o.upper,
     work: o.work,
     merged: o.merged,
+    ...(config.keep === true ? { keep: true } : {}),
   };
   writeFileSync(join(o.dir, 'overlay.json'), `${JSON.stringify(record, null, 2)}\n`);
 }

@@ -93,6 +93,8 @@ export interface OverlayRecord {
   upper: string;
   work: string;
   merged: string;
+  /** `run --keep`: the user asked for the upper to stay; the runtime's own backstop leaves it. */
+  keep?: boolean;
 }
 
 export class ImageStore {
