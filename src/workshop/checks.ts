@@ -9,6 +9,7 @@ import type { LoadedLesson } from '../core/lesson.js';
 import { trial, type TrialOptions, type TrialResult } from './harness.js';
 import { load } from './loader.js';
 import { checksFile, type LessonEntry, type Source } from './manifest.js';
+import { readProgress } from './progress.js';
 
 export interface CheckResult {
   ok: boolean;
@@ -65,6 +66,23 @@ export function expectEqual(found: unknown, expected: unknown, hint?: string): C
   const f = show(found);
   const e = show(expected);
   return { ok: f === e, expected: e, found: f, ...(f !== e && hint ? { hint } : {}) };
+}
+
+/**
+ * A check's hint in steps: first what was found and the concept (with its man
+ * page), then more precise. Which step a learner reads follows the same
+ * counter as `cellblock hint` for the lesson — nothing taken yet, or one: the
+ * first; each further hint taken, one step more precise. No step is ever a
+ * line of the solution (tests/unit/hints.test.ts).
+ */
+export function hintSteps(lesson: string, ...steps: string[]): string {
+  let taken = 0;
+  try {
+    taken = readProgress().hints[lesson] ?? 0;
+  } catch {
+    // No readable progress file: the first step.
+  }
+  return steps[Math.min(Math.max(taken - 1, 0), steps.length - 1)] ?? '';
 }
 
 /** A result from a predicate. */
@@ -171,6 +189,11 @@ export function notRun(planned: { name: string; provided: boolean }[], reason: s
 export interface RunOptions {
   /** Change the loaded lessons before any check runs (grading adds the import guard to the init's arguments). */
   wrapLessons?: (lessons: LoadedLesson[]) => LoadedLesson[];
+  /**
+   * Stop after the first learner check that fails (the mutation test: one
+   * failure is all it needs). The final "nothing left behind" still runs.
+   */
+  stopAtFirstFailure?: boolean;
 }
 
 /** Every check of one lesson against `source`, plus the final "nothing left behind". */
@@ -229,21 +252,31 @@ export async function runLessonChecks(
       };
     }
     record({ name: check.name, ...result, provided: check.provided === true, ms: performance.now() - t0 });
+    if (options.stopAtFirstFailure && !result.ok && !result.skipped && check.provided !== true) break;
   }
 
   const leaks = trials.flatMap((t) => t.leaks);
+  // A trial that ran (it has a status) and still reports an error: an undo step threw.
+  const undoErrors = [...new Set(trials.filter((t) => t.status !== undefined && t.error).map((t) => t.error!.message))];
   record({
     name: LEFTOVER_CHECK,
     provided: true,
     ok: trials.length > 0 && leaks.length === 0,
     expected: 'no leftovers after every run',
     found: trials.length === 0 ? 'no container was run' : leaks.length === 0 ? 'none' : leaks.join('; '),
-    ...(leaks.length > 0
-      ? { hint: 'run `cellblock cleanup`, then find which step creates this and is not undone' }
-      : {}),
+    ...(leaks.length > 0 ? { hint: leftoverHint(undoErrors) } : {}),
     ms: 0,
   });
   return report(entry, source, outcomes, started);
+}
+
+/** Why something stayed, from what the runs said: an undo step that threw, or one that is missing. */
+function leftoverHint(undoErrors: string[]): string {
+  if (undoErrors.length > 0) {
+    const first = undoErrors[0]!.split('\n')[0]!;
+    return `an undo step threw after the container ended (${first}${undoErrors.length > 1 ? `, and ${undoErrors.length - 1} more` : ''}): what it undoes stayed — fix that step, then \`cellblock cleanup\` removes what is left`;
+  }
+  return 'every run ended without an error, so no undo step failed: something is created and never undone — `cellblock cleanup` removes it, and the leftover above names its kind';
 }
 
 function report(entry: LessonEntry, source: Source, checks: CheckOutcome[], started: number): LessonReport {
