@@ -1,7 +1,8 @@
 /**
  * Lesson 00 checks: the container is a plain child process of the runtime.
  */
-import { hintSteps, defineChecks, expectEqual, expectThat, startFailure } from '../src/workshop/checks.js';
+import { defineChecks, expectEqual, expectThat, startFailure } from '../src/workshop/checks.js';
+import { hintSteps } from '../src/workshop/hint-steps.js';
 import { namespacesOf, procStatus } from '../src/workshop/probe.js';
 
 const WAIT = ['sh', '-c', 'echo ready; read _'];

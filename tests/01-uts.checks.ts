@@ -2,7 +2,8 @@
  * Lesson 01 checks: a UTS namespace of its own, and the hostname inside it.
  */
 import { readFileSync } from 'node:fs';
-import { hintSteps, defineChecks, expectEqual, expectThat, startFailure } from '../src/workshop/checks.js';
+import { defineChecks, expectEqual, expectThat, startFailure } from '../src/workshop/checks.js';
+import { hintSteps } from '../src/workshop/hint-steps.js';
 import { namespacesOf } from '../src/workshop/probe.js';
 
 const HOST_HOSTNAME = readFileSync('/proc/sys/kernel/hostname', 'utf8').trim();

@@ -9,14 +9,8 @@
 import { readlinkSync } from 'node:fs';
 import { CLONE_NEWPID } from '../src/native/constants.js';
 import type { RunningContainer } from '../src/core/host/run.js';
-import {
-  hintSteps,
-  defineChecks,
-  expectEqual,
-  expectThat,
-  startFailure,
-  type CheckEnv,
-} from '../src/workshop/checks.js';
+import { defineChecks, expectEqual, expectThat, startFailure, type CheckEnv } from '../src/workshop/checks.js';
+import { hintSteps } from '../src/workshop/hint-steps.js';
 import type { TrialResult } from '../src/workshop/harness.js';
 import { allPids, namespacesOf, nsLink, pidsInNamespace, procStatus } from '../src/workshop/probe.js';
 

@@ -13,14 +13,8 @@ import { join } from 'node:path';
 import { MNT_DETACH, MS_BIND, MS_SHARED } from '../src/native/constants.js';
 import { sys } from '../src/native/index.js';
 import { defaultRootfs } from '../src/core/paths.js';
-import {
-  hintSteps,
-  defineChecks,
-  expectThat,
-  startFailure,
-  type CheckEnv,
-  type CheckResult,
-} from '../src/workshop/checks.js';
+import { defineChecks, expectThat, startFailure, type CheckEnv, type CheckResult } from '../src/workshop/checks.js';
+import { hintSteps } from '../src/workshop/hint-steps.js';
 import type { TrialResult } from '../src/workshop/harness.js';
 import { mountPoints, namespacesOf } from '../src/workshop/probe.js';
 

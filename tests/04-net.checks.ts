@@ -20,7 +20,6 @@ import { contains, defaultSubnet, parseIp, parseSubnet, type Subnet } from '../s
 import { liveLeases, readLeases, withNetworkLock } from '../src/core/net/ipam.js';
 import { natRules, natTable } from '../src/core/net/publish.js';
 import {
-  hintSteps,
   defineChecks,
   skipCheck,
   expectThat,
@@ -28,6 +27,7 @@ import {
   type CheckEnv,
   type CheckResult,
 } from '../src/workshop/checks.js';
+import { hintSteps } from '../src/workshop/hint-steps.js';
 import type { TrialOptions, TrialResult } from '../src/workshop/harness.js';
 import { bridgeExists, namespacesOf } from '../src/workshop/probe.js';
 
@@ -671,11 +671,14 @@ export default defineChecks('04-net', [
         `127.0.0.1:${o.port} and ${gw}:${o.port} → "hello from A"; one DNAT rule while it runs, none after`,
         `127.0.0.1:${o.port} → ${lo ?? '-'}, ${gw}:${o.port} → ${br ?? '-'}; rules during: ${o.rulesDuring.length}, after: ${o.rulesAfter.length}`,
         o.rulesDuring.length === 0
-          ? `no DNAT rule for the container: publishPort must append it to the chain (iptables -t nat -A …)`
+          ? steps(
+              'no DNAT rule for the container while it ran: a published port is a destination-NAT rule in the nat table, rewriting packets for the host port (man 8 iptables-extensions, "DNAT")',
+              "publishPort appends the rule dnatRule describes to the workshop's chain (NAT_CHAIN) of the nat table (man 8 iptables, -t and -A)",
+            )
           : o.aView && wiringProblem(o.aView)
             ? wiringProblem(o.aView)
             : o.rulesAfter.length > 0
-              ? `the rule outlived the container: unpublishPort must delete it (-D with the same specification): ${o.rulesAfter[0]}`
+              ? `the rule outlived the container: ${o.rulesAfter[0]} — iptables deletes a rule given the very specification it was added with (man 8 iptables, -D)`
               : br !== 'hello from A'
                 ? `the rule is there but ${gw}:${o.port} does not reach the container: check its --dport and --to-destination (${o.rulesDuring[0]})`
                 : undefined,

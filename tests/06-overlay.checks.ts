@@ -19,14 +19,8 @@ import type { OverlayConfig, OverlayDirs } from '../src/core/images/overlay.js';
 import { treeDigest } from '../src/core/images/tree.js';
 import { containerDir } from '../src/core/names.js';
 import { defaultRootfs } from '../src/core/paths.js';
-import {
-  hintSteps,
-  defineChecks,
-  expectThat,
-  startFailure,
-  type CheckEnv,
-  type CheckResult,
-} from '../src/workshop/checks.js';
+import { defineChecks, expectThat, startFailure, type CheckEnv, type CheckResult } from '../src/workshop/checks.js';
+import { hintSteps } from '../src/workshop/hint-steps.js';
 import { trial, type TrialResult } from '../src/workshop/harness.js';
 import { recordingSys } from './unit/recording-sys.js';
 
@@ -219,7 +213,7 @@ const POINT = (): string =>
 function rootHint(o: Inside): string {
   const msg = o.t.error?.message ?? '';
   // A mkdir that failed: its parent is missing (ENOENT) — said before anything about mounts.
-  if (/mkdir/.test(msg) && /ENOENT/.test(msg)) return `the host step failed: ${msg.split('\n')[0]} — ${CREATE()}`;
+  if (/mkdir/.test(msg) && /ENOENT/.test(msg)) return `mkdir(2) said ENOENT on the host: ${CREATE()}`;
   if (o.created && !(o.created['upper'] && o.created['work'] && o.created['merged'])) {
     const missing = ['upper', 'work', 'merged'].filter((d) => !o.created![d]);
     return `no ${missing.join(', ')} after the host step: ${CREATE()}`;

@@ -9,7 +9,6 @@ import type { LoadedLesson } from '../core/lesson.js';
 import { trial, type TrialOptions, type TrialResult } from './harness.js';
 import { load } from './loader.js';
 import { checksFile, type LessonEntry, type Source } from './manifest.js';
-import { readProgress } from './progress.js';
 
 export interface CheckResult {
   ok: boolean;
@@ -66,23 +65,6 @@ export function expectEqual(found: unknown, expected: unknown, hint?: string): C
   const f = show(found);
   const e = show(expected);
   return { ok: f === e, expected: e, found: f, ...(f !== e && hint ? { hint } : {}) };
-}
-
-/**
- * A check's hint in steps: first what was found and the concept (with its man
- * page), then more precise. Which step a learner reads follows the same
- * counter as `cellblock hint` for the lesson — nothing taken yet, or one: the
- * first; each further hint taken, one step more precise. No step is ever a
- * line of the solution (tests/unit/hints.test.ts).
- */
-export function hintSteps(lesson: string, ...steps: string[]): string {
-  let taken = 0;
-  try {
-    taken = readProgress().hints[lesson] ?? 0;
-  } catch {
-    // No readable progress file: the first step.
-  }
-  return steps[Math.min(Math.max(taken - 1, 0), steps.length - 1)] ?? '';
 }
 
 /** A result from a predicate. */

@@ -7,8 +7,17 @@ import { readFileSync } from 'node:fs';
 import type { CheckOutcome } from '../../src/workshop/checks.js';
 import { sourceFile, type LessonEntry } from '../../src/workshop/manifest.js';
 
-/** Code with its spacing and the punctuation that ends a statement removed. */
-export const squash = (s: string): string => s.replace(/\s+/g, '').replace(/[;,]+$/, '');
+/**
+ * Code with its spacing and the punctuation that ends a statement removed,
+ * one kind of quote, and C's NULL as JavaScript's null: a README that writes
+ * a call C-style still repeats it.
+ */
+export const squash = (s: string): string =>
+  s
+    .replace(/\s+/g, '')
+    .replace(/[;,]+$/, '')
+    .replace(/["`]/g, "'")
+    .replace(/\bNULL\b/g, 'null');
 
 /** The lines of code the learner writes: in the solution, not in the starter, not comments; squashed. */
 export function learnerLines(entry: LessonEntry): string[] {
@@ -22,13 +31,30 @@ export function learnerLines(entry: LessonEntry): string[] {
     .filter((l) => l.length >= 16 && /[(=]/.test(l)); // a call or an assignment, not a lone brace
 }
 
+/**
+ * The forms a solution line can be repeated in: as written; as a call without
+ * its receiver (`sys.mount(…)` → `mount(…)`); and, for an argument array of
+ * four or more strings (`ip(['link', 'set', 'lo', 'up'])`), as the command
+ * line it stands for (`link set lo up`).
+ */
+function forms(line: string): { squashed: string[]; words?: string } {
+  const squashed = [line];
+  const bare = line.replace(/^(?:[\w$]+\.)+(?=[\w$]+\()/, '');
+  if (bare !== line && bare.length >= 16) squashed.push(bare);
+  const literals = [...line.matchAll(/'([^']*)'/g)].map((m) => m[1]!);
+  return literals.length >= 4 ? { squashed, words: literals.join(' ') } : { squashed };
+}
+
 /** The solution lines that appear in any of `texts` (spacing ignored). */
 export function solutionLinesIn(entry: LessonEntry, texts: string[]): string[] {
-  const lines = learnerLines(entry);
+  const lines = learnerLines(entry).map((l) => ({ l, ...forms(l) }));
   const hits = new Set<string>();
   for (const t of texts) {
     const s = squash(t);
-    for (const l of lines) if (s.includes(l)) hits.add(l);
+    const spaced = t.replace(/\s+/g, ' ');
+    for (const { l, squashed, words } of lines) {
+      if (squashed.some((f) => s.includes(f)) || (words !== undefined && spaced.includes(words))) hits.add(l);
+    }
   }
   return [...hits];
 }

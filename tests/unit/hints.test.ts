@@ -11,9 +11,11 @@
  * untouched starter (tests/lessons.test.ts) and against every mutant
  * (tests/mutations.test.ts).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
+import { hintSteps } from '../../src/workshop/hint-steps.js';
 import { manifest, ROOT } from '../../src/workshop/manifest.js';
 import { solutionLinesIn } from '../support/solution-lines.js';
 
@@ -57,5 +59,34 @@ describe('lesson hints', function () {
       .split('\n')
       .find((l) => l.includes('sethostname('))!;
     expect(solutionLinesIn(entry, [`try this: ${line.trim()}`])).to.have.length(1);
+  });
+
+  it('a check’s hint gets more precise with the `cellblock hint` counter of its lesson', function () {
+    const dir = mkdtempSync(join(tmpdir(), 'cellblock-hints-'));
+    const saved = process.env['CELLBLOCK_PROGRESS'];
+    process.env['CELLBLOCK_PROGRESS'] = join(dir, 'progress.json');
+    const at = (taken: number | undefined): string => {
+      writeFileSync(
+        process.env['CELLBLOCK_PROGRESS']!,
+        JSON.stringify({ lessons: {}, hints: taken === undefined ? {} : { '01-uts': taken } }),
+      );
+      return hintSteps('01-uts', 'nudge', 'closer', 'precise');
+    };
+    try {
+      expect([at(undefined), at(0), at(1), at(2), at(3), at(9)]).to.deep.equal([
+        'nudge',
+        'nudge',
+        'nudge',
+        'closer',
+        'precise',
+        'precise',
+      ]);
+      rmSync(process.env['CELLBLOCK_PROGRESS']!);
+      expect(hintSteps('01-uts', 'nudge', 'closer'), 'no progress file yet').to.equal('nudge');
+    } finally {
+      if (saved === undefined) delete process.env['CELLBLOCK_PROGRESS'];
+      else process.env['CELLBLOCK_PROGRESS'] = saved;
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
