@@ -37,12 +37,13 @@ describe('mutation: every TODO is checked', function () {
     before(async function () {
       const set = await buildMutants(lessons.filter((l) => l.pairing.problems.length === 0));
       try {
-        const all = await runMutants(set);
         // The record a reviewer reads: which check caught each TODO, and how long it took.
-        for (const o of all) {
-          const by = o.caught ? `caught by "${o.caught.name}"` : 'NOT CAUGHT';
-          console.log(`      ${o.mutant.entry.id} [${o.mutant.key}] ${by} (${(o.ms / 1000).toFixed(1)} s)`);
-        }
+        const all = await runMutants(set, {
+          onRun: (o) => {
+            const by = o.caught ? `caught by "${o.caught.name}"` : 'not caught';
+            console.log(`      ${o.mutant.entry.id} [${o.mutant.key}] ${by} (${(o.ms / 1000).toFixed(1)} s)`);
+          },
+        });
         for (const o of all) {
           const id = o.mutant.entry.id;
           outcomes.set(id, [...(outcomes.get(id) ?? []), o]);

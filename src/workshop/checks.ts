@@ -172,8 +172,9 @@ export interface RunOptions {
   /** Change the loaded lessons before any check runs (grading adds the import guard to the init's arguments). */
   wrapLessons?: (lessons: LoadedLesson[]) => LoadedLesson[];
   /**
-   * Stop after the first learner check that fails (the mutation test: one
-   * failure is all it needs). The final "nothing left behind" still runs.
+   * Stop after the first learner check that fails — completed, not timed out
+   * (the mutation test: one failure is all it needs). The final "nothing
+   * left behind" still runs.
    */
   stopAtFirstFailure?: boolean;
 }
@@ -224,9 +225,11 @@ export async function runLessonChecks(
   for (const check of spec.checks) {
     const t0 = performance.now();
     let result: CheckResult;
+    let completed = true;
     try {
       result = await withTimeout(Promise.resolve(check.run(env)), CHECK_TIMEOUT_MS);
     } catch (err) {
+      completed = false;
       result = {
         ok: false,
         expected: 'the check completes',
@@ -234,7 +237,8 @@ export async function runLessonChecks(
       };
     }
     record({ name: check.name, ...result, provided: check.provided === true, ms: performance.now() - t0 });
-    if (options.stopAtFirstFailure && !result.ok && !result.skipped && check.provided !== true) break;
+    // A check that threw or timed out says nothing about the lesson: go on.
+    if (options.stopAtFirstFailure && completed && !result.ok && !result.skipped && check.provided !== true) break;
   }
 
   const leaks = trials.flatMap((t) => t.leaks);

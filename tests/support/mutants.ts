@@ -186,7 +186,7 @@ export async function buildMutants(lessons: LessonMarkers[]): Promise<MutantSet>
     target: 'node20',
     logLevel: 'silent',
   });
-  return { mutants, dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+  return { mutants, dir, remove: () => rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 500 }) };
 }
 
 export interface MutantOutcome {
@@ -235,27 +235,49 @@ async function removeLeaks(found: string): Promise<void> {
  */
 export async function runMutants(
   set: MutantSet,
-  opts: { onOutcome?: (o: MutantOutcome) => void; retries?: number; retryAfterMs?: number } = {},
+  opts: {
+    /** Each run as it ends (a retried mutant runs more than once). */
+    onRun?: (o: MutantOutcome) => void;
+    /** Each mutant's final outcome. */
+    onOutcome?: (o: MutantOutcome) => void;
+    retries?: number;
+    retryAfterMs?: number;
+  } = {},
 ): Promise<MutantOutcome[]> {
   const original = process.env['CELLBLOCK_ROOTFS'];
   const pristine = defaultRootfs();
-  const rootfs = join(set.dir, 'rootfs');
+  let runs = 0;
   const once = async (mutant: Mutant): Promise<MutantOutcome> => {
     const t0 = performance.now();
-    rmSync(rootfs, { recursive: true, force: true });
+    // A fresh copy for every run, in a directory of its own: what one mutant
+    // did to its rootfs never reaches the next one's.
+    const rootfs = join(set.dir, `rootfs-${runs++}`);
     const cp = spawnSync('cp', ['-a', pristine, rootfs], { encoding: 'utf8' });
     if (cp.status !== 0) throw new Error(`cannot copy the rootfs ${pristine}: ${cp.stderr}`);
     process.env['CELLBLOCK_ROOTFS'] = rootfs;
-    const { checks, leaks } = await runWithLessonFile(mutant.entry, mutant.file, { stopAtFirstFailure: true });
-    const caught = checks.find((c) => !c.ok && !c.provided && !c.skipped);
-    return { mutant, checks, leaks, ms: performance.now() - t0, ...(caught ? { caught } : {}) };
+    try {
+      const { checks, leaks } = await runWithLessonFile(mutant.entry, mutant.file, { stopAtFirstFailure: true });
+      const caught = checks.find((c) => !c.ok && !c.provided && !c.skipped && !incomplete(c));
+      const o = { mutant, checks, leaks, ms: performance.now() - t0, ...(caught ? { caught } : {}) };
+      opts.onRun?.(o);
+      return o;
+    } finally {
+      // A check that timed out may still have containers on this rootfs: then
+      // it goes with the whole directory at the end (MutantSet.remove).
+      try {
+        rmSync(rootfs, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+      } catch {
+        // left for set.remove()
+      }
+    }
   };
   const outcomes: MutantOutcome[] = [];
   try {
     for (const mutant of set.mutants) outcomes.push(await once(mutant));
     // A mutant that passed only because a check could not look here (another
-    // run on this machine holds the shared bridge, say) is undecided, not
-    // unchecked: try it again a little later, a few times.
+    // run on this machine holds the shared bridge, say) or ran out of time on
+    // a busy machine is undecided, not unchecked: try it again a little
+    // later, a few times.
     for (let round = 0; round < (opts.retries ?? 3); round++) {
       const undecided = outcomes.filter((o) => !o.caught && skippedIn(o).length > 0);
       if (undecided.length === 0) break;
@@ -266,14 +288,23 @@ export async function runMutants(
   } finally {
     if (original === undefined) delete process.env['CELLBLOCK_ROOTFS'];
     else process.env['CELLBLOCK_ROOTFS'] = original;
-    rmSync(rootfs, { recursive: true, force: true });
   }
   return outcomes;
 }
 
-/** The learner checks that could not look on this machine during the mutant's run: "name: reason". */
+/** A check that threw or ran out of time: it proves nothing about the lesson either way. */
+function incomplete(c: CheckOutcome): boolean {
+  return c.expected === 'the check completes';
+}
+
+/**
+ * The learner checks that could not decide during the mutant's run, "name:
+ * reason": skipped (nothing to look at on this machine now), or timed out.
+ */
 export function skippedIn(o: MutantOutcome): string[] {
-  return o.checks.filter((c) => c.skipped && !c.provided).map((c) => `${c.name}: ${c.skipped}`);
+  return o.checks
+    .filter((c) => !c.provided && (c.skipped || (!c.ok && incomplete(c))))
+    .map((c) => `${c.name}: ${c.skipped ?? c.found}`);
 }
 
 /** "[key] of lesson: not caught" sentences for the mutants no learner check failed. */
