@@ -320,3 +320,24 @@ export function uncaught(outcomes: MutantOutcome[]): string[] {
       }`;
     });
 }
+
+/**
+ * The whole mutation check for some lessons, in one call — what the cgroup-v2
+ * micro-VM's guest runs for lesson 05: marker problems first (no mutant is
+ * built for a lesson whose markers do not pair), then every key no learner
+ * check caught. Empty `problems`: every TODO of these lessons is checked here.
+ */
+export async function mutationProblems(
+  entries: LessonEntry[],
+  opts: { onRun?: (o: MutantOutcome) => void } = {},
+): Promise<{ problems: string[]; outcomes: MutantOutcome[] }> {
+  const lessons = entries.map(lessonMarkers);
+  const problems = lessons.flatMap((l) => l.pairing.problems);
+  const set = await buildMutants(lessons.filter((l) => l.pairing.problems.length === 0));
+  try {
+    const outcomes = await runMutants(set, opts);
+    return { problems: [...problems, ...uncaught(outcomes)], outcomes };
+  } finally {
+    set.remove();
+  }
+}
