@@ -3,6 +3,7 @@
  */
 import { release } from 'node:os';
 import { defineChecks, expectEqual, expectThat, startFailure } from '../src/workshop/checks.js';
+import { hintSteps } from '../src/workshop/hint-steps.js';
 import { namespacesOf, procStatus } from '../src/workshop/probe.js';
 
 const WAIT = ['sh', '-c', 'echo ready; read _'];
@@ -14,7 +15,15 @@ export default defineChecks('00-process', [
       const t = await env.shared('echo', { config: { argv: ['echo', 'hello from a process'] } });
       return (
         startFailure(t) ??
-        expectEqual(t.stdout, 'hello from a process\n', 'spawn the child with the stdio in `options`')
+        expectEqual(
+          t.stdout,
+          'hello from a process\n',
+          hintSteps(
+            '00-process',
+            "the command's output did not arrive: the runtime reads the child's stdout through the pipes it asked for in `options.stdio` (Node docs: child_process, options.stdio)",
+            'spawnChild must hand `options` to the child_process call unchanged: stdio and env are in there',
+          ),
+        )
       );
     },
   },
@@ -30,7 +39,16 @@ export default defineChecks('00-process', [
     async run(env) {
       const t = await env.trial({ config: { argv: ['sh', '-c', 'exit 3'] } });
       return (
-        startFailure(t) ?? expectEqual(t.status, 3, "resolve waitForExit with the 'exit' event's code, not a constant")
+        startFailure(t) ??
+        expectEqual(
+          t.status,
+          3,
+          hintSteps(
+            '00-process',
+            `the command exited 3 and the runtime reported ${t.status}: the status comes from the child, not from the runtime (man 1p sh: "$?")`,
+            "waitForExit resolves with what the 'exit' event hands it — the code, when the process exited by itself",
+          ),
+        )
       );
     },
   },
@@ -44,7 +62,11 @@ export default defineChecks('00-process', [
           t.status,
           143,
           t.status === 0 || t.status === undefined
-            ? "a killed process has code === null and a signal name: shells report 128 + the signal's number (os.constants.signals has them)"
+            ? hintSteps(
+                '00-process',
+                `the command was killed by SIGTERM and the runtime reported ${t.status}: a process that dies by a signal has no exit code (man 7 signal; man 1p sh, "Exit Status": 128 + the signal's number)`,
+                "the 'exit' event hands (code, signal), one of them null: for a signal, its number is in os.constants.signals",
+              )
             : undefined,
         )
       );

@@ -3,6 +3,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { defineChecks, expectEqual, expectThat, startFailure } from '../src/workshop/checks.js';
+import { hintSteps } from '../src/workshop/hint-steps.js';
 import { namespacesOf } from '../src/workshop/probe.js';
 
 const HOST_HOSTNAME = readFileSync('/proc/sys/kernel/hostname', 'utf8').trim();
@@ -21,7 +22,11 @@ export default defineChecks('01-uts', [
           t.namespaces.uts !== undefined && t.namespaces.uts !== host,
           `a uts inode other than the host's ${host}`,
           `${t.namespaces.uts}`,
-          'same inode as the host: the process was not started in a new UTS namespace — return CLONE_NEWUTS from cloneFlags',
+          hintSteps(
+            '01-uts',
+            "the same uts inode as the host's: the container's first process was not started in a new UTS namespace (man 7 uts_namespaces, man 2 unshare)",
+            'the runtime asks the kernel for the namespaces that cloneFlags returns, right before it spawns the init: which CLONE_NEW* flag is about hostnames? It is already imported',
+          ),
         )
       );
     },
@@ -41,7 +46,7 @@ export default defineChecks('01-uts', [
           extra.length === 0,
           'ipc, net, mnt, pid, cgroup equal to the host’s',
           extra.length === 0 ? 'equal' : `new: ${extra.join(', ')}`,
-          'ask only for CLONE_NEWUTS: the other walls are later lessons',
+          'a namespace this lesson does not need was asked for: each CLONE_NEW* flag is a wall of its own, and the others are later lessons (man 7 namespaces)',
         )
       );
     },
@@ -57,8 +62,12 @@ export default defineChecks('01-uts', [
           found,
           'box01',
           found === HOST_HOSTNAME
-            ? "it prints the host's name: nothing set a hostname inside the container (man 2 sethostname; look in `sys`)"
-            : 'use the name from config.hostname',
+            ? hintSteps(
+                '01-uts',
+                "it prints the host's name: a new UTS namespace starts as a copy of the host's, and nothing inside changed it (man 2 sethostname)",
+                'init() runs inside the container: the syscalls in `sys` carry their C names',
+              )
+            : `it prints ${JSON.stringify(found)}: the name asked for with --hostname arrives in the config the init receives`,
         )
       );
     },
@@ -69,7 +78,11 @@ export default defineChecks('01-uts', [
       const t = await env.trial({ config: { argv: ['hostname'] } });
       return (
         startFailure(t) ??
-        expectEqual(t.stdout.trim(), t.config.id, 'fall back to config.id when config.hostname is undefined')
+        expectEqual(
+          t.stdout.trim(),
+          t.config.id,
+          `without --hostname it prints ${JSON.stringify(t.stdout.trim())}: docker names such a container's host after its id, which is in the config too`,
+        )
       );
     },
   },
@@ -81,7 +94,7 @@ export default defineChecks('01-uts', [
       return expectEqual(
         readFileSync('/proc/sys/kernel/hostname', 'utf8').trim(),
         HOST_HOSTNAME,
-        'the name was set outside the new namespace',
+        "the host's name changed: the name was set in a UTS namespace the host shares (man 7 uts_namespaces)",
       );
     },
   },

@@ -10,6 +10,7 @@ import { readlinkSync } from 'node:fs';
 import { CLONE_NEWPID } from '../src/native/constants.js';
 import type { RunningContainer } from '../src/core/host/run.js';
 import { defineChecks, expectEqual, expectThat, startFailure, type CheckEnv } from '../src/workshop/checks.js';
+import { hintSteps } from '../src/workshop/hint-steps.js';
 import type { TrialResult } from '../src/workshop/harness.js';
 import { allPids, namespacesOf, nsLink, pidsInNamespace, procStatus } from '../src/workshop/probe.js';
 
@@ -129,6 +130,14 @@ function readPidForChildren(pid: number): string | undefined {
 const showNSpid = (s: string | undefined): string =>
   s === undefined ? 'no NSpid line' : `NSpid: ${s.replace(/\s+/g, ' ')}`;
 
+/** No PID namespace of its own: what was found, the concept, then where to ask for it. */
+const noPidNs = (found: string): string =>
+  hintSteps(
+    '02-pid',
+    `${found}: the container's first process was not born in a new PID namespace (man 7 pid_namespaces)`,
+    `${found}: the runtime passes cloneFlags' flags to unshare(2) right before it spawns the init — the PID flag is already imported`,
+  );
+
 export default defineChecks('02-pid', [
   {
     name: 'the container has its own PID namespace',
@@ -144,8 +153,8 @@ export default defineChecks('02-pid', [
           `a pid inode other than the host's ${host}`,
           `${mine}`,
           onlyChildren
-            ? "its *children* get a new namespace, it does not: unshare(CLONE_NEWPID) was called by the process itself — ask for it in cloneFlags, so the runtime's spawn creates the first process inside"
-            : 'same inode as the host: return CLONE_NEWPID from cloneFlags',
+            ? "its *children* get a new namespace, it does not: unshare(CLONE_NEWPID) moves only the caller's future children (man 2 unshare) — ask for it where the runtime spawns the first process"
+            : noPidNs("the same pid inode as the host's"),
         )
       );
     },
@@ -177,8 +186,8 @@ export default defineChecks('02-pid', [
           `NSpid: ${o.t.pid} 1`,
           showNSpid(o.nspid),
           values.length === 1
-            ? 'one value: the process lives in the host’s PID namespace only — return CLONE_NEWPID from cloneFlags'
-            : 'the last value is its pid in the innermost namespace: it must be 1',
+            ? noPidNs('one value: the process lives in the host’s PID namespace only')
+            : 'the last value is its pid in the innermost namespace (man 5 proc, NSpid): the first process born there has 1',
         )
       );
     },
@@ -207,8 +216,12 @@ export default defineChecks('02-pid', [
         'the container does not start: an error from step 02-pid naming the pid the init has',
         t.error ? `${t.error.name}: ${t.error.message}` : `the command ran (status ${t.status})`,
         !stopped
-          ? 'in init(), ask the kernel which pid the init has in its own namespace, and throw an Error unless it is 1'
-          : 'say which pid the init has in the error message',
+          ? hintSteps(
+              '02-pid',
+              'the command ran though the init was not PID 1: init() runs before the command, and it can ask the kernel for its own pid (man 2 getpid)',
+              'init() should throw when the answer is not 1 — the runtime then stops before the exec',
+            )
+          : 'the init stopped, but its message does not name the pid it saw: say which one it was',
       );
     },
   },
@@ -222,7 +235,9 @@ export default defineChecks('02-pid', [
           o.aliveAfterTerm === true,
           'sh still running 300 ms after `kill -TERM <host pid>`',
           o.aliveAfterTerm ? 'still running' : `sh ended (status ${o.t.status})`,
-          'SIGTERM killed it, so it was not PID 1 of a namespace: the kernel drops signals a PID 1 has no handler for — return CLONE_NEWPID from cloneFlags',
+          noPidNs(
+            'SIGTERM killed it, so it was not PID 1 of a namespace — the kernel drops the signals a PID 1 has no handler for',
+          ),
         )
       );
     },
@@ -235,9 +250,9 @@ export default defineChecks('02-pid', [
         startFailure(o.t) ??
         expectThat(
           o.zombies.length > 0,
-          'a zombie (State: Z) in the container: sh does not wait() for orphans',
+          'a zombie (State: Z) in the container: sh, blocked in `read`, never waits for the orphan it adopted',
           o.zombies.length > 0 ? `zombie ${o.zombies.join(', ')}` : 'no zombie in the container',
-          "the orphan was re-parented outside the container, to the host's init: the container has no PID namespace of its own yet — return CLONE_NEWPID from cloneFlags",
+          noPidNs("the orphan was re-parented outside the container, to a process of the host's"),
         )
       );
     },
@@ -253,9 +268,7 @@ export default defineChecks('02-pid', [
           values.at(-1) === '1' && values.length === 2 && o.command?.['Name'] === 'sh',
           `the init is PID 1 (NSpid: ${o.t.pid} 1) and sh is its child`,
           `init ${showNSpid(o.nspid)}, child: ${o.command?.['Name'] ?? 'none'}`,
-          values.length === 1
-            ? 'the init has no PID namespace of its own: return CLONE_NEWPID from cloneFlags'
-            : undefined,
+          values.length === 1 ? noPidNs('the init has one pid only, the host’s') : undefined,
         )
       );
     },

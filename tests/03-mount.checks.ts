@@ -14,6 +14,7 @@ import { MNT_DETACH, MS_BIND, MS_SHARED } from '../src/native/constants.js';
 import { sys } from '../src/native/index.js';
 import { defaultRootfs } from '../src/core/paths.js';
 import { defineChecks, expectThat, startFailure, type CheckEnv, type CheckResult } from '../src/workshop/checks.js';
+import { hintSteps } from '../src/workshop/hint-steps.js';
 import type { TrialResult } from '../src/workshop/harness.js';
 import { mountPoints, namespacesOf } from '../src/workshop/probe.js';
 
@@ -160,20 +161,31 @@ function inside(env: CheckEnv): Promise<Inside> {
   );
 }
 
-const NO_NEWNS = 'no mount namespace yet: return CLONE_NEWNS from cloneFlags';
+/** The hint steps of lesson 03's checks: found and concept first, then more precise (the `cellblock hint` counter). */
+const steps = (...s: string[]): string => hintSteps('03-mount', ...s);
+
+const NO_NEWNS = (): string =>
+  steps(
+    "no mount namespace yet: the container shares the host's mount table, so every mount it made would be the host's (man 7 mount_namespaces)",
+    "no mount namespace yet: cloneFlags' flags go to unshare(2) before the init is spawned — the flag for mounts is the oldest one, without 'MNT' in its name",
+  );
 
 /** A start failure, with the hint for the mistakes this lesson's steps make. */
 function failedStart(t: TrialResult, rootfs: string): CheckResult | undefined {
   const r = startFailure(t);
   if (!r || !t.error) return r;
   const msg = t.error.message;
-  if (/refused/.test(msg) && /mnt namespace/.test(msg)) r.hint = NO_NEWNS;
+  if (/refused/.test(msg) && /mnt namespace/.test(msg)) r.hint = NO_NEWNS();
   else if (/pivot_root/.test(msg) && /EINVAL|EBUSY/.test(msg) && !mountPoints('self').includes(rootfs))
-    r.hint =
-      'pivot_root wants new_root to be a mount point, and the rootfs is a plain directory: bind-mount it onto itself first (MS_BIND | MS_REC)';
+    r.hint = steps(
+      `pivot_root failed (${/EBUSY/.test(msg) ? 'EBUSY' : 'EINVAL'}) and the rootfs is a plain directory: new_root must be a mount point (man 2 pivot_root, ERRORS)`,
+      'a directory becomes a mount point when something is mounted on it — a bind mount may have the same source and target (man 8 mount, "Bind mount operation")',
+    );
   else if (/pivot_root/.test(msg) && /EINVAL/.test(msg))
-    r.hint =
-      'pivot_root refuses shared mounts: make every mount private first (man 7 mount_namespaces, "shared subtrees")';
+    r.hint = steps(
+      'pivot_root failed with EINVAL on a rootfs that is a mount point: it refuses when new_root or its parent has shared propagation (man 2 pivot_root, ERRORS)',
+      'propagation is changed by mount(2) with only flags — applied to "/" and, recursively, everything below (man 7 mount_namespaces, "shared subtrees")',
+    );
   return r;
 }
 
@@ -183,13 +195,19 @@ function failedStart(t: TrialResult, rootfs: string): CheckResult | undefined {
  * details (/dev, /sys, ps) show this first: those cannot be right before it is.
  */
 function rootProblem(o: Inside): string | undefined {
-  if (o.t.namespaces.mnt === namespacesOf('self').mnt) return NO_NEWNS;
+  if (o.t.namespaces.mnt === namespacesOf('self').mnt) return NO_NEWNS();
   if (o.mounts.filter((m) => m.point === '/').length > 1)
-    return 'two mounts on /: the old root is still stacked on the new one — umount2(".", MNT_DETACH) right after pivot_root';
+    return steps(
+      "two mounts on /: after pivot_root the old root sits stacked on the new one, still holding the host's tree (man 2 pivot_root, NOTES)",
+      'the old root has to be let go once the new one is in place: umount2(2) has a flag that detaches a busy mount lazily',
+    );
   if (!o.rootIsRootfs)
     return o.rootIsHostRoot
-      ? "the container's / is still the host's: pivot_root into the rootfs"
-      : 'pivot_root into the rootfs, then detach the old root';
+      ? steps(
+          "the container's / is still the host's: its root never changed (man 2 pivot_root)",
+          "pivotRoot: pivot_root(2) makes the rootfs the namespace's root; its NOTES show the '.' form, after a chdir into the rootfs",
+        )
+      : "the container's / is some other directory: the root must become the rootfs itself, and the old root be detached (man 2 pivot_root)";
   return undefined;
 }
 
@@ -207,9 +225,9 @@ function breakoutFailure(t: TrialResult, rootfs: string): CheckResult | undefine
     r.hint = 'the rootfs has no /usr/local/bin/breakout: rebuild it with `bash scripts/setup.sh`';
   } else if (/breakout/.test(t.error.message) && /ENOENT/.test(t.error.message)) {
     r.hint =
-      "breakout was looked up on the host's PATH: the container does not run from the rootfs yet — pivot_root into it";
+      "breakout was looked up on the host's PATH: the command still runs with the host's / as its root (man 2 pivot_root)";
   } else if (/refused chroot/.test(t.error.message)) {
-    r.hint = '--chroot only runs inside a mount namespace of its own: return CLONE_NEWNS from cloneFlags';
+    r.hint = `--chroot only runs inside a mount namespace of its own: ${NO_NEWNS()}`;
   }
   return r;
 }
@@ -226,7 +244,7 @@ export default defineChecks('03-mount', [
           o.t.namespaces.mnt !== undefined && o.t.namespaces.mnt !== host,
           `a mnt inode other than the host's ${host}`,
           `${o.t.namespaces.mnt}`,
-          'same inode as the host: return CLONE_NEWNS from cloneFlags',
+          NO_NEWNS(),
         )
       );
     },
@@ -258,8 +276,8 @@ export default defineChecks('03-mount', [
       const hint =
         rootProblem(o) ??
         (leaked.length > 0
-          ? "the host's mounts are still in the container's table: pivot_root into the rootfs and detach the old root"
-          : `missing ${missing.join(', ')}: mount them under the rootfs before pivot_root`);
+          ? "the host's mounts are still in the container's table: the old root (the host's tree) is still attached (man 2 pivot_root, man 2 umount2)"
+          : `missing ${missing.join(', ')}: each is a filesystem of its own, mounted under the rootfs while it is still reachable by its host path — before the roots are swapped`);
       return (
         failedStart(o.t, o.t.config.rootfs) ??
         expectThat(
@@ -289,7 +307,10 @@ export default defineChecks('03-mount', [
               ? procs.join('; ')
               : `${procs.length} processes: ${procs.slice(0, 4).join('; ')}; …`,
           rootProblem(o) ??
-            "ps reads /proc, and this /proc is not the container's: mount a new proc on <rootfs>/proc from the init — a proc shows the PID namespace of whoever mounts it",
+            steps(
+              "ps reads /proc, and this /proc is not the container's: a proc instance shows the PID namespace of the process that mounted it (man 5 proc)",
+              'mountProc runs in the init — PID 1 of the new namespace: a proc it mounts shows that namespace',
+            ),
         )
       );
     },
@@ -305,7 +326,8 @@ export default defineChecks('03-mount', [
           !seen.includes(o.markerContent.trim()),
           `cat ${o.marker}: No such file or directory`,
           seen || '(nothing)',
-          rootProblem(o) ?? "the host's / is still the container's: pivot_root into the rootfs",
+          rootProblem(o) ??
+            "the host's / is still reachable from inside: its tree must leave the container's mount namespace (man 2 pivot_root)",
         )
       );
     },
@@ -323,8 +345,14 @@ export default defineChecks('03-mount', [
           `${devFs ? `/dev on ${devFs}` : 'no mount on /dev'}, /dev/null: ${o.dev['null']}`,
           rootProblem(o) ??
             (devFs !== 'tmpfs'
-              ? "mount a tmpfs on <rootfs>/dev (the host's /dev holds every disk of the machine), then mknod the nodes in it"
-              : 'sys.mknod(path, S_IFCHR | 0o666, sys.makedev(1, 3))'),
+              ? steps(
+                  `${devFs ? `/dev is ${devFs}` : 'nothing is mounted on /dev'}: the container needs a /dev of its own — the host's holds every disk of the machine (man 5 tmpfs)`,
+                  'a tmpfs on <rootfs>/dev, mounted from the init, then the nodes made in it',
+                )
+              : steps(
+                  `/dev/null is ${o.dev['null']}: a device node is a file with a type (character) and two numbers, made by mknod(2)`,
+                  "the numbers of /dev/null are 1:3 (the kernel's Documentation/admin-guide/devices.txt); makedev(3) packs them, and the umask trims the mode mknod is given",
+                )),
         )
       );
     },
@@ -358,7 +386,10 @@ export default defineChecks('03-mount', [
           'each node, a devpts on /dev/pts, a tmpfs on /dev/shm, fd → /proc/self/fd',
           wrong.length === 0 ? 'all there' : wrong.join(', '),
           rootProblem(o) ??
-            'see DEVICES and DEV_LINKS in the lesson file: mknod each node, mount devpts (newinstance) and a tmpfs, symlink the links',
+            steps(
+              "each missing entry is one piece of the minimal /dev: device nodes (man 2 mknod), a devpts instance of the container's own on pts (man 5 devpts), a tmpfs on shm (man 7 shm_overview), the links",
+              'DEVICES and DEV_LINKS in the lesson file list what belongs there; pts/ and shm/ are directories to create before mounting on them',
+            ),
         )
       );
     },
@@ -374,7 +405,11 @@ export default defineChecks('03-mount', [
           s?.fstype === 'sysfs' && s.options.split(',').includes('ro'),
           '/sys: sysfs, ro',
           s ? `/sys: ${s.fstype}, ${s.options}` : 'no mount on /sys',
-          rootProblem(o) ?? 'mount("sysfs", <rootfs>/sys, "sysfs", MS_RDONLY | …, null)',
+          rootProblem(o) ??
+            steps(
+              `${s ? `/sys is ${s.fstype} (${s.options})` : 'nothing is mounted on /sys'}: a container may read the kernel's sysfs, never write it (man 5 sysfs)`,
+              'a read-only mount is a mount flag (man 2 mount: MS_RDONLY), given when sysfs is mounted on <rootfs>/sys',
+            ),
         )
       );
     },
@@ -441,7 +476,10 @@ export default defineChecks('03-mount', [
           false,
           'no change',
           summarize(changes, 'changes', 6),
-          'mounts made inside reached the host: before any other mount, make "/" and every mount below it private (man 7 mount_namespaces, "shared subtrees")',
+          steps(
+            'mounts made inside reached the host: a copied mount table keeps each mount\'s propagation, and a shared mount passes new mounts on to its peers — the host\'s (man 7 mount_namespaces, "shared subtrees")',
+            'before any other mount, the propagation of "/" and of every mount below it has to change: mount(2) with only flags does that',
+          ),
         );
       }
       return (
@@ -480,7 +518,10 @@ export default defineChecks('03-mount', [
             'status 1, "breakout: still jailed: …"',
             `status ${t.status}, ${t.stdout.trim() || t.stderr.trim() || 'no output'}`,
             t.stdout.includes(content.trim())
-              ? 'it climbed out with `..`: the host\'s tree is still attached to the namespace — pivot_root (chroot is not enough), then umount2(".", MNT_DETACH)'
+              ? steps(
+                  "it climbed out with `..`: the host's tree is still attached to the namespace, and chroot(2) changes only where path lookups start",
+                  'pivot_root(2) swaps the roots; the old one must then be detached (man 2 umount2)',
+                )
               : undefined,
           )
         );

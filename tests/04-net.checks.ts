@@ -20,6 +20,7 @@ import { contains, defaultSubnet, parseIp, parseSubnet, type Subnet } from '../s
 import { readLeases } from '../src/core/net/ipam.js';
 import { natRules } from '../src/core/net/publish.js';
 import { defineChecks, expectThat, startFailure, type CheckEnv, type CheckResult } from '../src/workshop/checks.js';
+import { hintSteps } from '../src/workshop/hint-steps.js';
 import type { TrialOptions, TrialResult } from '../src/workshop/harness.js';
 import { namespacesOf } from '../src/workshop/probe.js';
 
@@ -144,35 +145,67 @@ function viewOf(c: RunningContainer): NetView {
   };
 }
 
-const NO_NETNS =
-  "no network namespace yet: return CLONE_NEWNET from cloneFlags (except for --net host, where it shares the host's)";
+/** Devices the kernel creates in every new netns when the ip_tunnel modules are loaded (net.core.fb_tunnels_only_for_init_net=0). */
+const FALLBACK_TUNNELS = ['sit0', 'tunl0', 'gre0', 'gretap0', 'erspan0', 'ip6tnl0', 'ip6gre0', 'ip_vti0', 'ip6_vti0'];
+
+/** The hint steps of lesson 04's checks: found and concept first, then more precise (the `cellblock hint` counter). */
+const steps = (...s: string[]): string => hintSteps('04-net', ...s);
+
+const NO_NETNS_STEPS = [
+  "no network namespace yet: the container sees the host's interfaces, addresses and ports (man 7 network_namespaces)",
+  "no network namespace yet: cloneFlags' flags go to unshare(2) before the init is spawned — the NET flag is already imported, and --net host is the one case without it",
+];
 
 /** The first wiring step that is missing, as the thing to do — or undefined when the container is wired. */
 function wiringProblem(v: NetView): string | undefined {
   const s = subnet();
-  if (!v.ownNs) return NO_NETNS;
+  if (!v.ownNs) return steps(...NO_NETNS_STEPS);
   const eth0 = v.links.find((l) => l.name === 'eth0');
   const lo = v.links.find((l) => l.name === 'lo');
   if (!eth0) {
     return v.veth.exists
-      ? `${v.vethName} is on the host but there is no eth0 inside: create the peer in the container's namespace, named eth0 (… peer name eth0 netns <pid>)`
-      : `no eth0 inside and no ${v.vethName} on the host: createVeth — ip link add ${v.vethName} type veth peer name eth0 netns <pid>`;
+      ? steps(
+          `${v.vethName} is on the host but there is no eth0 inside: a veth pair's two ends can be born in different namespaces (man 4 veth)`,
+          `the peer of a veth takes options of its own — a name and a network namespace, given by a pid (man 8 ip-link, "VETH")`,
+        )
+      : steps(
+          `no eth0 inside and no ${v.vethName} on the host: the cable between the container and the bridge is a veth pair (man 4 veth)`,
+          `createVeth: one ip-link "add" of type veth makes both ends; the peer's own options put it in the container, named eth0 (man 8 ip-link, "VETH")`,
+        );
   }
-  if (!v.bridge.exists) return `no bridge ${BRIDGE} on the host: createBridge — ip link add ${BRIDGE} type bridge`;
+  if (!v.bridge.exists)
+    return steps(
+      `no bridge ${BRIDGE} on the host: the containers' switch is a link of type bridge (man 8 ip-link)`,
+      `createBridge runs under the network lock when the bridge is missing: it adds the link, gives it the gateway address, brings it up`,
+    );
   if (v.veth.master !== BRIDGE) {
-    return `${v.vethName} is not plugged into ${BRIDGE}${v.veth.master ? ` (its master is ${v.veth.master})` : ''}: ip link set ${v.vethName} master ${BRIDGE} up`;
+    return steps(
+      `${v.vethName} is not plugged into ${BRIDGE}${v.veth.master ? ` (its master is ${v.veth.master})` : ''}: a link joins a bridge when the bridge becomes its master (man 8 ip-link, "master")`,
+      `createVeth, after the pair exists: set the host end's master, and its state`,
+    );
   }
-  if (!v.veth.up) return `${v.vethName} (the host end) is down: ip link set ${v.vethName} up`;
+  if (!v.veth.up)
+    return `${v.vethName} (the host end) is down: a new link starts down, and a down port passes nothing (man 8 ip-link, "set … up")`;
   if (!v.bridge.addrs.includes(`${s.gateway}/${s.prefix}`)) {
-    return `${BRIDGE} has no address ${s.gateway}/${s.prefix} (found: ${v.bridge.addrs.join(', ') || 'none'}): the bridge's address is the containers' gateway — ip addr add ${s.gateway}/${s.prefix} dev ${BRIDGE}`;
+    return `${BRIDGE} has no address ${s.gateway}/${s.prefix} (found: ${v.bridge.addrs.join(', ') || 'none'}): the bridge's address is the containers' gateway, with the subnet's prefix (man 8 ip-address)`;
   }
-  if (!v.bridge.up) return `${BRIDGE} is down: ip link set ${BRIDGE} up`;
-  if (!lo?.up) return "lo is down inside: ipIn(pid, ['link', 'set', 'lo', 'up'])";
+  if (!v.bridge.up) return `${BRIDGE} is down: a new link starts down (man 8 ip-link)`;
+  if (!lo?.up)
+    return steps(
+      'lo is down inside: a new network namespace starts with its loopback down, so even 127.0.0.1 is unreachable (man 7 network_namespaces)',
+      "the container's links are changed from the host by running ip inside its namespace — ipIn; ip alone would act on the host's lo",
+    );
   if (!v.address)
-    return `eth0 has no address in ${s.cidr}: ipIn(pid, ['addr', 'add', \`\${address}/${s.prefix}\`, 'dev', 'eth0'])`;
-  if (!eth0.up) return "eth0 is down inside: ipIn(pid, ['link', 'set', 'eth0', 'up'])";
+    return steps(
+      `eth0 has no address in ${s.cidr}: the lease is the container's address; an address given with its prefix also brings the route to the subnet (man 8 ip-address)`,
+      `configureInside receives the leased address and the subnet: the address goes on eth0, through ipIn`,
+    );
+  if (!eth0.up) return 'eth0 is down inside: a new link starts down (man 8 ip-link), and a down eth0 passes nothing';
   if (!v.routes.some((r) => r.dst === 'default' && r.gateway === s.gateway)) {
-    return `no default route via ${s.gateway} inside: ipIn(pid, ['route', 'add', 'default', 'via', '${s.gateway}'])`;
+    return steps(
+      `no default route via ${s.gateway} inside: only the subnet is reachable — everything else needs a gateway, the bridge's address (man 8 ip-route)`,
+      "the default route is added inside the container, through ipIn, with the subnet's gateway",
+    );
   }
   return undefined;
 }
@@ -202,14 +235,17 @@ function failedStart(t: TrialResult): CheckResult | undefined {
   const r = startFailure(t);
   if (!r || !t.error) return r;
   const msg = t.error.message;
-  if (/refused: the container .* host's network namespace/.test(msg)) r.hint = NO_NETNS;
+  if (/refused: the container .* host's network namespace/.test(msg)) r.hint = steps(...NO_NETNS_STEPS);
   else if (/refused: this would change the host's own/.test(msg))
-    r.hint = "that command ran on the host: the container's side goes through ipIn(pid, […])";
+    r.hint = steps(
+      "the runtime refused a command that would have changed the host's own interfaces: the container's side is configured inside its namespace (man 8 ip-netns, man 1 nsenter)",
+      'ipIn(pid, …) runs ip inside the namespace of process pid; ip(…) runs it on the host',
+    );
   else if (/peer name eth0/.test(msg) && /File exists/.test(msg))
     r.hint =
       "an eth0 already exists where the peer was created — the host's own: is the container in a network namespace of its own?";
   else if (/master/.test(msg) && /Cannot find device/.test(msg))
-    r.hint = `the bridge ${BRIDGE} does not exist when the veth is plugged into it: createBridge`;
+    r.hint = `the bridge ${BRIDGE} does not exist when the veth is plugged into it: the first container makes it (man 8 ip-link, type bridge)`;
   else if (/NetToolError/.test(t.error.name))
     r.hint = 'read the tool’s own message: it names the command and what failed';
   return r;
@@ -484,7 +520,7 @@ export default defineChecks('04-net', [
           o.t.namespaces.net !== undefined && o.t.namespaces.net !== host,
           `a net inode other than the host's ${host}`,
           `${o.t.namespaces.net}`,
-          NO_NETNS,
+          steps(...NO_NETNS_STEPS),
         )
       );
     },
@@ -496,7 +532,13 @@ export default defineChecks('04-net', [
       const s = subnet();
       if (!o.view) return failedStart(o.t) ?? expectThat(false, 'a running container', show(o.t));
       const v = o.view;
-      const names = v.links.map((l) => l.name).sort();
+      // The kernel adds its fallback tunnel devices (sit0, tunl0, gre0, …) to
+      // every new network namespace once their modules are loaded on the host:
+      // they are down, and not the lesson's doing.
+      const names = v.links
+        .map((l) => l.name)
+        .filter((n) => !FALLBACK_TUNNELS.includes(n))
+        .sort();
       const eth0 = v.links.find((l) => l.name === 'eth0');
       const route = v.routes.find((r) => r.dst === 'default');
       const found = [
@@ -525,8 +567,11 @@ export default defineChecks('04-net', [
         `during: ${v.vethName} (master ${BRIDGE}); after: gone`,
         `during: ${during}; after: ${o.vethAfter ? 'still there' : 'gone'}`,
         !v.veth.exists || v.veth.master !== BRIDGE
-          ? (wiringProblem(v) ?? `plug ${v.vethName} into ${BRIDGE}`)
-          : 'delete the host end in hostCleanup (deleteVeth): the kernel removes it only some time after the namespace dies',
+          ? (wiringProblem(v) ?? `${v.vethName} is not on ${BRIDGE} (man 8 ip-link, "master")`)
+          : steps(
+              `${v.vethName} was still on the host right after the container ended: the kernel removes a veth with its namespace, but asynchronously, some time later (man 4 veth)`,
+              'deleteVeth runs in hostCleanup: deleting one end of a pair deletes both (man 8 ip-link, "delete")',
+            ),
       );
     },
   },
@@ -619,11 +664,14 @@ export default defineChecks('04-net', [
         `127.0.0.1:${o.port} and ${gw}:${o.port} → "hello from A"; one DNAT rule while it runs, none after`,
         `127.0.0.1:${o.port} → ${lo ?? '-'}, ${gw}:${o.port} → ${br ?? '-'}; rules during: ${o.rulesDuring.length}, after: ${o.rulesAfter.length}`,
         o.rulesDuring.length === 0
-          ? `no DNAT rule for the container: publishPort must append it to the chain (iptables -t nat -A …)`
+          ? steps(
+              'no DNAT rule for the container while it ran: a published port is a destination-NAT rule in the nat table, rewriting packets for the host port (man 8 iptables-extensions, "DNAT")',
+              "publishPort appends the rule dnatRule describes to the workshop's chain (NAT_CHAIN) of the nat table (man 8 iptables, -t and -A)",
+            )
           : o.aView && wiringProblem(o.aView)
             ? wiringProblem(o.aView)
             : o.rulesAfter.length > 0
-              ? `the rule outlived the container: unpublishPort must delete it (-D with the same specification): ${o.rulesAfter[0]}`
+              ? `the rule outlived the container: ${o.rulesAfter[0]} — iptables deletes a rule given the very specification it was added with (man 8 iptables, -D)`
               : br !== 'hello from A'
                 ? `the rule is there but ${gw}:${o.port} does not reach the container: check its --dport and --to-destination (${o.rulesDuring[0]})`
                 : undefined,
@@ -704,9 +752,9 @@ export default defineChecks('04-net', [
         `status 137; while running: a lease; after: nothing`,
         `status ${t.status}; while running: ${lease ?? 'no lease'}; after: ${left.join(', ') || 'nothing'}`,
         !view?.ownNs
-          ? NO_NETNS
+          ? steps(...NO_NETNS_STEPS)
           : left.length > 0
-            ? 'hostCleanup runs after any end — undo every step there'
+            ? `left after a SIGKILL: ${left.join(', ')} — hostCleanup runs after any end, a kill too: each of these has an undo step there`
             : undefined,
       );
     },
@@ -727,7 +775,14 @@ export default defineChecks('04-net', [
         view.ownNs && links === 'lo UP' && !view.veth.exists,
         'own namespace; links: lo UP; no veth',
         `${view.ownNs ? 'own namespace' : "the host's namespace"}; links: ${links}; ${view.veth.exists ? view.vethName : 'no veth'}`,
-        !view.ownNs ? NO_NETNS : links === 'lo DOWN' ? 'a new namespace starts with lo down: loopbackUp' : undefined,
+        !view.ownNs
+          ? steps(...NO_NETNS_STEPS)
+          : links === 'lo DOWN'
+            ? steps(
+                'lo is down: a new network namespace starts with its loopback down (man 7 network_namespaces)',
+                '--net none stops after loopbackUp: it brings lo up inside, through ipIn',
+              )
+            : undefined,
       );
     },
   },
@@ -746,7 +801,9 @@ export default defineChecks('04-net', [
           t.namespaces.net === host && ownByDefault,
           `--net host: the host's ${host}; by default: a namespace of its own`,
           `--net host: ${t.namespaces.net}; by default: ${ownByDefault ? 'its own' : "the host's"}`,
-          !ownByDefault ? NO_NETNS : '--net host means no CLONE_NEWNET: cloneFlags must look at config.net',
+          !ownByDefault
+            ? steps(...NO_NETNS_STEPS)
+            : "with --net host the container got a namespace of its own: --net host means sharing the host's (docker run --network host) — cloneFlags receives the config",
         )
       );
     },

@@ -20,6 +20,7 @@ import { treeDigest } from '../src/core/images/tree.js';
 import { containerDir } from '../src/core/names.js';
 import { defaultRootfs } from '../src/core/paths.js';
 import { defineChecks, expectThat, startFailure, type CheckEnv, type CheckResult } from '../src/workshop/checks.js';
+import { hintSteps } from '../src/workshop/hint-steps.js';
 import { trial, type TrialResult } from '../src/workshop/harness.js';
 import { recordingSys } from './unit/recording-sys.js';
 
@@ -189,25 +190,44 @@ function inside(env: CheckEnv): Promise<Inside> {
   });
 }
 
-const CREATE =
-  'createContainerDirs: upper, work and merged must all exist before the mount (their parent o.dir does not yet: node:fs can make both at once)';
-const MOUNT =
-  'mountOverlay: nothing is mounted on o.merged yet — one mount(2) of type "overlay", its layers and dirs named in the data string (README: "Your TODOs")';
-const POINT = 'lesson 03 pivots into config.rootfs: in prepareRootfs, make that the merged view';
+/** The hint steps of lesson 06's checks: found and concept first, then more precise (the `cellblock hint` counter). */
+const steps = (...s: string[]): string => hintSteps(LESSON, ...s);
+
+const CREATE = (): string =>
+  steps(
+    'upper/, work/ and merged/ must all exist before the overlay is mounted, and their parent o.dir does not exist yet (man 2 mkdir, ENOENT)',
+    "createContainerDirs: node:fs mkdirSync makes one directory — unless it is told to make the missing parents too (Node docs: fs.mkdirSync's options)",
+  );
+const MOUNT = (): string =>
+  steps(
+    "nothing is mounted on o.merged: the merged view exists only once an overlay is mounted there (the kernel's filesystems/overlayfs.rst)",
+    'mountOverlay: one mount(2) of filesystem type "overlay"; the layers and the two directories go in its data string, as key=value pairs',
+  );
+const POINT = (): string =>
+  steps(
+    "the overlay is mounted, but the container's root is not on it: lesson 03 pivots into config.rootfs",
+    "prepareRootfs runs before lesson 03's init, on the same config object: what config.rootfs says when it returns is where lesson 03 goes",
+  );
 
 /** Why the root is not the overlay yet, as the next step to take. */
 function rootHint(o: Inside): string {
-  if (o.created && !(o.created['upper'] && o.created['work'] && o.created['merged'])) return CREATE;
   const msg = o.t.error?.message ?? '';
-  if (/mount\(.*merged\)/.test(msg)) {
-    if (/ENOENT/.test(msg)) return `a directory of the overlay is missing: ${CREATE}`;
-    if (/EINVAL/.test(msg))
-      return 'the kernel refused the overlay options: data is "lowerdir=A:B,upperdir=U,workdir=W" — the layers top first, joined by ":", no spaces';
+  // A mkdir that failed: its parent is missing (ENOENT) — said before anything about mounts.
+  if (/mkdir/.test(msg) && /ENOENT/.test(msg)) return `mkdir(2) said ENOENT on the host: ${CREATE()}`;
+  if (o.created && !(o.created['upper'] && o.created['work'] && o.created['merged'])) {
+    const missing = ['upper', 'work', 'merged'].filter((d) => !o.created![d]);
+    return `no ${missing.join(', ')} after the host step: ${CREATE()}`;
   }
-  if (/the overlay is mounted on/.test(msg)) return `the overlay is there: ${POINT}`;
-  if (/nothing is mounted on/.test(msg)) return MOUNT;
-  if (o.root?.fstype === 'overlay') return POINT;
-  return `${MOUNT}; ${POINT}`;
+  if (/mount\(.*merged\)/.test(msg)) {
+    if (/ENOENT/.test(msg))
+      return `mount(2) on merged/ said ENOENT: a directory named in the overlay's data string does not exist — ${CREATE()}`;
+    if (/EINVAL/.test(msg))
+      return 'the kernel refused the overlay\'s data string (EINVAL): comma-separated key=value pairs, the lower layers joined by ":", no spaces (the kernel\'s filesystems/overlayfs.rst, "Multiple lower layers")';
+  }
+  if (/the overlay is mounted on/.test(msg)) return POINT();
+  if (/nothing is mounted on/.test(msg)) return MOUNT();
+  if (o.root?.fstype === 'overlay') return POINT();
+  return MOUNT();
 }
 
 function failed(o: Inside): CheckResult | undefined {
@@ -232,7 +252,7 @@ export default defineChecks(LESSON, [
             ? `${r.fstype}${r.options['lowerdir'] ? `, lowerdir=${r.options['lowerdir']}` : ` (${r.source})`}`
             : 'no mount on /',
           r?.fstype === 'overlay'
-            ? 'lowerdir must be o.lower in its order (the top layer first), joined with ":"'
+            ? `lowerdir is ${r.options['lowerdir'] ?? 'missing'}: overlayfs looks a name up in the layers from left to right, so the top layer comes first — o.lower is already in that order`
             : rootHint(o),
         )
       );
@@ -253,7 +273,7 @@ export default defineChecks(LESSON, [
             ? `upperdir=${r.options['upperdir']}, workdir=${r.options['workdir']}`
             : `/ is ${r?.fstype ?? 'nothing'}`,
           r?.fstype === 'overlay'
-            ? 'use o.upper and o.work: they are per container, and removed at the end'
+            ? 'the upper and work directories must be the ones made for this container (o holds them: they contain its id) — removed at the end, never shared'
             : rootHint(o),
         )
       );
@@ -310,7 +330,7 @@ export default defineChecks(LESSON, [
             : `changed: ${changed.join(', ')}`,
         o.t.error
           ? rootHint(o)
-          : 'the container wrote into a layer: its root must be the overlay (config.rootfs = o.merged), never a layer directory',
+          : 'the container wrote into a layer: its root must be the overlay — the merged view lesson 03 pivots into — never a layer directory',
       );
     },
   },
@@ -343,7 +363,11 @@ export default defineChecks(LESSON, [
           },
         });
         const fail = startFailure(ta) ?? (tb && startFailure(tb));
-        if (fail) return { ...fail, hint: 'make one container work first (the checks above)' };
+        if (fail)
+          return {
+            ...fail,
+            hint: `a container of the pair did not start: the checks above, on one container, say why`,
+          };
         const ok =
           a?.fstype === 'overlay' &&
           b?.fstype === 'overlay' &&
@@ -357,8 +381,12 @@ export default defineChecks(LESSON, [
           `both lowerdir=${layers.join(':')}, two upperdirs, each file seen only by its writer`,
           `a: ${a?.fstype} upper ${a?.options['upperdir']}, b: ${b?.fstype} upper ${b?.options['upperdir']}; same lower: ${a?.options['lowerdir'] === b?.options['lowerdir']}; a sees b's file: ${aSeesB}, b sees a's: ${bSeesA}`,
           a?.fstype !== 'overlay'
-            ? `${MOUNT}; ${POINT}`
-            : 'each container needs its own upper and work: use the paths in o (they contain its id)',
+            ? MOUNT()
+            : a.options['lowerdir'] !== layers.join(':')
+              ? `lowerdir is ${a.options['lowerdir']}, the layers are ${layers.join(':')} top first: overlayfs searches the lower layers from left to right (the kernel's filesystems/overlayfs.rst, "Multiple lower layers")`
+              : a.options['upperdir'] === b?.options['upperdir']
+                ? "both containers write to the same upper directory: each needs its own upper and work (o holds this container's)"
+                : "a container sees the other's file: their writes meet in a directory they share — check which directories the mount names",
         );
       } finally {
         rmSync(top, { recursive: true, force: true });
@@ -385,7 +413,10 @@ export default defineChecks(LESSON, [
               ? 'as expected'
               : `the container's / is ${o.root?.fstype ?? 'nothing'}`,
           seen.length > 0
-            ? 'the overlay reached the host: make every mount private (MS_REC | MS_PRIVATE) before mounting it'
+            ? steps(
+                'the overlay reached the host\'s mount table: on a host whose mounts are shared, a new mount propagates to the peers (man 7 mount_namespaces, "shared subtrees")',
+                "this step runs before lesson 03's: it has to change the propagation of every mount itself, before the overlay mount",
+              )
             : rootHint(o),
         )
       );
@@ -416,11 +447,14 @@ export default defineChecks(LESSON, [
       const show = mounts.map((c) => `mount(${c.args.map((a) => JSON.stringify(a)).join(', ')})`).join('; ');
       return expectThat(
         privateAt >= 0 && overlayAt > privateAt,
-        `mount(null, "/", null, MS_REC|MS_PRIVATE = ${MS_REC | MS_PRIVATE}, null), then the overlay mount`,
+        'a mount(2) that makes "/" and every mount below it private, then the overlay mount',
         show || (error ? `no mount, then: ${error}` : 'no mount at all'),
         privateAt < 0
-          ? 'make every mount private first, as lesson 03 does (this step runs before it): on a host whose mounts are shared (systemd), the overlay would otherwise appear on the host'
-          : MOUNT,
+          ? steps(
+              "no propagation change before the overlay mount: this step runs before lesson 03's, and on a host whose mounts are shared (systemd) the overlay would appear on the host (man 7 mount_namespaces)",
+              'the same first step as lesson 03: mount(2) with no source, type or data — only the flags for "private", recursively',
+            )
+          : MOUNT(),
       );
     },
   },
@@ -434,7 +468,10 @@ export default defineChecks(LESSON, [
           !o.dirAfter,
           `${o.dirs.dir}: gone`,
           o.dirAfter ? `${o.dirs.dir} is still there` : 'gone',
-          'removeContainerDirs: rmSync(o.dir, { recursive: true, force: true }) when keep is false',
+          steps(
+            `${o.dirs.dir} is still on the host after the run: the container's writes live in it, and nothing unmounts or deletes a directory by itself`,
+            "removeContainerDirs runs in hostCleanup: without --keep the whole o.dir goes, with everything in it (Node docs: fs.rmSync's options)",
+          ),
         )
       );
     },
@@ -464,14 +501,14 @@ export default defineChecks(LESSON, [
       const leaks = t.leaks.filter((l) => !l.startsWith(`dir ${dir}`));
       rmSync(dir, { recursive: true, force: true });
       const r = startFailure(t);
-      if (r) return { ...r, hint: 'make the run without --keep work first (the checks above)' };
+      if (r) return { ...r, hint: 'the --keep run did not start: the checks above, on a run without --keep, say why' };
       return expectThat(
         left.upper && left.record && !left.work && !left.merged && leaks.length === 0,
         'upper/kept and overlay.json there; no work/, no merged/; nothing else left',
         `upper/kept: ${left.upper}, overlay.json: ${left.record}, work/: ${left.work}, merged/: ${left.merged}${leaks.length ? `; also left: ${leaks.join(', ')}` : ''}`,
         !left.upper && !left.record
-          ? 'with keep === true, remove only o.work and o.merged: upper/ and overlay.json are what `cellblock diff` reads'
-          : 'with keep === true, remove o.work and o.merged (rmSync with recursive and force)',
+          ? 'with --keep the changes went too: upper/ and overlay.json are what `cellblock diff` reads, and must stay'
+          : `with --keep, ${[left.work && 'work/', left.merged && 'merged/'].filter(Boolean).join(' and ') || 'something else'} stayed: only upper/ and overlay.json are kept`,
       );
     },
   },

@@ -4,6 +4,7 @@
  *  - the untouched starter passes exactly the checks marked `provided` and
  *    fails every other one — so grades count only the learner's work, and
  *    the checks can tell done from not done;
+ *  - what the checks print on the starter contains no line of the solution;
  *  - the starter carries at least one TODO: a learner always has something to do.
  */
 import { readFileSync } from 'node:fs';
@@ -11,6 +12,7 @@ import { expect } from 'chai';
 import { LEFTOVER_CHECK, loadChecks, runLessonChecks, type LessonReport } from '../src/workshop/checks.js';
 import { manifest, sourceFile } from '../src/workshop/manifest.js';
 import { skipBecause } from './support/skip.js';
+import { printedText, solutionLinesIn } from './support/solution-lines.js';
 import { starterMismatches } from './support/starter-rule.js';
 
 // Check names are loaded up front so mocha can list one `it` per check.
@@ -58,6 +60,11 @@ for (const entry of manifest()) {
         ).to.be.greaterThan(0);
         // A failing check must say what it found: an empty "found" helps nobody.
         for (const c of failed) expect(c.found, c.name).to.not.equal('');
+        // What the learner reads on the first try must not be the answer.
+        expect(
+          solutionLinesIn(entry, printedText(report.checks)),
+          'a check prints a line of the solution',
+        ).to.deep.equal([]);
       });
       it('has at least one TODO for the learner', function () {
         expect(readFileSync(sourceFile(entry, 'lessons'), 'utf8')).to.match(/TODO/);

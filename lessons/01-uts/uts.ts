@@ -24,11 +24,11 @@ export default defineLesson<UtsConfig>({
     ({ hostname }) => (hostname !== '' ? undefined : 'hostname is empty: give a name, or leave --hostname out'),
   ],
 
-  // TODO: ask the kernel for a new UTS namespace for the container.
+  // TODO [uts-flag]: ask the kernel for a new UTS namespace for the container.
   // HINT: man 2 unshare — which CLONE_NEW* flag is about hostnames?
   cloneFlags: () => 0,
 
-  // TODO: inside the container, set the hostname to config.hostname, or config.id when none was given.
+  // TODO [sethostname]: inside the container, set the hostname to config.hostname, or config.id when none was given.
   // HINT: `sys` holds the syscalls, with their C names (man 2 sethostname).
   init(config, sys) {},
 });

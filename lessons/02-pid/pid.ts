@@ -22,12 +22,12 @@ export default defineLesson<PidConfig>({
   // With --init the runtime's init stays PID 1 and runs your command as its child (core/init/supervise.ts).
   superviseCommand: (config) => config.init === true,
 
-  // TODO: ask the kernel for a new PID namespace for the container.
+  // TODO [pid-flag]: ask the kernel for a new PID namespace for the container.
   // HINT: man 7 pid_namespaces — which process does unshare(CLONE_NEWPID) put into the new namespace?
   cloneFlags: () => 0,
 
-  // TODO: make sure this process — the one about to become your command — is PID 1 of the new
-  // namespace; if it is not, throw an Error that says which pid it has.
+  // TODO [pid-one]: make sure this process — the one about to become your command — is PID 1 of the
+  // new namespace; if it is not, throw an Error that says which pid it has.
   // HINT: getpid(2) answers in the caller's own PID namespace (`sys` has it).
   init(config, sys) {},
 });

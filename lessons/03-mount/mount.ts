@@ -45,41 +45,48 @@ const DEV_LINKS = {
 };
 
 function makeMountsPrivate(sys: Sys): void {
-  // TODO: stop mount propagation between this namespace and the host, for every mount under /.
+  // TODO [private]: stop mount propagation between this namespace and the host, for every mount under /.
   // HINT: man 7 mount_namespaces, "shared subtrees"; mount(2) with only flags changes propagation.
 }
 
 function bindRootfs(rootfs: string, sys: Sys): void {
-  // TODO: make the rootfs directory a mount point, bringing along anything mounted inside it.
+  // TODO [bind-rootfs]: make the rootfs directory a mount point, bringing along anything mounted inside it.
   // HINT: man 2 pivot_root says why it must be one; a bind mount can have the same source and target.
 }
 
 function mountProc(rootfs: string, sys: Sys): void {
   const target = join(rootfs, 'proc');
   mkdirSync(target, { recursive: true });
-  // TODO: mount a new proc filesystem on `target` (nosuid, nodev, noexec).
+
+  // TODO [proc]: mount a new proc filesystem on `target` (nosuid, nodev, noexec).
   // HINT: man 5 proc — which PID namespace does a proc mount show?
 }
 
 function mountDev(rootfs: string, sys: Sys): void {
   const dev = join(rootfs, 'dev');
   mkdirSync(dev, { recursive: true });
-  // TODO: mount a tmpfs of its own on `dev` (nosuid, mode=755), then in it:
-  // TODO: each of DEVICES as a character device node with mode 0666,
-  // TODO: dev/pts: a devpts instance of the container's own (options newinstance,ptmxmode=0666),
-  // TODO: dev/shm: a tmpfs (mode=1777), and the DEV_LINKS symlinks.
-  // HINT: sys.mknod(path, S_IFCHR | 0o666, sys.makedev(major, minor)); the umask trims the mode: chmodSync after.
-  // HINT: node:fs mkdirSync and symlinkSync are imported; create pts/ and shm/ before mounting on them.
+
+  // TODO [dev-tmpfs]: mount a tmpfs of its own on `dev` (nosuid, mode=755), then in it each of
+  // DEVICES as a character device node with mode 0666.
+  // HINT: man 2 mknod: a node's type and numbers go in (mode, dev) — `sys` has makedev(3) for the numbers.
+  // HINT: the umask trims the mode mknod is given (man 2 umask): chmodSync is imported.
+
+  // TODO [devpts]: dev/pts: a devpts instance of the container's own (options newinstance,ptmxmode=0666).
+  // HINT: man 5 devpts (or the kernel's filesystems/devpts.rst); mkdirSync is imported — create pts/ first.
+
+  // TODO [dev-shm]: dev/shm: a tmpfs (mode=1777), and the DEV_LINKS symlinks (symlinkSync is imported).
+  // HINT: man 7 shm_overview says what lives in /dev/shm.
 }
 
 function mountSys(rootfs: string, sys: Sys): void {
   const target = join(rootfs, 'sys');
   mkdirSync(target, { recursive: true });
-  // TODO: mount sysfs on `target`, read-only (and nosuid, nodev, noexec).
+
+  // TODO [sysfs]: mount sysfs on `target`, read-only (and nosuid, nodev, noexec).
 }
 
 function pivotRoot(rootfs: string, sys: Sys): void {
-  // TODO: make the rootfs the root of this mount namespace, then detach the old root (the host's tree).
+  // TODO [pivot-root]: make the rootfs the root of this mount namespace, then detach the old root (the host's tree).
   // HINT: man 2 pivot_root, NOTES: after chdir(new_root), both arguments may be '.'; umount2(2) has MNT_DETACH.
   // HINT: end with the working directory at the new '/'.
 }
@@ -99,7 +106,7 @@ export default defineLesson<MountConfig>({
     },
   },
 
-  // TODO: ask the kernel for a new mount namespace for the container.
+  // TODO [mnt-flag]: ask the kernel for a new mount namespace for the container.
   cloneFlags: () => 0,
 
   init(config, sys) {

@@ -30,46 +30,46 @@ import { netValidations, subnetOf, type NetFields } from '../../src/core/net/val
 type NetConfig = ContainerConfig & NetFields & { hostname?: string; etcHosts?: string };
 
 function createBridge(subnet: Subnet): void {
-  // TODO: create the bridge BRIDGE, give it the gateway address (subnet.gateway, with subnet.prefix), bring it up.
+  // TODO [bridge]: create the bridge BRIDGE, give it the gateway address (subnet.gateway, with subnet.prefix), bring it up.
   // HINT: man 8 ip-link (`type bridge`) and ip-address; ip([...]) takes the arguments as an array.
 }
 
 function createVeth(hostEnd: string, pid: number): void {
-  // TODO: a veth pair: `hostEnd` stays on the host, its peer is created inside the container's
-  // TODO: network namespace (the one of process `pid`) under the name eth0; then plug hostEnd into
-  // TODO: the bridge and bring it up.
+  // TODO [veth]: a veth pair: `hostEnd` stays on the host, its peer is created inside the container's
+  // network namespace (the one of process `pid`) under the name eth0; then plug hostEnd into
+  // the bridge and bring it up.
   // HINT: man 8 ip-link, "VETH": the peer takes its own options (name, netns). `master` attaches a link to a bridge.
 }
 
 function loopbackUp(pid: number): void {
-  // TODO: bring the container's loopback interface up.
+  // TODO [lo-up]: bring the container's loopback interface up.
   // HINT: ipIn(pid, [...]) runs `ip` inside the container's network namespace; ip([...]) would change the host.
 }
 
 function configureInside(pid: number, address: string, subnet: Subnet): void {
-  // TODO: inside the container: lo up, the address (with the subnet's prefix) on eth0, eth0 up,
-  // TODO: and a default route via the bridge's address (subnet.gateway).
+  // TODO [inside]: inside the container: lo up, the address (with the subnet's prefix) on eth0, eth0 up,
+  // and a default route via the bridge's address (subnet.gateway).
 }
 
 function dnatRule(id: string, port: PortMapping, address: string): string[] {
-  // TODO: the iptables rule specification that sends TCP for host port port.host to address:port.container,
-  // TODO: with the comment natComment(id).
+  // TODO [dnat-rule]: the iptables rule specification that sends TCP for host port port.host to
+  // address:port.container, with the comment natComment(id).
   // HINT: man 8 iptables-extensions: the DNAT target (--to-destination) and the comment match.
   return [];
 }
 
 function publishPort(id: string, port: PortMapping, address: string): void {
-  // TODO: append the DNAT rule to the chain NAT_CHAIN of the nat table.
+  // TODO [publish]: append the DNAT rule to the chain NAT_CHAIN of the nat table.
   // HINT: iptables(['-t', 'nat', …]).
 }
 
 function unpublishPort(id: string, port: PortMapping, address: string): void {
-  // TODO: delete exactly the rule publishPort appended.
+  // TODO [unpublish]: delete exactly the rule publishPort appended.
   // HINT: man 8 iptables: -D takes the same rule specification as -A.
 }
 
 function deleteVeth(hostEnd: string): void {
-  // TODO: delete the host end of the veth pair (its peer goes with it).
+  // TODO [delete-veth]: delete the host end of the veth pair (its peer goes with it).
   // HINT: the kernel would do it when the container's namespace dies — asynchronously, some time later.
 }
 
@@ -93,8 +93,8 @@ export default defineLesson<NetConfig>({
   },
   validate: netValidations,
 
-  // TODO: ask for a new network namespace — except with --net host (config.net === 'host'), where the
-  // TODO: container shares the host's.
+  // TODO [net-flag]: ask for a new network namespace — except with --net host (config.net === 'host'),
+  // where the container shares the host's.
   cloneFlags: () => 0,
 
   async hostAfterSpawn({ config, pid }) {

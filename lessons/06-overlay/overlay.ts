@@ -26,22 +26,22 @@ import {
 } from '../../src/core/images/overlay.js';
 
 function createContainerDirs(o: OverlayDirs): void {
-  // TODO: create this container's o.upper, o.work and o.merged directories (their parent o.dir does not exist yet).
+  // TODO [container-dirs]: create this container's o.upper, o.work and o.merged directories (their parent o.dir does not exist yet).
   // HINT: which of them must be on the same filesystem, and which must start empty? (man: overlayfs.rst, "Upper and Lower")
 }
 
 function makeMountsPrivate(sys: Sys): void {
-  // TODO: as lesson 03's first step: this one runs *before* lesson 03's, and the overlay must not reach the host.
+  // TODO [private]: as lesson 03's first step: this one runs *before* lesson 03's, and the overlay must not reach the host.
 }
 
 function mountOverlay(o: OverlayDirs, sys: Sys): void {
-  // TODO: mount an overlay on o.merged: the layers o.lower (top first), o.upper for the writes, o.work for the kernel.
+  // TODO [mount-overlay]: mount an overlay on o.merged: the layers o.lower (top first), o.upper for the writes, o.work for the kernel.
   // HINT: mount(2) with filesystem type "overlay"; the layers go in the data string: lowerdir=A:B,upperdir=U,workdir=W
 }
 
 function removeContainerDirs(o: OverlayDirs, keep: boolean): void {
-  // TODO: remove o.dir and everything in it — but with --keep (keep === true) leave o.upper and overlay.json
-  // TODO: (remove only o.work and o.merged), so `cellblock diff` can show what the container changed.
+  // TODO [remove-dirs]: remove o.dir and everything in it — but with --keep (keep === true) leave o.upper
+  // and overlay.json (remove only o.work and o.merged), so `cellblock diff` can show what the container changed.
   // HINT: the overlay needs no unmount here: in which mount namespace was it mounted, and is that namespace still alive?
 }
 
@@ -68,7 +68,8 @@ export default defineLesson<OverlayConfig>({
     const o = config.overlay!;
     makeMountsPrivate(sys);
     mountOverlay(o, sys);
-    // TODO: lesson 03 binds, fills and pivots into config.rootfs: make that the merged view (o.merged).
+
+    // TODO [rootfs-merged]: lesson 03 binds, fills and pivots into config.rootfs: make that the merged view (o.merged).
     requireOverlayRoot(config); // refuses to run an image straight from its layer directories
   },
 

@@ -26,11 +26,11 @@ export default defineLesson<UtsConfig>({
     ({ hostname }) => (hostname !== '' ? undefined : 'hostname is empty: give a name, or leave --hostname out'),
   ],
 
-  // The init is forked after unshare(CLONE_NEWUTS): it starts in a *copy* of
+  // [uts-flag] The init is forked after unshare(CLONE_NEWUTS): it starts in a *copy* of
   // the host's UTS namespace (same name, for now), which it alone can change.
   cloneFlags: () => CLONE_NEWUTS,
 
-  // Runs inside the container. Outside a new UTS namespace this very call
+  // [sethostname] Runs inside the container. Outside a new UTS namespace this very call
   // would rename the whole machine — the runtime's init refuses that.
   init(config, sys) {
     sys.sethostname(config.hostname ?? config.id);

@@ -24,13 +24,13 @@ export default defineLesson<PidConfig>({
   // With --init the runtime's init stays PID 1 and runs your command as its child (core/init/supervise.ts).
   superviseCommand: (config) => config.init === true,
 
-  // unshare(CLONE_NEWPID) is the odd one out: it does not move the caller. It
+  // [pid-flag] unshare(CLONE_NEWPID) is the odd one out: it does not move the caller. It
   // only decides where the caller's *next child* is born — as PID 1 of the new
   // namespace. The runtime spawns the init right after unshare, so the init is
   // that first child.
   cloneFlags: () => CLONE_NEWPID,
 
-  // The init runs the command by execve, which keeps the pid: if the init is
+  // [pid-one] The init runs the command by execve, which keeps the pid: if the init is
   // PID 1, so is the command (with --init, the init stays PID 1 and the command
   // is its child). getpid() answers in the caller's own namespace, so inside it
   // must say 1. If not — the namespace was asked for the wrong way, e.g. by

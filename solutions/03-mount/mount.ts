@@ -60,6 +60,7 @@ const DEV_LINKS = {
  * just / itself. Before any other mount, or that one may already have leaked.
  */
 function makeMountsPrivate(sys: Sys): void {
+  // [private] every mount, recursively, before anything is mounted.
   sys.mount(null, '/', null, MS_REC | MS_PRIVATE, null);
 }
 
@@ -69,6 +70,7 @@ function makeMountsPrivate(sys: Sys): void {
  * itself makes it one. MS_REC brings along anything already mounted inside it.
  */
 function bindRootfs(rootfs: string, sys: Sys): void {
+  // [bind-rootfs] the rootfs onto itself: now a mount point.
   sys.mount(rootfs, rootfs, null, MS_BIND | MS_REC, null);
 }
 
@@ -84,6 +86,8 @@ function bindRootfs(rootfs: string, sys: Sys): void {
 function mountProc(rootfs: string, sys: Sys): void {
   const target = join(rootfs, 'proc');
   mkdirSync(target, { recursive: true });
+
+  // [proc] mounted from inside the new PID namespace: it shows that one.
   sys.mount('proc', target, 'proc', MS_NOSUID | MS_NODEV | MS_NOEXEC, null);
 }
 
@@ -95,18 +99,21 @@ function mountProc(rootfs: string, sys: Sys): void {
 function mountDev(rootfs: string, sys: Sys): void {
   const dev = join(rootfs, 'dev');
   mkdirSync(dev, { recursive: true });
-  // No MS_NODEV here: the nodes below must work. MS_STRICTATIME as runc does.
+
+  // [dev-tmpfs] No MS_NODEV here: the nodes below must work. MS_STRICTATIME as runc does.
   sys.mount('tmpfs', dev, 'tmpfs', MS_NOSUID | MS_STRICTATIME, 'mode=755,size=65536k');
   for (const d of DEVICES) {
     const path = join(dev, d.name);
     sys.mknod(path, S_IFCHR | 0o666, sys.makedev(d.major, d.minor));
     chmodSync(path, 0o666); // mknod's mode went through the umask
   }
-  // A devpts instance of the container's own: its ptys are numbered from 0 and
+
+  // [devpts] A devpts instance of the container's own: its ptys are numbered from 0 and
   // the host's are not listed. ptmxmode=0666 so /dev/ptmx (→ pts/ptmx) opens.
   mkdirSync(join(dev, 'pts'));
   sys.mount('devpts', join(dev, 'pts'), 'devpts', MS_NOSUID | MS_NOEXEC, 'newinstance,ptmxmode=0666,mode=0620');
-  // POSIX shared memory (shm_open) lives in /dev/shm: private, sticky like /tmp.
+
+  // [dev-shm] POSIX shared memory (shm_open) lives in /dev/shm: private, sticky like /tmp.
   mkdirSync(join(dev, 'shm'));
   sys.mount('shm', join(dev, 'shm'), 'tmpfs', MS_NOSUID | MS_NODEV | MS_NOEXEC, 'mode=1777,size=65536k');
   for (const [name, target] of Object.entries(DEV_LINKS)) symlinkSync(target, join(dev, name));
@@ -120,6 +127,8 @@ function mountDev(rootfs: string, sys: Sys): void {
 function mountSys(rootfs: string, sys: Sys): void {
   const target = join(rootfs, 'sys');
   mkdirSync(target, { recursive: true });
+
+  // [sysfs] read-only: looking is all a container needs.
   sys.mount('sysfs', target, 'sysfs', MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, null);
 }
 
@@ -131,6 +140,7 @@ function mountSys(rootfs: string, sys: Sys): void {
  * Last, chdir("/") so no working directory points into the detached tree.
  */
 function pivotRoot(rootfs: string, sys: Sys): void {
+  // [pivot-root] swap the roots, then let go of the old one.
   sys.chdir(rootfs);
   sys.pivot_root('.', '.');
   sys.umount2('.', MNT_DETACH);
@@ -158,7 +168,7 @@ export default defineLesson<MountConfig>({
     },
   },
 
-  // The init starts in a copy of the host's mount table, which it alone changes.
+  // [mnt-flag] The init starts in a copy of the host's mount table, which it alone changes.
   cloneFlags: () => CLONE_NEWNS,
 
   init(config, sys) {

@@ -48,6 +48,7 @@ type NetConfig = ContainerConfig & NetFields & { hostname?: string; etcHosts?: s
  * address makes the host a member of that network — the containers' gateway.
  */
 function createBridge(subnet: Subnet): void {
+  // [bridge] a switch with an address of its own, up.
   ip(['link', 'add', BRIDGE, 'type', 'bridge']);
   ip(['addr', 'add', `${subnet.gateway}/${subnet.prefix}`, 'dev', BRIDGE]);
   ip(['link', 'set', BRIDGE, 'up']);
@@ -61,12 +62,14 @@ function createBridge(subnet: Subnet): void {
  * The host end joins the bridge (`master`) and comes up.
  */
 function createVeth(hostEnd: string, pid: number): void {
+  // [veth] the peer is born inside, already named eth0.
   ip(['link', 'add', hostEnd, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', String(pid)]);
   ip(['link', 'set', hostEnd, 'master', BRIDGE, 'up']);
 }
 
 /** Even 127.0.0.1 needs `lo` up: a new namespace starts with it down (`--net none` stops here). */
 function loopbackUp(pid: number): void {
+  // [lo-up] inside the container's namespace, not the host's.
   ipIn(pid, ['link', 'set', 'lo', 'up']);
 }
 
@@ -76,6 +79,7 @@ function loopbackUp(pid: number): void {
  * the default route sends everything else to the bridge's address.
  */
 function configureInside(pid: number, address: string, subnet: Subnet): void {
+  // [inside] lo, the address (which brings the subnet's route), eth0 up, the default route.
   loopbackUp(pid);
   ipIn(pid, ['addr', 'add', `${address}/${subnet.prefix}`, 'dev', 'eth0']);
   ipIn(pid, ['link', 'set', 'eth0', 'up']);
@@ -89,6 +93,7 @@ function configureInside(pid: number, address: string, subnet: Subnet): void {
  * comment names the container, so a rule left by a killed run can be found.
  */
 function dnatRule(id: string, port: PortMapping, address: string): string[] {
+  // [dnat-rule] match, name, rewrite.
   return [
     ...['-p', 'tcp', '--dport', String(port.host)],
     ...['-m', 'comment', '--comment', natComment(id)],
@@ -97,11 +102,13 @@ function dnatRule(id: string, port: PortMapping, address: string): string[] {
 }
 
 function publishPort(id: string, port: PortMapping, address: string): void {
+  // [publish] appended to the workshop's own chain in the nat table.
   iptables(['-t', 'nat', '-A', NAT_CHAIN, ...dnatRule(id, port, address)]);
 }
 
 /** -D with the same specification as -A deletes exactly that rule. */
 function unpublishPort(id: string, port: PortMapping, address: string): void {
+  // [unpublish] the very same specification.
   iptables(['-t', 'nat', '-D', NAT_CHAIN, ...dnatRule(id, port, address)]);
 }
 
@@ -111,6 +118,7 @@ function unpublishPort(id: string, port: PortMapping, address: string): void {
  * right after could still find it there.
  */
 function deleteVeth(hostEnd: string): void {
+  // [delete-veth] now, not whenever the namespace is freed.
   ip(['link', 'delete', hostEnd]);
 }
 
@@ -141,7 +149,7 @@ export default defineLesson<NetConfig>({
   },
   validate: netValidations,
 
-  // A new network namespace, except for --net host: the container then shares the host's.
+  // [net-flag] A new network namespace, except for --net host: the container then shares the host's.
   cloneFlags: (config) => ((config.net ?? 'bridge') === 'host' ? 0 : CLONE_NEWNET),
 
   async hostAfterSpawn({ config, pid }) {

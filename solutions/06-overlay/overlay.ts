@@ -36,6 +36,7 @@ import {
  * just a mount point. They live on the host's disk, one set per container.
  */
 function createContainerDirs(o: OverlayDirs): void {
+  // [container-dirs] with their parents: o.dir does not exist yet.
   mkdirSync(o.upper, { recursive: true });
   mkdirSync(o.work, { recursive: true });
   mkdirSync(o.merged, { recursive: true });
@@ -47,6 +48,7 @@ function createContainerDirs(o: OverlayDirs): void {
  * below would propagate back into the host's mount table.
  */
 function makeMountsPrivate(sys: Sys): void {
+  // [private] lesson 03's first step, made earlier.
   sys.mount(null, '/', null, MS_REC | MS_PRIVATE, null);
 }
 
@@ -56,6 +58,7 @@ function makeMountsPrivate(sys: Sys): void {
  * is only a label in mountinfo.
  */
 function mountOverlay(o: OverlayDirs, sys: Sys): void {
+  // [mount-overlay] layers top first, then the container's own upper and work.
   sys.mount('overlay', o.merged, 'overlay', 0, `lowerdir=${o.lower.join(':')},upperdir=${o.upper},workdir=${o.work}`);
 }
 
@@ -66,6 +69,7 @@ function mountOverlay(o: OverlayDirs, sys: Sys): void {
  * unmount: it lived in the container's mount namespace, gone with its last process.
  */
 function removeContainerDirs(o: OverlayDirs, keep: boolean): void {
+  // [remove-dirs] everything, or everything but the changes.
   if (keep) {
     rmSync(o.work, { recursive: true, force: true });
     rmSync(o.merged, { recursive: true, force: true });
@@ -97,7 +101,8 @@ export default defineLesson<OverlayConfig>({
     const o = config.overlay!;
     makeMountsPrivate(sys);
     mountOverlay(o, sys);
-    // Lesson 03 binds, fills (/proc, /dev, /sys) and pivots into config.rootfs:
+
+    // [rootfs-merged] Lesson 03 binds, fills (/proc, /dev, /sys) and pivots into config.rootfs:
     // from now on that is the merged view, not the image's directory.
     config.rootfs = o.merged;
     requireOverlayRoot(config);

@@ -171,6 +171,12 @@ export function notRun(planned: { name: string; provided: boolean }[], reason: s
 export interface RunOptions {
   /** Change the loaded lessons before any check runs (grading adds the import guard to the init's arguments). */
   wrapLessons?: (lessons: LoadedLesson[]) => LoadedLesson[];
+  /**
+   * Stop after the first learner check that fails — completed, not timed out
+   * (the mutation test: one failure is all it needs). The final "nothing
+   * left behind" still runs.
+   */
+  stopAtFirstFailure?: boolean;
 }
 
 /** Every check of one lesson against `source`, plus the final "nothing left behind". */
@@ -219,9 +225,11 @@ export async function runLessonChecks(
   for (const check of spec.checks) {
     const t0 = performance.now();
     let result: CheckResult;
+    let completed = true;
     try {
       result = await withTimeout(Promise.resolve(check.run(env)), CHECK_TIMEOUT_MS);
     } catch (err) {
+      completed = false;
       result = {
         ok: false,
         expected: 'the check completes',
@@ -229,6 +237,8 @@ export async function runLessonChecks(
       };
     }
     record({ name: check.name, ...result, provided: check.provided === true, ms: performance.now() - t0 });
+    // A check that threw or timed out says nothing about the lesson: go on.
+    if (options.stopAtFirstFailure && completed && !result.ok && !result.skipped && check.provided !== true) break;
   }
 
   record({ ...leftoverResult(trials), name: LEFTOVER_CHECK, provided: true, ms: 0 });
@@ -259,7 +269,7 @@ export function leftoverResult(
   const hint =
     stepNames.length > 0
       ? `${stepNames.join('; ')} threw, so what it undoes stayed until the runtime removed it: read its error, and make that step work (each step of undo({…}) runs on its own)`
-      : 'run `cellblock cleanup`, then find which step creates this and is not undone';
+      : 'every run ended without an error, so no undo step failed: something is created and never undone — `cellblock cleanup` removes it, and the leftover above names its kind';
   return {
     ok,
     expected: 'no leftovers after every run, and no undo step that throws',
