@@ -62,6 +62,7 @@ import {
 } from '../../src/native/constants.js';
 import {
   _LINUX_CAPABILITY_VERSION_3,
+  PR_SET_DUMPABLE,
   PR_CAP_AMBIENT,
   PR_CAP_AMBIENT_CLEAR_ALL,
   PR_CAPBSET_DROP,
@@ -227,12 +228,21 @@ function maskPaths(sys: Sys): void {
 
 // ── 2. capabilities ───────────────────────────────────────────────────────
 
+/** The capability numbers as the two 32-bit words of a set (data[0]: 0–31, data[1]: 32–63). */
+function words(keep: Set<CapabilityName>): [number, number] {
+  const w: [number, number] = [0, 0];
+  for (const c of keep) w[CAPABILITIES[c] >> 5] = (w[CAPABILITIES[c] >> 5]! | (1 << (CAPABILITIES[c] & 31))) >>> 0;
+  return w;
+}
+
 function dropCapabilities(keep: Set<CapabilityName>, sys: Sys): void {
   const bits = new Set<number>([...keep].map((c) => CAPABILITIES[c]));
+
   // [bounding] The bounding set is the ceiling for root after execve: its
-  // permitted and effective sets become (inheritable | bounding). Drop every
-  // capability this kernel knows (PR_CAPBSET_READ fails past the last one) that
-  // is not kept. Before capset: dropping needs CAP_SETPCAP in effective.
+  // permitted and effective sets become (inheritable | bounding), whatever
+  // capset said before. Drop every capability this kernel knows
+  // (PR_CAPBSET_READ fails past the last one) that is not kept. Before capset:
+  // dropping needs CAP_SETPCAP in the effective set.
   for (let cap = 0; ; cap++) {
     try {
       sys.prctl(PR_CAPBSET_READ, cap);
@@ -242,21 +252,17 @@ function dropCapabilities(keep: Set<CapabilityName>, sys: Sys): void {
     if (!bits.has(cap)) sys.prctl(PR_CAPBSET_DROP, cap);
   }
 
-  // [capset] Effective and permitted: the kept set, minus what this thread
-  // does not hold (a sandbox without CAP_SYS_RESOURCE cannot grant it: capset
-  // may only shrink). Inheritable stays empty — runc's fix for CVE-2022-24769.
-  // Version 3: two 32-bit words per set, capabilities 0–31 and 32–63.
+  // [capset] Effective and permitted of this thread — what a process that
+  // keeps running (the init with --init) holds — the kept set, minus what the
+  // thread does not have (capset may only shrink: a sandbox without
+  // CAP_SYS_RESOURCE cannot grant it). Inheritable stays empty, runc's fix for
+  // CVE-2022-24769. The ambient set, which survives execve of any file, is cleared.
+  const [want0, want1] = words(keep);
   const [lo, hi] = sys.capget({ version: _LINUX_CAPABILITY_VERSION_3, pid: 0 });
-  const word = (w: number) =>
-    [...bits].filter((b) => b >= w * 32 && b < w * 32 + 32).reduce((m: number, b) => m | (1 << (b - w * 32)), 0) >>> 0;
-  const eff0 = word(0) & lo.permitted;
-  const eff1 = word(1) & hi.permitted;
   sys.capset({ version: _LINUX_CAPABILITY_VERSION_3, pid: 0 }, [
-    { effective: eff0, permitted: eff0, inheritable: 0 },
-    { effective: eff1, permitted: eff1, inheritable: 0 },
+    { effective: (want0 & lo.permitted) >>> 0, permitted: (want0 & lo.permitted) >>> 0, inheritable: 0 },
+    { effective: (want1 & hi.permitted) >>> 0, permitted: (want1 & hi.permitted) >>> 0, inheritable: 0 },
   ]);
-
-  // [ambient] Ambient capabilities survive execve of any file: none may.
   sys.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
 }
 
@@ -266,6 +272,16 @@ function setNoNewPrivs(sys: Sys): void {
   // [no-new-privs] From now on execve cannot raise privileges: setuid/setgid
   // bits and file capabilities are ignored. Irreversible, inherited by children.
   sys.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+}
+
+function setNotDumpable(sys: Sys): void {
+  // [dumpable] CVE-2019-5736: runc's own binary, reached through /proc/<pid>/exe
+  // of a runc process inside the container, was overwritten from the container.
+  // Our init is such a process while it stays PID 1 (--init): /proc/1/exe is
+  // the host's node. A non-dumpable process's /proc files belong to root and
+  // need CAP_SYS_PTRACE to follow — which the container does not have. execve
+  // resets it for the command itself, so it costs nothing otherwise.
+  sys.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 }
 
 // ── 4. seccomp ───────────────────────────────────────────────────────────
@@ -322,7 +338,7 @@ export function defaultFilter(): SockFilter[] {
     ...archCheck(),
     ...nrs.flatMap((nr) => denyRule(nr, SECCOMP_RET_ERRNO | EPERM)),
     ...cloneRules(),
-    // [allow] Everything not denied runs — execve included, the very next call.
+    // Everything not denied runs — execve included, the very next call.
     BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
   ];
 }
@@ -381,6 +397,7 @@ export default defineLesson<SecurityConfig>({
           ? profileFilter(config.seccompProfile)
           : defaultFilter();
     maskPaths(sys);
+    setNotDumpable(sys);
     // Without no_new_privs, installing a filter needs CAP_SYS_ADMIN: then it
     // must come before the capabilities are dropped (runc does the same), and
     // the filter must allow capset and prctl.

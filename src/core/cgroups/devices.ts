@@ -163,7 +163,8 @@ export function applyDeviceRules(id: string, rules: DeviceRule[], fs: CgroupFs =
 /** v1: move `pid` into its devices cgroup (v2: the cgroup manager's addProcess already did). */
 export function joinDevices(id: string, pid: number, fs: CgroupFs = realCgroupFs): void {
   const { version, dir } = devicesCgroup(id);
-  if (version === 'v1') fs.write(join(dir, 'cgroup.procs'), String(pid));
+  // No devices cgroup: no rules were applied (--privileged), nothing to join.
+  if (version === 'v1' && fs.exists(dir)) fs.write(join(dir, 'cgroup.procs'), String(pid));
 }
 
 /** v1: remove the devices cgroup (and the parent, once unused). v2: nothing — the program goes with the cgroup. */
