@@ -11,7 +11,7 @@ const SYSCALL_NUMBERS: Record<string, Record<string, number>> = {
     pivot_root: 155,
     seccomp: 317,
     bpf: 321,
-    // The calls a container's seccomp filter may name (lesson 09 and --security-opt seccomp=FILE):
+    // The calls a container's seccomp filter may name (the default filter and --security-opt seccomp=FILE):
     // Docker's default profile denies these unless a capability is added.
     acct: 163,
     add_key: 248,

@@ -9,7 +9,7 @@
  *   mount    below RUN_DIR, .cellblock/, a <tmpdir>/cellblock-* directory, or
  *            the rootfs of a container that is gone
  *   loop     a loop device whose backing file is a <tmpdir>/cellblock-loop-*
- *            image: a check made it (lesson 09's device breakout) and died
+ *            image: a check made it (the device breakout of a security check) and died
  *            before detaching it
  *   state    RUN_DIR/<id>.json
  *
@@ -223,7 +223,9 @@ const loops: Kind<LoopItem, HostScope, HostOps> = {
     for (const name of names) {
       let backing: string;
       try {
-        backing = readFileSync(`/sys/block/${name}/loop/backing_file`, 'utf8').trim().replace(/ \(deleted\)$/, '');
+        backing = readFileSync(`/sys/block/${name}/loop/backing_file`, 'utf8')
+          .trim()
+          .replace(/ \(deleted\)$/, '');
       } catch {
         continue; // not attached
       }
