@@ -257,3 +257,33 @@ try {
     row(label, `${calls.toFixed(1)} processes, ${ms.toFixed(1)} ms`);
   }
 }
+
+// ── Lesson 09: what the security steps cost at start-up ───────────────────────
+// --privileged skips every step of the lesson (device cgroup, masks,
+// capabilities, no_new_privs, seccomp), so the difference of the medians is
+// their cost; seccomp=unconfined isolates the filter's assembly and install.
+// Interleaved like the table above, in a function of its own.
+async function securityCost() {
+  const variants = [
+    ['default (every security step)', []],
+    ['--security-opt seccomp=unconfined', ['--security-opt', 'seccomp=unconfined']],
+    ['--privileged (none of them)', ['--privileged']],
+  ];
+  const t = new Map(variants.map(([label]) => [label, []]));
+  const n = Math.min(runs, 15);
+  for (let i = 0; i < n; i++) {
+    for (const [label, extra] of variants) {
+      t.get(label).push(
+        once({ name: label, argv: [process.execPath, bin, 'run', '--solutions', ...extra, '--', '/bin/true'] }),
+      );
+    }
+  }
+  const med = Object.fromEntries(variants.map(([label]) => [label, median(t.get(label))]));
+  console.log(`\nlesson 09 — security steps at start-up (${n} interleaved runs each, median)`);
+  for (const [label] of variants) console.log(`  ${label.padEnd(55)} ${med[label].toFixed(1).padStart(8)} ms`);
+  const all = med['default (every security step)'] - med['--privileged (none of them)'];
+  const filter = med['default (every security step)'] - med['--security-opt seccomp=unconfined'];
+  console.log(`  every step − --privileged          ${all.toFixed(1)} ms`);
+  console.log(`  of which the seccomp filter        ${filter.toFixed(1)} ms`);
+}
+await securityCost();

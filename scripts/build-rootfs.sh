@@ -51,18 +51,21 @@ write_if_changed "$target/etc/os-release" 'NAME="cellblock busybox"
 ID=busybox
 PRETTY_NAME="cellblock busybox rootfs"'
 
-# Lesson 03's chroot escape, a static binary built from our own source (no
-# libc needed in the rootfs). Rebuilt only when the source is newer.
-breakout_src=$here/scripts/rootfs/breakout.c
-breakout_bin=$target/usr/local/bin/breakout
-if [[ ! -x $breakout_bin || $breakout_src -nt $breakout_bin ]]; then
-  if ! command -v gcc >/dev/null || [[ ! -f /usr/lib/x86_64-linux-gnu/libc.a && ! -f /usr/lib/aarch64-linux-gnu/libc.a ]]; then
-    echo "build-rootfs: installing gcc and libc6-dev (Debian packages)" >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc libc6-dev >/dev/null
+# Static probes built from our own source (no libc needed in the rootfs), each
+# rebuilt only when its source is newer: lesson 03's chroot escape, lesson 09's
+# raw-syscall probe.
+for probe in breakout secprobe; do
+  probe_src=$here/scripts/rootfs/$probe.c
+  probe_bin=$target/usr/local/bin/$probe
+  if [[ ! -x $probe_bin || $probe_src -nt $probe_bin ]]; then
+    if ! command -v gcc >/dev/null || [[ ! -f /usr/lib/x86_64-linux-gnu/libc.a && ! -f /usr/lib/aarch64-linux-gnu/libc.a ]]; then
+      echo "build-rootfs: installing gcc and libc6-dev (Debian packages)" >&2
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc libc6-dev >/dev/null
+    fi
+    mkdir -p "$(dirname "$probe_bin")"
+    gcc -static -Os -s -Wall -Wextra -o "$probe_bin.tmp" "$probe_src"
+    mv "$probe_bin.tmp" "$probe_bin"
   fi
-  mkdir -p "$(dirname "$breakout_bin")"
-  gcc -static -Os -s -Wall -Wextra -o "$breakout_bin.tmp" "$breakout_src"
-  mv "$breakout_bin.tmp" "$breakout_bin"
-fi
+done
 
 echo "$target"

@@ -88,3 +88,80 @@ export const NAMESPACES = [
 ] as const;
 
 export type NamespaceFile = (typeof NAMESPACES)[number]['file'];
+
+// <linux/capability.h> — capability numbers (man 7 capabilities), CAP_ prefix dropped as Docker spells them
+export const CAPABILITIES = {
+  CHOWN: 0,
+  DAC_OVERRIDE: 1,
+  DAC_READ_SEARCH: 2,
+  FOWNER: 3,
+  FSETID: 4,
+  KILL: 5,
+  SETGID: 6,
+  SETUID: 7,
+  SETPCAP: 8,
+  LINUX_IMMUTABLE: 9,
+  NET_BIND_SERVICE: 10,
+  NET_BROADCAST: 11,
+  NET_ADMIN: 12,
+  NET_RAW: 13,
+  IPC_LOCK: 14,
+  IPC_OWNER: 15,
+  SYS_MODULE: 16,
+  SYS_RAWIO: 17,
+  SYS_CHROOT: 18,
+  SYS_PTRACE: 19,
+  SYS_PACCT: 20,
+  SYS_ADMIN: 21,
+  SYS_BOOT: 22,
+  SYS_NICE: 23,
+  SYS_RESOURCE: 24,
+  SYS_TIME: 25,
+  SYS_TTY_CONFIG: 26,
+  MKNOD: 27,
+  LEASE: 28,
+  AUDIT_WRITE: 29,
+  AUDIT_CONTROL: 30,
+  SETFCAP: 31,
+  MAC_OVERRIDE: 32,
+  MAC_ADMIN: 33,
+  SYSLOG: 34,
+  WAKE_ALARM: 35,
+  BLOCK_SUSPEND: 36,
+  AUDIT_READ: 37,
+  PERFMON: 38,
+  BPF: 39,
+  CHECKPOINT_RESTORE: 40,
+} as const;
+export type CapabilityName = keyof typeof CAPABILITIES;
+
+// <linux/seccomp.h> and <linux/filter.h> — seccomp(2) and classic BPF (the kernel's seccomp_filter.rst)
+export const SECCOMP_SET_MODE_FILTER = 1;
+export const SECCOMP_FILTER_FLAG_TSYNC = 1; // install on every thread of the process (fails if one has another filter)
+export const SECCOMP_RET_KILL_PROCESS = 0x80000000;
+export const SECCOMP_RET_KILL_THREAD = 0x00000000;
+export const SECCOMP_RET_TRAP = 0x00030000;
+export const SECCOMP_RET_ERRNO = 0x00050000; // | errno in the low 16 bits: the call fails with it, unexecuted
+export const SECCOMP_RET_LOG = 0x7ffc0000;
+export const SECCOMP_RET_ALLOW = 0x7fff0000;
+// struct seccomp_data, the packet a filter reads: offsets in bytes
+export const SECCOMP_DATA_NR = 0; // int nr
+export const SECCOMP_DATA_ARCH = 4; // __u32 arch (AUDIT_ARCH_*)
+export const SECCOMP_DATA_ARGS = 16; // __u64 args[6]: args[i] at 16 + 8*i; the low 32 bits first (little-endian)
+// <linux/audit.h>
+export const AUDIT_ARCH_X86_64 = 0xc000003e;
+export const AUDIT_ARCH_AARCH64 = 0xc00000b7;
+export const X32_SYSCALL_BIT = 0x40000000; // x86_64: the x32 ABI's numbers, same arch value — refuse them
+// classic BPF opcodes (<linux/bpf_common.h>)
+export const BPF_LD = 0x00;
+export const BPF_JMP = 0x05;
+export const BPF_RET = 0x06;
+export const BPF_W = 0x00;
+export const BPF_ABS = 0x20;
+export const BPF_JEQ = 0x10;
+export const BPF_JGE = 0x30;
+export const BPF_JSET = 0x40;
+export const BPF_K = 0x00;
+// errnos a filter returns
+export const EPERM = 1;
+export const ENOSYS = 38;

@@ -10,6 +10,8 @@
  * type error), and the unit tests hand lessons the other implementation, a
  * recording fake that never loads koffi (tests/unit/recording-sys.ts).
  */
+import * as bpf from './bpf.js';
+import * as capability from './capability.js';
 import * as constants from './constants.js';
 import * as fd from './fd.js';
 import * as fs from './fs.js';
@@ -17,6 +19,7 @@ import * as hostname from './hostname.js';
 import * as mount from './mount.js';
 import * as process from './process.js';
 import * as sched from './sched.js';
+import * as seccomp from './seccomp.js';
 import * as signal from './signal.js';
 import * as spawn from './spawn.js';
 import type { Sys } from './sys.js';
@@ -31,7 +34,12 @@ export const sys = {
   ...signal,
   ...fs,
   ...spawn,
+  ...capability,
+  ...seccomp,
+  ...bpf,
 } satisfies Sys;
 export type { Sys } from './sys.js';
 export { SyscallError } from './errors.js';
 export * from './constants.js';
+export * from './filter.js';
+export type { CapUserData, CapUserHeader } from './capability.js';

@@ -12,20 +12,7 @@ import { SyscallError } from './errors.js';
 
 export const libc = koffi.load('libc.so.6');
 
-/**
- * Syscall numbers for calls glibc may not wrap. They differ per architecture,
- * which is why a workshop VM on an arm64 Mac needs its own table.
- */
-const SYSCALL_NUMBERS: Record<string, Record<string, number>> = {
-  x64: { pivot_root: 155 },
-  arm64: { pivot_root: 41 },
-};
-
-export function syscallNumber(name: string, arch: string = process.arch): number {
-  const nr = SYSCALL_NUMBERS[arch]?.[name];
-  if (nr === undefined) throw new Error(`no syscall number for ${name} on ${arch}: add it to SYSCALL_NUMBERS`);
-  return nr;
-}
+export { syscallNumber } from './syscalls.js';
 
 /** syscall(2): the raw entry point, for calls without a glibc wrapper. */
 export const syscall = libc.func('long syscall(long number, ...)');

@@ -27,6 +27,9 @@
  * The runtime's own plumbing (execve, waitpid, fcntl, posix_spawn, …) is not
  * here: lessons do not call it, and the core imports it from index.ts directly.
  */
+import type { CapUserData, CapUserHeader } from './capability.js';
+import type { SockFprog } from './filter.js';
+
 export interface Sys {
   // ── namespaces (man 7 namespaces) ──────────────────────────────────────────
 
@@ -124,4 +127,35 @@ export interface Sys {
 
   /** makedev(3): glibc's dev_t for (major, minor), as mknod takes it. Arithmetic, not a kernel call. */
   makedev: (major: number, minor: number) => bigint;
+
+  // ── privileges (man 7 capabilities, man 2 prctl, man 2 seccomp) ─────────────
+  // Each of these changes the calling *thread* only (seccomp unless
+  // SECCOMP_FILTER_FLAG_TSYNC): in a multithreaded Node process the other
+  // threads keep their privileges — which is enough right before execve, the
+  // call that replaces every thread of the process by the one that made it.
+
+  /**
+   * prctl(2) with integer arguments; returns the call's result (PR_CAPBSET_READ:
+   * 1 or 0). PR_CAPBSET_DROP: EPERM without CAP_SETPCAP, EINVAL for a capability
+   * this kernel does not know (past /proc/sys/kernel/cap_last_cap).
+   */
+  prctl: (option: number, arg2?: number, arg3?: number, arg4?: number, arg5?: number) => number;
+
+  /** capget(2): the thread's effective, permitted and inheritable sets, two 32-bit words each (version 3). */
+  capget: (hdrp: CapUserHeader) => [CapUserData, CapUserData];
+
+  /**
+   * capset(2): set the thread's effective, permitted and inheritable sets
+   * (hdrp.version _LINUX_CAPABILITY_VERSION_3, hdrp.pid 0). data[0] holds
+   * capabilities 0–31, data[1] 32–63. EPERM: adding to permitted, or effective
+   * not within permitted.
+   */
+  capset: (hdrp: CapUserHeader, datap: [CapUserData, CapUserData]) => void;
+
+  /**
+   * seccomp(2): SECCOMP_SET_MODE_FILTER installs `args` (a classic-BPF program,
+   * native/filter.ts). EACCES without no_new_privs or CAP_SYS_ADMIN; EINVAL for
+   * a program the kernel's checker refuses (a jump past the end, no return).
+   */
+  seccomp: (operation: number, flags: number, args: SockFprog) => number;
 }

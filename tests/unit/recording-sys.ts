@@ -36,8 +36,8 @@ export type Failures = Partial<Record<SysCall, Errno>> | ((call: Call, index: nu
  *
  * Plausible answers: getpid 1 (the first process of a new PID namespace),
  * getppid 0 (its parent is outside), gethostname the name last set by
- * sethostname ('recorded' before any), undefined for the calls that return
- * nothing. makedev is arithmetic, not a kernel call: the real one, unrecorded.
+ * sethostname ('recorded' before any), capget a root thread's full sets, prctl
+ * and seccomp 0, undefined for the calls that return nothing. makedev is arithmetic, not a kernel call: the real one, unrecorded.
  */
 export function recordingSys(failures: Failures = {}, answers: Partial<Sys> = {}): { sys: Sys; calls: Call[] } {
   const calls: Call[] = [];
@@ -78,6 +78,16 @@ export function recordingSys(failures: Failures = {}, answers: Partial<Sys> = {}
     chdir: (path) => call('chdir', [path], path, nothing),
     mknod: (pathname, mode, dev) => call('mknod', [pathname, mode, dev], pathname, nothing),
     makedev,
+    prctl: (option, arg2 = 0, arg3 = 0, arg4 = 0, arg5 = 0) =>
+      call('prctl', [option, arg2, arg3, arg4, arg5], undefined, () => 0),
+    // A root thread: every capability 0–40 in every set but the ambient one.
+    capget: (hdrp) =>
+      call('capget', [hdrp], undefined, () => [
+        { effective: 0xffffffff, permitted: 0xffffffff, inheritable: 0 },
+        { effective: 0x1ff, permitted: 0x1ff, inheritable: 0 },
+      ]),
+    capset: (hdrp, datap) => call('capset', [hdrp, datap], undefined, nothing),
+    seccomp: (operation, flags, args) => call('seccomp', [operation, flags, args], undefined, () => 0),
   };
   return { sys, calls };
 }

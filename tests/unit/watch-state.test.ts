@@ -23,7 +23,8 @@ function press(s: WatchState, ...keys: string[]): { state: WatchState; effects: 
 }
 
 describe('watch: the state machine', function () {
-  const lessons = manifest();
+  // Lessons 00–06 only, not the whole manifest: later lessons are added (07–12) while these keys stay the same.
+  const lessons = manifest().filter((l) => Number(l.id.slice(0, 2)) <= 6);
 
   describe('where it starts', function () {
     it('at the first lesson not done', function () {

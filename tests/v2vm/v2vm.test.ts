@@ -3,7 +3,8 @@
  * scripts/v2vm/run.sh boots Debian's kernel in a throwaway QEMU micro-VM with
  * cgroup2 at /sys/fs/cgroup and runs, as root, the same tests the host runs on
  * v1 — lesson 05's checks (reference passes, starter only the provided), the cgroup
- * manager on the real kernel, and the CLI's stats/pause/unpause/OOM — then
+ * manager on the real kernel, the CLI's stats/pause/unpause/OOM, and the
+ * security lesson's v2 device program (security.vm.ts) — then
  * reports each result here, next to the host's.
  *
  * Not needed where the machine is itself cgroup v2 (the learners' VMs, arm64
@@ -27,6 +28,7 @@ const GUEST_FILES = {
   lesson: 'dist/tests/v2vm/guest.vm.js',
   manager: 'dist/tests/cgroups/manager.test.js',
   cli: 'dist/tests/cli/cgroups.test.js',
+  security: 'dist/tests/v2vm/security.vm.js',
 };
 /** Under emulation the guest runs 10–25× slower: the checks' waits stretch by this much. */
 const SLOW = 6;
@@ -185,5 +187,9 @@ describe('cgroup v2, in a QEMU micro-VM (scripts/v2vm/run.sh, Debian kernel, sof
 
   it('stats, pause, unpause and the OOM report on v2: every test passes (tests/cli/cgroups.test.ts)', function () {
     allOf(GUEST_FILES.cli);
+  });
+
+  it('the security lesson on v2: the device allow list is an eBPF program on the cgroup (tests/v2vm/security.vm.ts)', function () {
+    allOf(GUEST_FILES.security);
   });
 });

@@ -44,6 +44,7 @@ function recorder(): { ops: CleanupOps; log: string[] } {
       alive: () => false,
       umount: (p) => void log.push(`umount ${p}`),
       rmrf: (p) => void log.push(`rm -rf ${p}`),
+      detachLoop: (d) => void log.push(`losetup -d ${d}`),
       deleteNetns: (n) => void log.push(`netns delete ${n}`),
       removeLease: (l) => void log.push(`lease remove ${l.address} ${l.id}`),
       deleteNatRule: (r) => void log.push(`nat delete ${r.chain} ${r.args.join(' ')}`),

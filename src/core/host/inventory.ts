@@ -8,13 +8,17 @@
  *            a named network namespace of no running container; their descendants
  *   mount    below RUN_DIR, .cellblock/, a <tmpdir>/cellblock-* directory, or
  *            the rootfs of a container that is gone
+ *   loop     a loop device whose backing file is a <tmpdir>/cellblock-loop-*
+ *            image: a check made it (the device breakout of a security check) and died
+ *            before detaching it
  *   state    RUN_DIR/<id>.json
  *
  * The state files are also how this area knows which containers run: their
  * runtime process is alive (and is Node).
  */
-import { existsSync, readlinkSync, rmSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { listCgroups, type CgroupScope } from '../cgroups/inventory.js';
 import {
@@ -74,7 +78,19 @@ export interface HostOps extends MountOps {
   /** true while the process exists (and is not a zombie). */
   alive(pid: number): boolean;
   rmrf(path: string): void;
+  /** losetup -d: detach a loop device (its backing file stays). */
+  detachLoop(device: string): void;
 }
+
+export interface LoopItem extends InventoryItem {
+  kind: 'loop';
+  /** /dev/loopN */
+  device: string;
+  backingFile: string;
+}
+
+/** The image files a check backs a loop device with: <tmpdir>/cellblock-loop-*. */
+export const LOOP_IMAGE_PREFIX = `${TMP_PREFIX}loop-`;
 
 const statesOf = (scope: HostScope): ContainerState[] => (scope.states ?? (() => listStates(scope.runDir)))();
 
@@ -188,6 +204,53 @@ const mounts = mountKind<HostScope>('host', (scope, { live }) => {
   };
 });
 
+/**
+ * Loop devices backed by one of our images, from /sys/block/loopN/loop/backing_file
+ * (" (deleted)" appended once the file is gone). Removed by detaching; the
+ * image file itself is removed with it.
+ */
+const loops: Kind<LoopItem, HostScope, HostOps> = {
+  kind: 'loop',
+  stage: STAGE.mounts + 5, // after the mounts (a mounted loop device stays busy), before the rest
+  list(scope) {
+    const out: LoopItem[] = [];
+    let names: string[];
+    try {
+      names = readdirSync('/sys/block').filter((n) => /^loop\d+$/.test(n));
+    } catch {
+      return out;
+    }
+    for (const name of names) {
+      let backing: string;
+      try {
+        backing = readFileSync(`/sys/block/${name}/loop/backing_file`, 'utf8')
+          .trim()
+          .replace(/ \(deleted\)$/, '');
+      } catch {
+        continue; // not attached
+      }
+      if (dirname(backing) !== scope.tmpDir || !basename(backing).startsWith(LOOP_IMAGE_PREFIX)) continue;
+      out.push({
+        area: 'host',
+        kind: 'loop',
+        name: `/dev/${name} (${backing})`,
+        device: `/dev/${name}`,
+        backingFile: backing,
+        why: `backed by a ${LOOP_IMAGE_PREFIX}* image`,
+      });
+    }
+    return out;
+  },
+  remove(item, ops) {
+    ops.detachLoop(item.device);
+    try {
+      ops.rmrf(item.backingFile);
+    } catch {
+      // already gone: the device was what mattered
+    }
+  },
+};
+
 const stateFiles: Kind<StateItem, HostScope, HostOps> = {
   kind: 'state',
   stage: STAGE.stateFiles,
@@ -237,12 +300,19 @@ export async function systemHostOps(): Promise<HostOps> {
       if (!existsSync(path)) throw new AlreadyGone('no such file or directory');
       rmSync(path, { recursive: true, force: true });
     },
+    detachLoop(device) {
+      const r = spawnSync('losetup', ['-d', device], { encoding: 'utf8' });
+      if (r.status !== 0) {
+        if (/No such device|not a block device|ENXIO/i.test(r.stderr)) throw new AlreadyGone(r.stderr.trim());
+        throw new Error(`losetup -d ${device}: ${r.stderr.trim() || `exit ${r.status}`}`);
+      }
+    },
   };
 }
 
 export const hostInventory: Inventory<HostScope & CgroupScope & NetScope, HostOps> = {
   area: 'host',
-  kinds: [processesKind, mounts, stateFiles],
+  kinds: [processesKind, mounts, loops, stateFiles],
   containers: (scope): KnownContainer[] =>
     statesOf(scope).map((s) => ({
       id: s.id,
