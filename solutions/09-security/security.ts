@@ -383,8 +383,8 @@ export default defineLesson<SecurityConfig>({
     if (!config.privileged) joinDevices(config.id, pid);
   },
 
-  async hostCleanup({ config }) {
-    await removeDevices(config.id);
+  async hostCleanup({ config, undo }) {
+    await undo({ 'remove the device rules': () => removeDevices(config.id) });
   },
 
   init(config, sys) {
