@@ -65,4 +65,13 @@ if [[ ! -x $breakout_bin || $breakout_src -nt $breakout_bin ]]; then
   mv "$breakout_bin.tmp" "$breakout_bin"
 fi
 
+# Lesson 07's IPC probe (busybox has no ipcmk, nor anything for POSIX message
+# queues), built the same way.
+ipcprobe_src=$here/scripts/rootfs/ipcprobe.c
+ipcprobe_bin=$target/usr/local/bin/ipcprobe
+if [[ ! -x $ipcprobe_bin || $ipcprobe_src -nt $ipcprobe_bin ]]; then
+  gcc -static -Os -s -Wall -Wextra -o "$ipcprobe_bin.tmp" "$ipcprobe_src"
+  mv "$ipcprobe_bin.tmp" "$ipcprobe_bin"
+fi
+
 echo "$target"

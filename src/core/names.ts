@@ -79,3 +79,15 @@ export const NAT_CHAIN = 'CELLBLOCK';
 export function natComment(id: string): string {
   return `cellblock:${id}`;
 }
+
+/**
+ * IPC objects the workshop's checks make (lesson 07): System V keys in
+ * 0x0cb10000–0x0cb1ffff, POSIX message queues named cellblock-*. One left in
+ * the host's IPC namespace is a leak the IPC inventory finds.
+ */
+export const IPC_KEY_BASE = 0x0cb10000;
+export const IPC_MQ_PREFIX = 'cellblock-';
+
+export function isWorkshopIpcKey(key: number): boolean {
+  return key >>> 16 === IPC_KEY_BASE >>> 16;
+}

@@ -43,6 +43,7 @@ function recorder(): { ops: CleanupOps; log: string[] } {
       umount: (p) => void log.push(`umount ${p}`),
       rmrf: (p) => void log.push(`rm -rf ${p}`),
       deleteNetns: (n) => void log.push(`netns delete ${n}`),
+      ipcRemove: (kind, key) => void log.push(`ipcrm ${kind} ${key}`),
       removeLease: (l) => void log.push(`lease remove ${l.address} ${l.id}`),
       deleteNatRule: (r) => void log.push(`nat delete ${r.chain} ${r.args.join(' ')}`),
       deleteNatChain: () => void log.push('nat delete chain'),

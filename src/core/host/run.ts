@@ -2,7 +2,10 @@
  * Host side of a container run, in the order runc uses:
  *
  *   validate      every check, before any kernel object exists
- *   create        unshare + spawn the init (core/host/namespaces.ts)
+ *   create        unshare + spawn the init (core/host/namespaces.ts); with a
+ *                 user namespace, through the C helper (core/host/userns.ts),
+ *                 running the lessons' hostUserNamespace steps (uid_map,
+ *                 gid_map) while it waits between that namespace and the others
  *   host steps    on the child's pid while it waits (cgroups, veth, …)
  *   release       send the config over the sync socket (fd 3); the init runs
  *                 the container-side steps
@@ -27,6 +30,8 @@ import { ConfigError } from '../config.js';
 import type { LoadedLesson, ProcessSteps } from '../lesson.js';
 import { validateConfig } from '../validate.js';
 import { spawnInNewNamespaces, warmThreadPool } from './namespaces.js';
+import { helperArgs, NSEXEC, startInUserNamespace } from './userns.js';
+import { CLONE_NEWUSER } from '../../native/constants.js';
 import { readNamespaces } from '../init/guard.js';
 import { removeState, writeState } from './state.js';
 import { openContainerConsole } from './console.js';
@@ -60,11 +65,13 @@ export class RunningContainer {
     private readonly cleanup: () => Promise<void>,
     /** What the lessons' host steps want the user told after the end (HostContext.notes). */
     readonly notes: string[] = [],
+    /** The init's host pid, when `child` is not the init itself (the user-namespace helper). */
+    private readonly initPid?: number,
   ) {}
 
   /** Host pid of the container's first process (PID 1 inside, when it has a PID namespace). */
   get pid(): number {
-    return this.child.pid!;
+    return this.initPid ?? this.child.pid!;
   }
 
   get stdin(): Writable | null {
@@ -119,21 +126,53 @@ export async function startContainer(config: ContainerConfig, opts: StartOptions
   const steps = processSteps(lessons);
   await warmThreadPool();
 
+  const ctx = { config, pid: 0, notes: [] as string[] };
+  const done: LoadedLesson[] = [];
+  let child: ChildProcess;
+  let whenExited: Promise<number> | undefined;
+  let initPid: number | undefined;
   // fd 3 in the init is the sync socket. The init gets an empty environment:
   // NODE_OPTIONS and friends from the host must not change how it behaves.
-  const child = spawnInNewNamespaces(flags, () =>
-    steps.spawnChild(process.execPath, [INIT_SCRIPT], {
-      stdio: [...opts.stdio, 'pipe'],
-      env: {},
-    }),
-  );
-  // Ask for the exit now, in this tick, so the exit event cannot be missed.
-  const exited = steps.waitForExit(child);
+  if (flags & CLONE_NEWUSER) {
+    // Node cannot unshare a user namespace (it has threads): the helper does,
+    // and the lessons' hostUserNamespace steps run while it waits.
+    try {
+      ({ child, initPid } = await startInUserNamespace(
+        () => {
+          child = steps.spawnChild(NSEXEC, helperArgs(flags, process.execPath, [INIT_SCRIPT]), {
+            stdio: [...opts.stdio, 'pipe', 'pipe'],
+            env: {},
+          });
+          whenExited = steps.waitForExit(child);
+          return child;
+        },
+        async (helperPid) => {
+          for (const l of lessons.filter((x) => x.lesson.hostUserNamespace)) {
+            done.push(l);
+            await l.lesson.hostUserNamespace!({ ...ctx, pid: helperPid });
+          }
+        },
+      ));
+    } catch (err) {
+      // The helper is dead (startInUserNamespace killed it): undo the window's steps.
+      await whenExited?.catch(() => undefined);
+      for (const l of done.reverse()) await Promise.resolve(l.lesson.hostCleanup?.(ctx)).catch(() => undefined);
+      throw err;
+    }
+  } else {
+    child = spawnInNewNamespaces(flags, () =>
+      steps.spawnChild(process.execPath, [INIT_SCRIPT], {
+        stdio: [...opts.stdio, 'pipe'],
+        env: {},
+      }),
+    );
+    // Ask for the exit now, in this tick, so the exit event cannot be missed.
+    whenExited = steps.waitForExit(child);
+  }
+  const exited = whenExited!;
   const sync = child.stdio[3] as Socket;
   const messages = new MessageReader(sync);
-
-  const ctx = { config, pid: child.pid!, notes: [] as string[] };
-  const done: LoadedLesson[] = [];
+  ctx.pid = initPid ?? child.pid!;
   const cleanup = async (): Promise<void> => {
     const errors: unknown[] = [];
     removeState(config.id);
@@ -162,13 +201,13 @@ export async function startContainer(config: ContainerConfig, opts: StartOptions
   try {
     writeState({
       id: config.id,
-      pid: child.pid,
+      pid: ctx.pid,
       runtimePid: process.pid,
       rootfs: config.rootfs,
       startedAt: new Date().toISOString(),
     });
     for (const l of lessons) {
-      done.push(l);
+      if (!done.includes(l)) done.push(l);
       await l.lesson.hostAfterSpawn?.(ctx);
     }
     const beforeExec = lessons.filter((l) => l.lesson.hostBeforeExec);
@@ -185,7 +224,7 @@ export async function startContainer(config: ContainerConfig, opts: StartOptions
     if (result && 'ready' in result) {
       let go = 'go';
       if (result.console && opts.onConsole) {
-        const { master, slave } = openContainerConsole(child.pid);
+        const { master, slave } = openContainerConsole(ctx.pid);
         opts.onConsole(master);
         go = `go ${slave}`;
       }
@@ -198,7 +237,7 @@ export async function startContainer(config: ContainerConfig, opts: StartOptions
   } catch (err) {
     return abort(err);
   }
-  return new RunningContainer(config, child, exited, cleanup, ctx.notes);
+  return new RunningContainer(config, child, exited, cleanup, ctx.notes, initPid);
 }
 
 /** start + wait: the exit status, like `sh -c` or `runc run` report it. */
