@@ -81,7 +81,7 @@ export function natComment(id: string): string {
 }
 
 /**
- * IPC objects the workshop's checks make (lesson 07): System V keys in
+ * IPC objects the workshop's checks make (the IPC lesson): System V keys in
  * 0x0cb10000–0x0cb1ffff, POSIX message queues named cellblock-*. One left in
  * the host's IPC namespace is a leak the IPC inventory finds.
  */

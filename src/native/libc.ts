@@ -17,8 +17,10 @@ export const libc = koffi.load('libc.so.6');
  * which is why a workshop VM on an arm64 Mac needs its own table.
  */
 const SYSCALL_NUMBERS: Record<string, Record<string, number>> = {
-  x64: { pivot_root: 155 },
-  arm64: { pivot_root: 41 },
+  // open_tree, move_mount, mount_setattr are newer than the per-arch split:
+  // arm64 (asm-generic) and x86_64 share their numbers.
+  x64: { pivot_root: 155, open_tree: 428, move_mount: 429, mount_setattr: 442 },
+  arm64: { pivot_root: 41, open_tree: 428, move_mount: 429, mount_setattr: 442 },
 };
 
 export function syscallNumber(name: string, arch: string = process.arch): number {

@@ -14,7 +14,7 @@
  * runtime process is alive (and is Node).
  */
 import { existsSync, readlinkSync, rmSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { listCgroups, type CgroupScope } from '../cgroups/inventory.js';
 import {
@@ -182,6 +182,10 @@ const mounts = mountKind<HostScope>('host', (scope, { live }) => {
               ? `below the rootfs ${dead.rootfs} of a container that is gone`
               : undefined;
     if (why === undefined) return undefined;
+    // A container's idmapped layers (.cellblock/idmap/<id>/<n>, user namespaces) are named by its id.
+    const idmapRoot = join(scope.stateDir, 'idmap');
+    const idmapped = isBelow(path, idmapRoot) ? relative(idmapRoot, path).split(sep)[0] : undefined;
+    if (idmapped) return { why: `an idmapped layer of container ${idmapped}`, containerId: idmapped };
     // Inside a running container's rootfs: its (kept); else a dead one's, if any.
     const owner = states.find((s) => live.has(s.id) && (path === s.rootfs || isBelow(path, s.rootfs))) ?? dead;
     return { why, ...(owner ? { containerId: owner.id } : {}) };

@@ -1,5 +1,5 @@
 /**
- * The IPC area (lesson 07): System V shared memory segments and POSIX message
+ * The IPC area: System V shared memory segments and POSIX message
  * queues the workshop made in the *host's* IPC namespace. A container with an
  * IPC namespace of its own cannot leave any there — its objects die with the
  * namespace — but one without (an unfinished lesson 07, a check's own host
