@@ -44,10 +44,12 @@ import { overlayDirs } from '../../src/core/images/overlay.js';
 import {
   rootless,
   usernsRange,
+  rootlessNetwork,
   usernsValidations,
   writeRootlessMaps,
   type UserConfig,
 } from '../../src/core/userns/config.js';
+import { slirp4netns, startSlirp, stopSlirp } from '../../src/core/userns/network.js';
 
 /**
  * Where this container's idmapped layers are attached on the host: in the
@@ -125,7 +127,19 @@ export default defineLesson<UserConfig>({
     }
   },
 
-  hostAfterSpawn({ config }) {
+  async hostAfterSpawn({ config, pid, notes }) {
+    if (rootless()) {
+      // No veth without root (the network lesson said so): a user-mode network instead, when installed.
+      if (!rootlessNetwork(config)) return;
+      const tool = slirp4netns();
+      if (!tool) {
+        notes.push('rootless: no network but lo — install slirp4netns (Debian package) for one');
+        return;
+      }
+      await startSlirp(config.id, pid, tool);
+      notes.push('rootless: network through slirp4netns (eth0 10.0.2.100, NAT, no route to the host)');
+      return;
+    }
     if (!config.idmapped) return;
     // [user-owner] The overlay lesson made its directories (it runs first):
     // stack the idmapped layers instead of the originals, and give upper/ and
@@ -144,7 +158,8 @@ export default defineLesson<UserConfig>({
   // lazily (the container's last process may be exiting), then remove the
   // empty mount points one by one — never recursively: a mount still
   // attached makes rmdir fail (EBUSY) instead of emptying the image.
-  hostCleanup({ config }) {
+  async hostCleanup({ config }) {
+    await stopSlirp(config.id);
     const dir = idmapDir(config.id);
     let entries: string[];
     try {

@@ -108,6 +108,15 @@ export interface Lesson<C extends ContainerConfig = ContainerConfig> {
    */
   hostUserNamespace?(ctx: HostContext<C>): void | Promise<void>;
   /**
+   * Rootless runs (cellblock started by an ordinary user): undefined when this
+   * lesson's host steps work without root; otherwise one sentence saying what
+   * the container goes without ("no cgroup: …"). The runtime then skips the
+   * lesson's host steps (hostAfterSpawn, hostBeforeExec, hostCleanup) and tells
+   * the user that sentence. A flag that cannot be honoured without root (a
+   * limit) is not skipped: the lesson's validate rejects it.
+   */
+  withoutRoot?(config: C): string | undefined;
+  /**
    * On the child's pid once the container-side steps are done, right before
    * the exec — the last moment before the user's code runs. The init is a Node
    * process until then: anything it allocated or spent before this step is not

@@ -128,6 +128,13 @@ export async function startContainer(config: ContainerConfig, opts: StartOptions
 
   const ctx = { config, pid: 0, notes: [] as string[] };
   const done: LoadedLesson[] = [];
+  // Rootless: lessons whose host steps need root say what the container goes
+  // without, and their host steps are skipped (Lesson.withoutRoot).
+  const hostLessons = lessons.filter((l) => {
+    const without = process.getuid?.() === 0 ? undefined : l.lesson.withoutRoot?.(config);
+    if (without !== undefined) ctx.notes.push(without);
+    return without === undefined;
+  });
   let child: ChildProcess;
   let whenExited: Promise<number> | undefined;
   let initPid: number | undefined;
@@ -147,7 +154,7 @@ export async function startContainer(config: ContainerConfig, opts: StartOptions
           return child;
         },
         async (helperPid) => {
-          for (const l of lessons.filter((x) => x.lesson.hostUserNamespace)) {
+          for (const l of hostLessons.filter((x) => x.lesson.hostUserNamespace)) {
             done.push(l);
             await l.lesson.hostUserNamespace!({ ...ctx, pid: helperPid });
           }
@@ -206,11 +213,11 @@ export async function startContainer(config: ContainerConfig, opts: StartOptions
       rootfs: config.rootfs,
       startedAt: new Date().toISOString(),
     });
-    for (const l of lessons) {
+    for (const l of hostLessons) {
       if (!done.includes(l)) done.push(l);
       await l.lesson.hostAfterSpawn?.(ctx);
     }
-    const beforeExec = lessons.filter((l) => l.lesson.hostBeforeExec);
+    const beforeExec = hostLessons.filter((l) => l.lesson.hostBeforeExec);
     const message: InitMessage = {
       config,
       lessons: lessons.map((l) => ({ id: l.id, file: l.file })),

@@ -81,3 +81,8 @@ export function writeRootlessMaps(pid: number, config: UserConfig): void {
   const range = config['userns-range'] !== undefined ? parseRange(config['userns-range']) : undefined;
   writeRootlessMapsFor(pid, rootlessMaps(currentUser(), SUBID_FILES, range));
 }
+
+/** Does a rootless container want a network beyond lo (the default bridge mode)? */
+export function rootlessNetwork(config: UserConfig): boolean {
+  return (config['net'] ?? 'bridge') === 'bridge';
+}
