@@ -54,6 +54,9 @@ export interface HostScope {
 }
 
 /** This checkout's init script, as its processes show it in their command line. */
+/** The user-namespace helper's file name (native/nsexec.c, built by setup). */
+const NSEXEC_NAME = 'cellblock-nsexec';
+
 export const INIT_SCRIPT = fileURLToPath(new URL('../init/main.js', import.meta.url));
 
 export interface ProcessItem extends InventoryItem {
@@ -111,11 +114,33 @@ const processesKind: Kind<ProcessItem, HostScope & CgroupScope & NetScope, HostO
         add(s.pid, `container ${s.id}, whose runtime (pid ${s.runtimePid}) is gone`, s.id);
       }
     }
-    // 2. An init of this checkout with no runtime above it.
-    for (const p of procs.values()) {
-      if (p.cmdline[1] !== scope.initScript) continue;
+    // 2. An init of this checkout with no runtime above it — directly, or
+    //    through the user-namespace helper (core/host/userns.ts), which stays
+    //    the init's parent; and such a helper, or a rootless container's
+    //    slirp4netns, whose runtime is gone.
+    const isHelper = (p: ProcInfo | undefined): boolean =>
+      p !== undefined && basename(p.cmdline[0] ?? '') === NSEXEC_NAME;
+    const runtimeOf = (p: ProcInfo): ProcInfo | undefined => {
       const parent = procs.get(p.ppid);
-      if (parent?.pid === 1 || !isNode(parent)) add(p.pid, 'a container init whose runtime is gone');
+      return isHelper(parent) ? procs.get(parent!.ppid) : parent;
+    };
+    const orphaned = (p: ProcInfo): boolean => {
+      const runtime = runtimeOf(p);
+      return runtime?.pid === 1 || !isNode(runtime);
+    };
+    for (const p of procs.values()) {
+      if (p.cmdline[1] === scope.initScript && orphaned(p)) add(p.pid, 'a container init whose runtime is gone');
+      if (isHelper(p) && p.cmdline[3] === scope.initScript && orphaned(p)) {
+        add(p.pid, 'a user-namespace helper whose runtime is gone');
+      }
+      // Ours: the exact arguments core/userns/network.ts gives, and reparented (its runtime died).
+      if (
+        basename(p.cmdline[0] ?? '') === 'slirp4netns' &&
+        p.cmdline.slice(1, 4).join(' ') === '--configure --mtu=65520 --disable-host-loopback' &&
+        p.ppid === 1
+      ) {
+        add(p.pid, "a rootless container's slirp4netns whose runtime is gone");
+      }
     }
     // 3. Members of the workshop's cgroups that belong to no running container.
     for (const cg of listCgroups(scope)) {
