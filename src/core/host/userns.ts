@@ -3,7 +3,7 @@
  *
  * spawnInNewNamespaces (namespaces.ts) cannot do this one: the kernel refuses
  * unshare(CLONE_NEWUSER) with EINVAL to a process that has more than one
- * thread, and Node has a dozen (see docs: kernel-from-node). runc meets the
+ * thread, and Node has a dozen (measured on the workshop's kernels). runc meets the
  * same wall with Go and climbs it with nsexec.c, C code that runs before the
  * Go runtime starts its threads. cellblock's equivalent is
  * native/nsexec.c, built at setup: a single-threaded program, started from
