@@ -95,6 +95,7 @@ describe('the user-namespace helper (cellblock-nsexec)', function () {
       throw new Error('planted');
     }).catch((e: Error) => (err = e));
     expect(err?.message).to.equal('planted');
-    expect(await h.exit()).to.equal('SIGKILL');
+    // Killed — or, had it seen its pipe close first, ended by its own failed write: gone either way.
+    expect(await h.exit()).to.be.oneOf(['SIGKILL', 'SIGPIPE', 125]);
   });
 });

@@ -100,8 +100,8 @@ export async function startInUserNamespace(
         : `user-namespace helper: unexpected ${line === undefined ? 'end of its sync pipe' : JSON.stringify(line)}`,
     );
   } catch (err) {
+    child.kill('SIGKILL'); // first: closing the pipe would make it report the EOF instead
     sync.destroy();
-    child.kill('SIGKILL');
     throw err;
   }
 }
