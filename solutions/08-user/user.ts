@@ -42,6 +42,8 @@ import { defineLesson } from '../../src/core/lesson.js';
 import { STATE_DIR } from '../../src/core/paths.js';
 import { overlayDirs } from '../../src/core/images/overlay.js';
 import {
+  copyLayersForRootless,
+  removeAsContainerRoot,
   rootless,
   usernsRange,
   rootlessNetwork,
@@ -129,6 +131,8 @@ export default defineLesson<UserConfig>({
 
   async hostAfterSpawn({ config, pid, notes }) {
     if (rootless()) {
+      // The image's files, owned by host root, would be unmapped inside: stack the user's own copies.
+      if (config.overlay) config.overlay.lower = copyLayersForRootless(config.overlay.lower, config.overlay.dir);
       // No veth without root (the network lesson said so): a user-mode network instead, when installed.
       if (!rootlessNetwork(config)) return;
       const tool = slirp4netns();
@@ -160,6 +164,11 @@ export default defineLesson<UserConfig>({
   // attached makes rmdir fail (EBUSY) instead of emptying the image.
   async hostCleanup({ config }) {
     await stopSlirp(config.id);
+    // Rootless: what the container wrote may belong to ids of its map, which only its root may remove.
+    if (rootless() && config.overlay) {
+      const o = config.overlay;
+      await removeAsContainerRoot(config, [join(o.dir, 'rootless-layers'), ...(config.keep ? [] : [o.upper])]);
+    }
     const dir = idmapDir(config.id);
     let entries: string[];
     try {

@@ -130,6 +130,9 @@ export async function startContainer(config: ContainerConfig, opts: StartOptions
   const done: LoadedLesson[] = [];
   // Rootless: lessons whose host steps need root say what the container goes
   // without, and their host steps are skipped (Lesson.withoutRoot).
+  // Cleanup runs in reverse manifest order, over the lessons whose host steps
+  // began — a user-namespace step began before every hostAfterSpawn.
+  const undoOrder = (): LoadedLesson[] => lessons.filter((l) => done.includes(l)).reverse();
   const hostLessons = lessons.filter((l) => {
     const without = process.getuid?.() === 0 ? undefined : l.lesson.withoutRoot?.(config);
     if (without !== undefined) ctx.notes.push(without);
@@ -163,7 +166,7 @@ export async function startContainer(config: ContainerConfig, opts: StartOptions
     } catch (err) {
       // The helper is dead (startInUserNamespace killed it): undo the window's steps.
       await whenExited?.catch(() => undefined);
-      for (const l of done.reverse()) await Promise.resolve(l.lesson.hostCleanup?.(ctx)).catch(() => undefined);
+      for (const l of undoOrder()) await Promise.resolve(l.lesson.hostCleanup?.(ctx)).catch(() => undefined);
       throw err;
     }
   } else {
@@ -183,7 +186,7 @@ export async function startContainer(config: ContainerConfig, opts: StartOptions
   const cleanup = async (): Promise<void> => {
     const errors: unknown[] = [];
     removeState(config.id);
-    for (const l of done.reverse()) {
+    for (const l of undoOrder()) {
       try {
         await l.lesson.hostCleanup?.(ctx);
       } catch (err) {
