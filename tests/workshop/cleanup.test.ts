@@ -42,6 +42,7 @@ function recorder(): { ops: CleanupOps; log: string[] } {
       alive: () => false,
       umount: (p) => void log.push(`umount ${p}`),
       rmrf: (p) => void log.push(`rm -rf ${p}`),
+      rmdirTree: (p) => void log.push(`rmdir ${p}/* ${p}`),
       deleteNetns: (n) => void log.push(`netns delete ${n}`),
       ipcRemove: (kind, key) => void log.push(`ipcrm ${kind} ${key}`),
       removeLease: (l) => void log.push(`lease remove ${l.address} ${l.id}`),

@@ -13,7 +13,7 @@
  * The state files are also how this area knows which containers run: their
  * runtime process is alive (and is Node).
  */
-import { existsSync, readlinkSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readlinkSync, rmdirSync, rmSync } from 'node:fs';
 import { basename, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { listCgroups, type CgroupScope } from '../cgroups/inventory.js';
@@ -71,12 +71,19 @@ export interface StateItem extends InventoryItem {
   path: string;
 }
 
+export interface IdmapDirItem extends InventoryItem {
+  kind: 'idmap dir';
+  path: string;
+}
+
 export interface HostOps extends MountOps {
   /** SIGKILL, if `pid` still is the process that started at `startedMs`. */
   kill(pid: number, startedMs: number): void;
   /** true while the process exists (and is not a zombie). */
   alive(pid: number): boolean;
   rmrf(path: string): void;
+  /** rmdir a directory and the empty directories in it — never a file, never through a mount (EBUSY). */
+  rmdirTree(path: string): void;
 }
 
 const statesOf = (scope: HostScope): ContainerState[] => (scope.states ?? (() => listStates(scope.runDir)))();
@@ -217,6 +224,35 @@ const mounts = mountKind<HostScope>('host', (scope, { live }) => {
   };
 });
 
+/**
+ * The mount points of a container's idmapped layers (.cellblock/idmap/<id>/<n>,
+ * user namespaces), left as empty directories when its runtime died: removed
+ * after the mounts, one rmdir at a time — a layer still attached there makes
+ * rmdir fail (EBUSY) instead of emptying the image through it.
+ */
+const idmapDirs: Kind<IdmapDirItem, HostScope, HostOps> = {
+  kind: 'idmap dir',
+  stage: STAGE.dirs,
+  list: (scope) => {
+    const root = join(scope.stateDir, 'idmap');
+    let ids: string[] = [];
+    try {
+      ids = readdirSync(root);
+    } catch {
+      // none made yet
+    }
+    return ids.map((id): IdmapDirItem => ({
+      area: 'host',
+      kind: 'idmap dir',
+      name: join(root, id),
+      path: join(root, id),
+      why: `the idmapped layers' mount points of container ${id}`,
+      containerId: id,
+    }));
+  },
+  remove: (item, ops) => ops.rmdirTree(item.path),
+};
+
 const stateFiles: Kind<StateItem, HostScope, HostOps> = {
   kind: 'state',
   stage: STAGE.stateFiles,
@@ -266,12 +302,17 @@ export async function systemHostOps(): Promise<HostOps> {
       if (!existsSync(path)) throw new AlreadyGone('no such file or directory');
       rmSync(path, { recursive: true, force: true });
     },
+    rmdirTree(path) {
+      if (!existsSync(path)) throw new AlreadyGone('no such file or directory');
+      for (const entry of readdirSync(path)) rmdirSync(join(path, entry));
+      rmdirSync(path);
+    },
   };
 }
 
 export const hostInventory: Inventory<HostScope & CgroupScope & NetScope, HostOps> = {
   area: 'host',
-  kinds: [processesKind, mounts, stateFiles],
+  kinds: [processesKind, mounts, idmapDirs, stateFiles],
   containers: (scope): KnownContainer[] =>
     statesOf(scope).map((s) => ({
       id: s.id,
