@@ -97,6 +97,8 @@ if (has('runc')) {
   console.log('runc: not installed (apt-get install runc) — its row is left out');
 }
 
+cases.push(...usernsCases());
+
 const times = new Map(cases.map((c) => [c.name, []]));
 const once = (c) => {
   const argv = typeof c.argv === 'function' ? c.argv() : c.argv;
@@ -163,6 +165,7 @@ if (baseline) {
     console.log(`  ${n.padEnd(62)} ${fmt(before).padStart(10)} → ${fmt(m[n]).padStart(10)}`);
   }
 }
+usernsRatios(m, m[BRIDGE]);
 if (!existsSync(rootfs)) console.log(`(rootfs ${rootfs} missing: run bash scripts/setup.sh)`);
 
 // ── Lesson 06: what a container costs on disk, and what a build costs ─────────
@@ -287,3 +290,49 @@ async function securityCost() {
   console.log(`  of which the seccomp filter        ${filter.toFixed(1)} ms`);
 }
 await securityCost();
+
+// ── Lesson 08: user namespaces ─────────────────────────────────────────────────
+// --userns remap: the init through the C helper (.cellblock/bin/cellblock-nsexec),
+// maps written by the host, one idmapped mount per layer; rootless: the same
+// run started by uid 65534 (no cgroup, no veth; slirp4netns when installed).
+// Kept apart from the rows above so the bench's other rows can change freely.
+function usernsCases() {
+  const out = [];
+  if (!existsSync(join(ROOT, '.cellblock', 'bin', 'cellblock-nsexec'))) {
+    console.log('userns helper not built (bash scripts/setup.sh) — its rows are left out');
+    return out;
+  }
+  out.push({
+    name: 'cellblock run --solutions --userns remap /bin/true',
+    argv: [process.execPath, bin, 'run', '--solutions', '--userns', 'remap', '--', '/bin/true'],
+  });
+  if (process.getuid?.() === 0 && has('setpriv')) {
+    out.push({
+      name: 'rootless (uid 65534): cellblock run --solutions /bin/true',
+      argv: [
+        'setpriv',
+        '--reuid=65534',
+        '--regid=65534',
+        '--clear-groups',
+        process.execPath,
+        bin,
+        'run',
+        '--solutions',
+        '--',
+        '/bin/true',
+      ],
+    });
+  }
+  return out;
+}
+
+function usernsRatios(m, bridge) {
+  const remap = m['cellblock run --solutions --userns remap /bin/true'];
+  const rootless = m['rootless (uid 65534): cellblock run --solutions /bin/true'];
+  if (remap !== undefined)
+    console.log(`  --userns remap − bridge           ${(remap - bridge).toFixed(1)} ms (helper, maps, idmapped layer)`);
+  if (rootless !== undefined)
+    console.log(
+      `  rootless − bridge                  ${(rootless - bridge).toFixed(1)} ms (helper, maps, slirp4netns; no cgroup, no veth)`,
+    );
+}

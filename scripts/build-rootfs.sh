@@ -68,4 +68,13 @@ for probe in breakout secprobe; do
   fi
 done
 
+# Lesson 07's IPC probe (busybox has no ipcmk, nor anything for POSIX message
+# queues), built the same way.
+ipcprobe_src=$here/scripts/rootfs/ipcprobe.c
+ipcprobe_bin=$target/usr/local/bin/ipcprobe
+if [[ ! -x $ipcprobe_bin || $ipcprobe_src -nt $ipcprobe_bin ]]; then
+  gcc -static -Os -s -Wall -Wextra -o "$ipcprobe_bin.tmp" "$ipcprobe_src"
+  mv "$ipcprobe_bin.tmp" "$ipcprobe_bin"
+fi
+
 echo "$target"

@@ -23,8 +23,11 @@ fi
 # 1. Debian packages: the static busybox for the rootfs, iproute2 (ip),
 #    util-linux (unshare, the benchmark's floor; nsenter for lesson 04),
 #    iptables (lesson 04's published ports), a C compiler for the lesson
-#    03 breakout program and for node-pty when no prebuilt binary fits.
-packages=(busybox-static iproute2 util-linux iptables gcc libc6-dev make g++ python3)
+#    03 breakout program, lesson 07's IPC probe, lesson 08's user-namespace
+#    helper and for node-pty when no prebuilt binary fits; uidmap (newuidmap,
+#    newgidmap: a rootless run maps its /etc/subuid range) and slirp4netns (a
+#    rootless container's network: no veth without CAP_NET_ADMIN on the host).
+packages=(busybox-static iproute2 util-linux iptables gcc libc6-dev make g++ python3 uidmap slirp4netns)
 # The cgroup v2 micro-VM (tests/v2vm): on an x86_64 machine that is not cgroup
 # v2 itself, the suite proves the cgroup lesson on a real v2 kernel under QEMU
 # (scripts/v2vm/run.sh) — Debian's kernel, whose modules come in the same
@@ -57,6 +60,19 @@ fi
 # 3. The default rootfs (offline, from busybox-static).
 # CELLBLOCK_ROOTFS moves it (the VM keeps it off the synced folder: vagrant/provision.sh).
 bash scripts/build-rootfs.sh ${CELLBLOCK_ROOTFS:+"$CELLBLOCK_ROOTFS"} >/dev/null
+
+# The user-namespace helper (native/nsexec.c, lesson 08): a static C program,
+# because a multithreaded Node cannot create a user namespace. World-readable
+# and executable, like the rest of the checkout: a rootless run starts it as
+# its user, and a remapped init (host uid 100000+) must read node and the init.
+nsexec_src=native/nsexec.c
+nsexec_bin=.cellblock/bin/cellblock-nsexec
+if [[ ! -x $nsexec_bin || $nsexec_src -nt $nsexec_bin ]]; then
+  mkdir -p .cellblock/bin
+  gcc -static -O2 -s -Wall -Wextra -o "$nsexec_bin.tmp" "$nsexec_src"
+  chmod 0755 "$nsexec_bin.tmp"
+  mv "$nsexec_bin.tmp" "$nsexec_bin"
+fi
 
 # 4. TypeScript → dist/ (only if a source changed).
 node scripts/build.mjs

@@ -25,7 +25,7 @@ import {
   type PortMapping,
 } from '../../src/core/net/publish.js';
 import { batched, inOwnNetns, ip, ipIn, iptables, unlessGone } from '../../src/core/net/tools.js';
-import { netValidations, subnetOf, type NetFields } from '../../src/core/net/validate.js';
+import { netValidations, rootlessNetNote, subnetOf, type NetFields } from '../../src/core/net/validate.js';
 
 type NetConfig = ContainerConfig & NetFields & { hostname?: string; etcHosts?: string };
 
@@ -92,6 +92,8 @@ export default defineLesson<NetConfig>({
     subnet: { type: 'string', describe: 'the bridge subnet (default: $CELLBLOCK_SUBNET or 10.217.0.0/24)' },
   },
   validate: netValidations,
+  // Rootless (an ordinary user runs cellblock): no bridge or veth can be made; the runtime skips the host steps and says so.
+  withoutRoot: rootlessNetNote,
 
   // TODO [net-flag]: ask for a new network namespace — except with --net host (config.net === 'host'),
   // where the container shares the host's.

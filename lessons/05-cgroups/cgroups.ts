@@ -11,6 +11,7 @@
  */
 import {
   cgroupValidations,
+  rootlessCgroupNote,
   limitsFromConfig,
   openCgroup,
   swapOnly,
@@ -38,6 +39,8 @@ export default defineLesson<CgroupConfig>({
     'device-write-bps': { type: 'string', describe: 'DEVICE:RATE write limit, e.g. /dev/sda:1mb (repeatable)' },
   },
   validate: cgroupValidations,
+  // Rootless (an ordinary user runs cellblock): no cgroup can be made; the runtime skips the host steps and says so.
+  withoutRoot: () => rootlessCgroupNote(),
 
   // TODO: create the container's cgroup and write its limits, while the init waits.
   // HINT: cgroupOf(config) is the manager: create(), then set(limitsFromConfig(config)).

@@ -12,7 +12,7 @@
  *   3. mount /proc, /dev, /sys       under the new root, still reachable by path
  *   4. pivot_root, detach old root   the host's tree leaves the namespace
  */
-import { chmodSync, mkdirSync, symlinkSync } from 'node:fs';
+import { chmodSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   CLONE_NEWNS,
@@ -94,7 +94,8 @@ function mountProc(rootfs: string, sys: Sys): void {
 /**
  * 3b. A minimal /dev on a tmpfs of its own, as runc makes it: the host's /dev
  * holds every disk of the machine. Device nodes are created with mknod (we are
- * real root; in a user namespace one would bind-mount the host's instead).
+ * real root; in a user namespace, where mknod is refused, the host's nodes
+ * are bind-mounted instead).
  */
 function mountDev(rootfs: string, sys: Sys): void {
   const dev = join(rootfs, 'dev');
@@ -104,8 +105,17 @@ function mountDev(rootfs: string, sys: Sys): void {
   sys.mount('tmpfs', dev, 'tmpfs', MS_NOSUID | MS_STRICTATIME, 'mode=755,size=65536k');
   for (const d of DEVICES) {
     const path = join(dev, d.name);
-    sys.mknod(path, S_IFCHR | 0o666, sys.makedev(d.major, d.minor));
-    chmodSync(path, 0o666); // mknod's mode went through the umask
+    try {
+      sys.mknod(path, S_IFCHR | 0o666, sys.makedev(d.major, d.minor));
+      chmodSync(path, 0o666); // mknod's mode went through the umask
+    } catch (err) {
+      // In a user namespace (lesson 08) the kernel refuses mknod (EPERM):
+      // a device node made there would bypass the host's device policy. The
+      // host's own node, bind-mounted onto an empty file, is the same device.
+      if ((err as { code?: string }).code !== 'EPERM') throw err;
+      writeFileSync(path, '');
+      sys.mount(`/dev/${d.name}`, path, null, MS_BIND, null);
+    }
   }
 
   // [devpts] A devpts instance of the container's own: its ptys are numbered from 0 and

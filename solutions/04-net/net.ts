@@ -38,7 +38,7 @@ import {
   type PortMapping,
 } from '../../src/core/net/publish.js';
 import { batched, inOwnNetns, ip, ipIn, iptables, unlessGone } from '../../src/core/net/tools.js';
-import { netValidations, subnetOf, type NetFields } from '../../src/core/net/validate.js';
+import { netValidations, rootlessNetNote, subnetOf, type NetFields } from '../../src/core/net/validate.js';
 
 type NetConfig = ContainerConfig & NetFields & { hostname?: string; etcHosts?: string };
 
@@ -148,6 +148,8 @@ export default defineLesson<NetConfig>({
     subnet: { type: 'string', describe: 'the bridge subnet (default: $CELLBLOCK_SUBNET or 10.217.0.0/24)' },
   },
   validate: netValidations,
+  // Rootless (an ordinary user runs cellblock): no bridge or veth can be made; the runtime skips the host steps and says so.
+  withoutRoot: rootlessNetNote,
 
   // [net-flag] A new network namespace, except for --net host: the container then shares the host's.
   cloneFlags: (config) => ((config.net ?? 'bridge') === 'host' ? 0 : CLONE_NEWNET),

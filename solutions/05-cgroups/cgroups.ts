@@ -15,6 +15,7 @@
  */
 import {
   cgroupValidations,
+  rootlessCgroupNote,
   limitsFromConfig,
   openCgroup,
   swapOnly,
@@ -64,6 +65,8 @@ export default defineLesson<CgroupConfig>({
   },
   // Every value checked before anything exists: a bad limit creates nothing.
   validate: cgroupValidations,
+  // Rootless (an ordinary user runs cellblock): no cgroup can be made; the runtime skips the host steps and says so.
+  withoutRoot: () => rootlessCgroupNote(),
 
   // The cgroup and its limits exist before the container runs anything — also
   // when no limit was asked for: `cellblock stats` and `pause` need it.

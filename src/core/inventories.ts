@@ -9,6 +9,7 @@ import { realCgroupFs } from './cgroups/fs.js';
 import { cgroupInventory, type CgroupOps, type CgroupScope } from './cgroups/inventory.js';
 import { hostInventory, INIT_SCRIPT, systemHostOps, type HostOps, type HostScope } from './host/inventory.js';
 import { sparedPids } from './host/proc.js';
+import { ipcInventory, ipcOps, type IpcOps, type IpcScope } from './ipc/inventory.js';
 import { imageInventory, type ImageOps, type ImageScope } from './images/inventory.js';
 import { AlreadyGone, type Inventory, type InventoryItem, type Kind, type Liveness } from './inventory.js';
 import { CONTAINERS_DIR, RUN_DIR } from './names.js';
@@ -17,9 +18,9 @@ import { netInventory, netOps, type NetOps, type NetScope } from './net/inventor
 import { defaultRootfs, STATE_DIR } from './paths.js';
 
 /** Where every area looks. */
-export type InventoryScope = HostScope & ImageScope & NetScope & CgroupScope;
+export type InventoryScope = HostScope & ImageScope & NetScope & CgroupScope & IpcScope;
 /** Every operation that changes the machine: the seam tests replace with a recording one. */
-export type InventoryOps = HostOps & ImageOps & NetOps & CgroupOps;
+export type InventoryOps = HostOps & ImageOps & NetOps & CgroupOps & IpcOps;
 
 type AnyKind = Kind<InventoryItem, InventoryScope, InventoryOps>;
 
@@ -32,6 +33,7 @@ export const INVENTORIES: Inventory<InventoryScope, InventoryOps>[] = [
   imageInventory,
   netInventory,
   cgroupInventory,
+  ipcInventory,
 ];
 
 /** The real machine. Tests point the same fields at temp directories. */
@@ -121,7 +123,7 @@ export async function settle(removed: InventoryItem[], ops: InventoryOps): Promi
 
 /** The real operations. The syscall bindings load only when something is actually removed. */
 export async function systemOps(): Promise<InventoryOps> {
-  return { ...(await systemHostOps()), ...netOps, cgroupFs: realCgroupFs };
+  return { ...(await systemHostOps()), ...netOps, cgroupFs: realCgroupFs, ...ipcOps(defaultRootfs()) };
 }
 
 /**

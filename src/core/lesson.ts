@@ -7,6 +7,9 @@
  *   ────────────────────────                 ─────────────────────────────────
  *   validate(config)         for every lesson
  *   cloneFlags(config)       OR-ed together → unshare(flags) → spawn init
+ *                            (with CLONE_NEWUSER: through the C helper, and
+ *   hostUserNamespace(ctx)    on the helper's pid, between the user namespace
+ *                             and the others — uid_map, gid_map)
  *   hostAfterSpawn(ctx)      on the child's pid, before it is released
  *                                            prepareRootfs(config, sys)  in lesson order
  *                                            init(config, sys)  in lesson order
@@ -140,6 +143,24 @@ export interface Lesson<C extends ContainerConfig = ContainerConfig> {
    * to the container-side steps (the network lesson sends the container's /etc/hosts so).
    */
   hostAfterSpawn?(ctx: HostContext<C>): void | Promise<void>;
+  /**
+   * Only when the flags hold CLONE_NEWUSER: the runtime starts the init
+   * through a single-threaded helper (core/host/userns.ts), which creates the
+   * user namespace and waits. This step runs then, with `ctx.pid` the
+   * *helper's* pid (already in the new user namespace, nothing else created
+   * yet): the moment to write its uid_map and gid_map, and to make anything
+   * the container's mount namespace must inherit. hostCleanup undoes it.
+   */
+  hostUserNamespace?(ctx: HostContext<C>): void | Promise<void>;
+  /**
+   * Rootless runs (cellblock started by an ordinary user): undefined when this
+   * lesson's host steps work without root; otherwise one sentence saying what
+   * the container goes without ("no cgroup: …"). The runtime then skips the
+   * lesson's host steps (hostAfterSpawn, hostBeforeExec, hostCleanup) and tells
+   * the user that sentence. A flag that cannot be honoured without root (a
+   * limit) is not skipped: the lesson's validate rejects it.
+   */
+  withoutRoot?(config: C): string | undefined;
   /**
    * On the child's pid once the container-side steps are done, right before
    * the exec — the last moment before the user's code runs. The init is a Node

@@ -3,6 +3,7 @@
  * `cellblock cleanup` can find exactly what the workshop made and nothing else.
  */
 import { createHash } from 'node:crypto';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { STATE_DIR } from './paths.js';
 
@@ -22,14 +23,27 @@ export const VETH_PREFIX = 'cbv';
 export const NETNS_PREFIX = 'cellblock-';
 
 /** Runtime state of running containers, one JSON file per id (tmpfs: gone after a reboot, like runc's /run/runc). */
-export const RUN_DIR = process.env['CELLBLOCK_RUN_DIR'] ?? '/run/cellblock';
+/**
+ * Rootless runs (an ordinary user) cannot write root's directories: their
+ * state and containers live in a directory of the user's own, in
+ * $XDG_RUNTIME_DIR (a tmpfs systemd gives each logged-in user) or else the
+ * temporary directory, named cellblock-<uid> (TMP_PREFIX: the leak probes know it).
+ */
+const uid = process.getuid?.() ?? 0;
+export const ROOTLESS_DIR =
+  uid === 0 ? undefined : join(process.env['XDG_RUNTIME_DIR'] ?? tmpdir(), `cellblock-${uid}`);
+
+export const RUN_DIR =
+  process.env['CELLBLOCK_RUN_DIR'] ?? (ROOTLESS_DIR !== undefined ? join(ROOTLESS_DIR, 'run') : '/run/cellblock');
 
 /**
  * Per-container directories on disk (the overlay lesson's upper/work/merged live
  * in <CONTAINERS_DIR>/<id>/). On the VM's synced folder overlayfs cannot use the
  * checkout, so the provisioning points CELLBLOCK_CONTAINERS_DIR at the VM's disk.
  */
-export const CONTAINERS_DIR = process.env['CELLBLOCK_CONTAINERS_DIR'] ?? join(STATE_DIR, 'containers');
+export const CONTAINERS_DIR =
+  process.env['CELLBLOCK_CONTAINERS_DIR'] ??
+  (ROOTLESS_DIR !== undefined ? join(ROOTLESS_DIR, 'containers') : join(STATE_DIR, 'containers'));
 
 /**
  * One container's directories (lesson 06): `upper` (its writes: kept with
@@ -78,4 +92,16 @@ export const NAT_CHAIN = 'CELLBLOCK';
 /** The comment on a container's DNAT rules, so they can be found by its id: 'cellblock:<id>'. */
 export function natComment(id: string): string {
   return `cellblock:${id}`;
+}
+
+/**
+ * IPC objects the workshop's checks make (the IPC lesson): System V keys in
+ * 0x0cb10000–0x0cb1ffff, POSIX message queues named cellblock-*. One left in
+ * the host's IPC namespace is a leak the IPC inventory finds.
+ */
+export const IPC_KEY_BASE = 0x0cb10000;
+export const IPC_MQ_PREFIX = 'cellblock-';
+
+export function isWorkshopIpcKey(key: number): boolean {
+  return key >>> 16 === IPC_KEY_BASE >>> 16;
 }

@@ -13,6 +13,15 @@ import { readText } from '../core/read.js';
 import { plan } from './cleanup.js';
 import { checkIntegrity } from './integrity.js';
 import { syncedFolderType } from './watcher.js';
+import {
+  currentUser,
+  helperProblem,
+  maxUserNamespaces,
+  onPath,
+  subordinateRanges,
+  SUBID_FILES,
+  usernsSupportProblem,
+} from '../core/host/userns.js';
 
 export type Level = 'ok' | 'warn' | 'fail';
 export interface Finding {
@@ -81,7 +90,12 @@ export function diagnose(): Finding[] {
   f.push(
     uid === 0
       ? { name: 'root', level: 'ok', value: 'yes' }
-      : { name: 'root', level: 'fail', value: `uid ${uid}`, fix: 'run as root: sudo cellblock …' },
+      : {
+          name: 'root',
+          level: 'warn',
+          value: `uid ${uid}: containers run rootless (no cgroup limits, no bridge), and the lessons' checks need root`,
+          fix: 'run as root for the workshop: sudo cellblock …',
+        },
   );
   f.push(
     kernelAtLeast(5, 9)
@@ -180,7 +194,93 @@ export function diagnose(): Finding[] {
       ? { name: 'rootfs', level: 'ok', value: rootfs }
       : { name: 'rootfs', level: 'fail', value: `${rootfs} missing`, fix: 'bash scripts/setup.sh' },
   );
+  f.push(...userNamespaceFindings());
   f.push(...workshopFindings());
+  return f;
+}
+
+/**
+ * What --userns remap and rootless runs need: user namespaces, the C helper,
+ * idmapped layers, and for rootless the /etc/subuid ranges, newuidmap and a
+ * user-mode network.
+ */
+export function userNamespaceFindings(): Finding[] {
+  const f: Finding[] = [];
+  const problem = usernsSupportProblem();
+  const restricted = readText('/proc/sys/kernel/apparmor_restrict_unprivileged_userns')?.trim() === '1';
+  const cloneOff = readText('/proc/sys/kernel/unprivileged_userns_clone')?.trim() === '0';
+  f.push(
+    problem
+      ? { name: 'user namespaces', level: 'warn', value: problem, fix: 'needed by --userns remap and rootless runs' }
+      : restricted || cloneOff
+        ? {
+            name: 'user namespaces',
+            level: 'warn',
+            value: `up to ${maxUserNamespaces()}; ${restricted ? 'AppArmor restricts them for ordinary users' : 'kernel.unprivileged_userns_clone is 0'}: root's --userns remap works, rootless does not`,
+            fix: restricted
+              ? 'sudo sysctl kernel.apparmor_restrict_unprivileged_userns=0, or an AppArmor profile granting `userns,` to .cellblock/bin/cellblock-nsexec'
+              : 'sudo sysctl kernel.unprivileged_userns_clone=1',
+          }
+        : { name: 'user namespaces', level: 'ok', value: `up to ${maxUserNamespaces()}` },
+  );
+  const helper = helperProblem();
+  f.push(
+    helper
+      ? {
+          name: 'userns helper',
+          level: 'warn',
+          value: 'not built',
+          fix: 'sudo bash scripts/setup.sh (compiles native/nsexec.c)',
+        }
+      : { name: 'userns helper', level: 'ok', value: '.cellblock/bin/cellblock-nsexec' },
+  );
+  f.push(
+    kernelAtLeast(5, 19)
+      ? { name: 'idmapped layers', level: 'ok', value: 'overlay over idmapped mounts (Linux ≥ 5.19)' }
+      : {
+          name: 'idmapped layers',
+          level: 'warn',
+          value: `${release()}: overlayfs cannot stack idmapped layers before 5.19`,
+          fix: '--userns remap needs Linux ≥ 5.19 (Ubuntu 22.04: the HWE kernel)',
+        },
+  );
+  const user = currentUser();
+  const entries = SUBID_FILES.flatMap((file) =>
+    subordinateRanges(file).map((e) => `${file.slice(5)} ${e.owner}:${e.range.start}:${e.range.count}`),
+  );
+  const mine = entries.some((e) => e.includes(` ${user.name}:`) || e.includes(` ${user.uid}:`));
+  f.push({
+    name: '/etc/subuid',
+    level: 'ok',
+    value: entries.length > 0 ? entries.join(', ') : 'no subordinate ranges',
+    ...(user.uid !== 0 && !mine
+      ? {
+          fix: `rootless, ${user.name} maps only its own uid: sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 ${user.name}`,
+        }
+      : {}),
+  });
+  const newuidmap = onPath('newuidmap') && onPath('newgidmap');
+  f.push(
+    newuidmap
+      ? { name: 'newuidmap', level: 'ok', value: onPath('newuidmap')! }
+      : {
+          name: 'newuidmap',
+          level: 'warn',
+          value: 'not installed: rootless maps only the user’s own id',
+          fix: 'apt-get install uidmap',
+        },
+  );
+  const slirp = onPath('slirp4netns');
+  f.push(
+    slirp
+      ? { name: 'rootless network', level: 'ok', value: `slirp4netns (${slirp})` }
+      : {
+          name: 'rootless network',
+          level: 'warn',
+          value: 'no slirp4netns: rootless containers get lo only',
+          fix: 'apt-get install slirp4netns',
+        },
+  );
   return f;
 }
 

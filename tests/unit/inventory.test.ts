@@ -11,7 +11,7 @@ import { expect } from 'chai';
 import { cgroupRoots } from '../../src/core/cgroups/detect.js';
 import { openCgroup } from '../../src/core/cgroups/index.js';
 import { cgroupInventory, listCgroups, type CgroupItem } from '../../src/core/cgroups/inventory.js';
-import { hostInventory } from '../../src/core/host/inventory.js';
+import { hostInventory, systemHostOps } from '../../src/core/host/inventory.js';
 import { processStart } from '../../src/core/host/proc.js';
 import type { ContainerState } from '../../src/core/host/state.js';
 import { imageInventory } from '../../src/core/images/inventory.js';
@@ -236,6 +236,25 @@ describe('inventories: what each kernel area finds (fixtures)', function () {
         'state /run/cb-live.json [cb-live]',
         'state /run/cb-dead.json [cb-dead]',
       ]);
+    });
+
+    it("a container's idmapped layers: the mounts and their mount points, by its id; the points removed one rmdir at a time", async function () {
+      const scope = scopeIn(t);
+      const point = join(scope.stateDir, 'idmap', 'cb-u', '0');
+      mkdirSync(point, { recursive: true });
+      writeFileSync(scope.mountinfo, mountLine(7, point, 'ext4'));
+      expect(listed(hostInventory, 'mount', scope).map(show(t))).to.deep.equal([
+        'mount /checkout/.cellblock/idmap/cb-u/0 [cb-u]',
+      ]);
+      const dirs = listed(hostInventory, 'idmap dir', scope);
+      expect(dirs.map(show(t))).to.deep.equal(['idmap dir /checkout/.cellblock/idmap/cb-u [cb-u]']);
+      // The real operation: empty mount points go; a file in one (a mount still attached) stops it.
+      const ops = await systemHostOps();
+      touch(join(point, 'file'));
+      expect(() => ops.rmdirTree((dirs[0] as InventoryItem & { path: string }).path)).to.throw(/ENOTEMPTY/);
+      rmSync(join(point, 'file'));
+      ops.rmdirTree((dirs[0] as InventoryItem & { path: string }).path);
+      expect(listed(hostInventory, 'idmap dir', scope)).to.deep.equal([]);
     });
 
     it('claims the mounts below .cellblock/ (but the containers dir), RUN_DIR, cellblock-* tmp dirs, a dead rootfs', function () {

@@ -228,7 +228,27 @@ export const cgroupValidations: Validation<CgroupConfig>[] = [
     list(c['device-write-bps'])
       .map((s) => check('--device-write-bps', s, () => parseDeviceRate(s)))
       .find(Boolean),
+  // Rootless, no cgroup can be made (see rootlessCgroupNote): a limit would be
+  // silently ignored, which is worse than refusing it.
+  (c) => {
+    if (process.getuid?.() === 0) return undefined;
+    const asked = LIMIT_FLAGS.filter((f) => c[f] !== undefined && list(c[f] as string | string[]).length > 0);
+    return asked.length === 0
+      ? undefined
+      : `--${asked[0]} needs a cgroup, and cellblock runs as an ordinary user (rootless), who may not create one: run it as root (sudo cellblock …), or leave the limit out`;
+  },
 ];
+
+const LIMIT_FLAGS = ['memory', 'memory-swap', 'cpus', 'pids-limit', 'device-read-bps', 'device-write-bps'] as const;
+
+/**
+ * What a rootless container goes without (Lesson.withoutRoot): creating a
+ * cgroup needs root — on cgroup v1 always, on v2 unless systemd delegated a
+ * subtree to the user (user@UID.service), which this runtime does not use.
+ */
+export function rootlessCgroupNote(): string {
+  return 'rootless: no cgroup (creating one needs root, or a cgroup v2 subtree delegated by systemd): the container runs unlimited, in the cgroup of the command that started it';
+}
 
 function safe(f: () => number): number | undefined {
   try {

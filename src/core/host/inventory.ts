@@ -17,8 +17,8 @@
  * runtime process is alive (and is Node).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { existsSync, readdirSync, readFileSync, readlinkSync, rmdirSync, rmSync } from 'node:fs';
+import { basename, dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { listCgroups, type CgroupScope } from '../cgroups/inventory.js';
 import {
@@ -58,6 +58,9 @@ export interface HostScope {
 }
 
 /** This checkout's init script, as its processes show it in their command line. */
+/** The user-namespace helper's file name (native/nsexec.c, built by setup). */
+const NSEXEC_NAME = 'cellblock-nsexec';
+
 export const INIT_SCRIPT = fileURLToPath(new URL('../init/main.js', import.meta.url));
 
 export interface ProcessItem extends InventoryItem {
@@ -72,6 +75,11 @@ export interface StateItem extends InventoryItem {
   path: string;
 }
 
+export interface IdmapDirItem extends InventoryItem {
+  kind: 'idmap dir';
+  path: string;
+}
+
 export interface HostOps extends MountOps {
   /** SIGKILL, if `pid` still is the process that started at `startedMs`. */
   kill(pid: number, startedMs: number): void;
@@ -80,6 +88,8 @@ export interface HostOps extends MountOps {
   rmrf(path: string): void;
   /** losetup -d: detach a loop device (its backing file stays). */
   detachLoop(device: string): void;
+  /** rmdir a directory and the empty directories in it — never a file, never through a mount (EBUSY). */
+  rmdirTree(path: string): void;
 }
 
 export interface LoopItem extends InventoryItem {
@@ -127,11 +137,33 @@ const processesKind: Kind<ProcessItem, HostScope & CgroupScope & NetScope, HostO
         add(s.pid, `container ${s.id}, whose runtime (pid ${s.runtimePid}) is gone`, s.id);
       }
     }
-    // 2. An init of this checkout with no runtime above it.
-    for (const p of procs.values()) {
-      if (p.cmdline[1] !== scope.initScript) continue;
+    // 2. An init of this checkout with no runtime above it — directly, or
+    //    through the user-namespace helper (core/host/userns.ts), which stays
+    //    the init's parent; and such a helper, or a rootless container's
+    //    slirp4netns, whose runtime is gone.
+    const isHelper = (p: ProcInfo | undefined): boolean =>
+      p !== undefined && basename(p.cmdline[0] ?? '') === NSEXEC_NAME;
+    const runtimeOf = (p: ProcInfo): ProcInfo | undefined => {
       const parent = procs.get(p.ppid);
-      if (parent?.pid === 1 || !isNode(parent)) add(p.pid, 'a container init whose runtime is gone');
+      return isHelper(parent) ? procs.get(parent!.ppid) : parent;
+    };
+    const orphaned = (p: ProcInfo): boolean => {
+      const runtime = runtimeOf(p);
+      return runtime?.pid === 1 || !isNode(runtime);
+    };
+    for (const p of procs.values()) {
+      if (p.cmdline[1] === scope.initScript && orphaned(p)) add(p.pid, 'a container init whose runtime is gone');
+      if (isHelper(p) && p.cmdline[3] === scope.initScript && orphaned(p)) {
+        add(p.pid, 'a user-namespace helper whose runtime is gone');
+      }
+      // Ours: the exact arguments core/userns/network.ts gives, and reparented (its runtime died).
+      if (
+        basename(p.cmdline[0] ?? '') === 'slirp4netns' &&
+        p.cmdline.slice(1, 4).join(' ') === '--configure --mtu=65520 --disable-host-loopback' &&
+        p.ppid === 1
+      ) {
+        add(p.pid, "a rootless container's slirp4netns whose runtime is gone");
+      }
     }
     // 3. Members of the workshop's cgroups that belong to no running container.
     for (const cg of listCgroups(scope)) {
@@ -198,6 +230,10 @@ const mounts = mountKind<HostScope>('host', (scope, { live }) => {
               ? `below the rootfs ${dead.rootfs} of a container that is gone`
               : undefined;
     if (why === undefined) return undefined;
+    // A container's idmapped layers (.cellblock/idmap/<id>/<n>, user namespaces) are named by its id.
+    const idmapRoot = join(scope.stateDir, 'idmap');
+    const idmapped = isBelow(path, idmapRoot) ? relative(idmapRoot, path).split(sep)[0] : undefined;
+    if (idmapped) return { why: `an idmapped layer of container ${idmapped}`, containerId: idmapped };
     // Inside a running container's rootfs: its (kept); else a dead one's, if any.
     const owner = states.find((s) => live.has(s.id) && (path === s.rootfs || isBelow(path, s.rootfs))) ?? dead;
     return { why, ...(owner ? { containerId: owner.id } : {}) };
@@ -249,6 +285,35 @@ const loops: Kind<LoopItem, HostScope, HostOps> = {
       // already gone: the device was what mattered
     }
   },
+};
+
+/**
+ * The mount points of a container's idmapped layers (.cellblock/idmap/<id>/<n>,
+ * user namespaces), left as empty directories when its runtime died: removed
+ * after the mounts, one rmdir at a time — a layer still attached there makes
+ * rmdir fail (EBUSY) instead of emptying the image through it.
+ */
+const idmapDirs: Kind<IdmapDirItem, HostScope, HostOps> = {
+  kind: 'idmap dir',
+  stage: STAGE.dirs,
+  list: (scope) => {
+    const root = join(scope.stateDir, 'idmap');
+    let ids: string[] = [];
+    try {
+      ids = readdirSync(root);
+    } catch {
+      // none made yet
+    }
+    return ids.map((id): IdmapDirItem => ({
+      area: 'host',
+      kind: 'idmap dir',
+      name: join(root, id),
+      path: join(root, id),
+      why: `the idmapped layers' mount points of container ${id}`,
+      containerId: id,
+    }));
+  },
+  remove: (item, ops) => ops.rmdirTree(item.path),
 };
 
 const stateFiles: Kind<StateItem, HostScope, HostOps> = {
@@ -307,12 +372,17 @@ export async function systemHostOps(): Promise<HostOps> {
         throw new Error(`losetup -d ${device}: ${r.stderr.trim() || `exit ${r.status}`}`);
       }
     },
+    rmdirTree(path) {
+      if (!existsSync(path)) throw new AlreadyGone('no such file or directory');
+      for (const entry of readdirSync(path)) rmdirSync(join(path, entry));
+      rmdirSync(path);
+    },
   };
 }
 
 export const hostInventory: Inventory<HostScope & CgroupScope & NetScope, HostOps> = {
   area: 'host',
-  kinds: [processesKind, mounts, loops, stateFiles],
+  kinds: [processesKind, mounts, loops, idmapDirs, stateFiles],
   containers: (scope): KnownContainer[] =>
     statesOf(scope).map((s) => ({
       id: s.id,

@@ -5,7 +5,11 @@
  *   create        unshare + spawn the init (core/host/namespaces.ts spawnInit)
  *                 — with `prespawn` (cellblock run) these two swap: the init
  *                 starts first and waits for its config while the host
- *                 validates; bad input kills it before it has done anything
+ *                 validates; bad input kills it before it has done anything.
+ *                 With a user namespace, through the C helper
+ *                 (core/host/userns.ts), running the lessons' hostUserNamespace
+ *                 steps (uid_map, gid_map) while it waits between that
+ *                 namespace and the others — always after validation
  *   host steps    on the child's pid while it waits (cgroups, veth, …)
  *   release       send the config over the sync socket (fd 3); the init runs
  *                 the container-side steps
@@ -38,6 +42,8 @@ import {
 } from '../lesson.js';
 import { validateConfig } from '../validate.js';
 import { spawnInit, warmThreadPool, type StdioEntry } from './namespaces.js';
+import { helperArgs, NSEXEC, startInUserNamespace } from './userns.js';
+import { CLONE_NEWUSER } from '../../native/constants.js';
 import { readNamespaces } from '../init/guard.js';
 import { removeState, writeState } from './state.js';
 import { openContainerConsole } from './console.js';
@@ -81,11 +87,13 @@ export class RunningContainer {
     private readonly cleanup: () => Promise<CleanupOutcome>,
     /** What the lessons' host steps want the user told after the end (HostContext.notes). */
     readonly notes: string[] = [],
+    /** The init's host pid, when `child` is not the init itself (the user-namespace helper). */
+    private readonly initPid?: number,
   ) {}
 
   /** Host pid of the container's first process (PID 1 inside, when it has a PID namespace). */
   get pid(): number {
-    return this.child.pid!;
+    return this.initPid ?? this.child.pid!;
   }
 
   get stdin(): Writable | null {
@@ -161,40 +169,34 @@ export async function startContainer(config: ContainerConfig, opts: StartOptions
   await warmThreadPool();
   trace('spawning the init');
 
-  let child: ChildProcess;
-  try {
-    child = spawnInit(flags, steps, {
-      stdio: opts.stdio,
-      script: INIT_SCRIPT,
-      preload: lessons.map((l) => l.file),
-    });
-  } catch (err) {
-    // The file spawned is the init (node), not what the user asked for: name that.
-    if (err instanceof Error) err.message = `cannot start \`${config.argv.join(' ')}\`: ${err.message}`;
-    throw err;
-  }
-  // Ask for the exit now, in this tick, so the exit event cannot be missed.
-  const exited = steps.waitForExit(child);
-  trace(`init spawned (pid ${child.pid})`);
-  const sync = child.stdio[3] as Socket;
-  const messages = new MessageReader(sync);
-
   const failures: UndoFailure[] = [];
   const notes: string[] = [];
+  // The pid the lessons' host steps work on: the init's (known once it is spawned).
+  let pid = 0;
   // Each lesson's own context: its undo steps are reported under its id.
-  const ctxFor = (l: LoadedLesson): HostContext<ContainerConfig> => ({
+  const ctxFor = (l: LoadedLesson, on: number = pid): HostContext<ContainerConfig> => ({
     config,
-    pid: child.pid!,
+    pid: on,
     notes,
     undo: (steps) => runUndoSteps(l.id, steps, failures),
   });
   const done: LoadedLesson[] = [];
+  // Rootless: lessons whose host steps need root say what the container goes
+  // without, and their host steps are skipped (Lesson.withoutRoot).
+  const hostLessons = lessons.filter((l) => {
+    const without = process.getuid?.() === 0 ? undefined : l.lesson.withoutRoot?.(config);
+    if (without !== undefined) notes.push(without);
+    return without === undefined;
+  });
+  // Cleanup runs in reverse manifest order, over the lessons whose host steps
+  // began — a user-namespace step began before every hostAfterSpawn.
+  const undoOrder = (): LoadedLesson[] => lessons.filter((l) => done.includes(l)).reverse();
   // Every step on its own: the runtime's (the state file) and each lesson's,
   // which isolate their own steps through ctx.undo; a lesson's hostCleanup
   // that throws outside them is one failed step too.
   const cleanup = async (): Promise<CleanupOutcome> => {
     await runUndoSteps('runtime', { 'remove the state file': () => removeState(config.id) }, failures);
-    for (const l of done.reverse()) {
+    for (const l of undoOrder()) {
       await runUndoSteps(l.id, { hostCleanup: () => l.lesson.hostCleanup?.(ctxFor(l)) }, failures);
       trace(`hostCleanup ${l.id}`);
     }
@@ -214,12 +216,66 @@ export async function startContainer(config: ContainerConfig, opts: StartOptions
     throw err;
   };
 
+  let validated = !opts.prespawn;
+  let child!: ChildProcess;
+  let exited!: Promise<number>;
+  let initPid: number | undefined;
+  const preload = lessons.map((l) => l.file);
+  if (flags & CLONE_NEWUSER) {
+    // The user namespace's host steps (uid_map, gid_map, idmapped layers)
+    // create things: validate before the helper starts, prespawn or not.
+    if (!validated) validate();
+    validated = true;
+    // Node cannot unshare a user namespace (it has threads): the helper does,
+    // and the lessons' hostUserNamespace steps run while it waits.
+    let whenExited: Promise<number> | undefined;
+    try {
+      ({ child, initPid } = await startInUserNamespace(
+        () => {
+          child = steps.spawnChild(NSEXEC, helperArgs(flags, process.execPath, [INIT_SCRIPT, ...preload]), {
+            stdio: [...opts.stdio, 'pipe', 'pipe'],
+            env: {},
+          });
+          // Ask for the exit in the same tick as the spawn, so it cannot be missed.
+          whenExited = steps.waitForExit(child);
+          return child;
+        },
+        async (helperPid) => {
+          for (const l of hostLessons.filter((x) => x.lesson.hostUserNamespace)) {
+            done.push(l);
+            await l.lesson.hostUserNamespace!(ctxFor(l, helperPid));
+          }
+        },
+      ));
+    } catch (err) {
+      // The helper is dead (startInUserNamespace killed it): undo the window's steps.
+      await whenExited?.catch(() => undefined);
+      await cleanup();
+      throw err;
+    }
+    exited = whenExited!;
+  } else {
+    try {
+      child = spawnInit(flags, steps, { stdio: opts.stdio, script: INIT_SCRIPT, preload });
+    } catch (err) {
+      // The file spawned is the init (node), not what the user asked for: name that.
+      if (err instanceof Error) err.message = `cannot start \`${config.argv.join(' ')}\`: ${err.message}`;
+      throw err;
+    }
+    // Ask for the exit now, in this tick, so the exit event cannot be missed.
+    exited = steps.waitForExit(child);
+  }
+  pid = initPid ?? child.pid ?? 0;
+  trace(`init spawned (pid ${pid})`);
+  const sync = child.stdio[3] as Socket;
+  const messages = new MessageReader(sync);
+
   if (child.pid === undefined) {
     // spawn reports ENOENT/EACCES asynchronously through 'error'.
     const err = await new Promise<Error>((resolve) => child.once('error', resolve));
     throw err;
   }
-  if (opts.prespawn) {
+  if (!validated) {
     try {
       validate();
     } catch (err) {
@@ -236,17 +292,17 @@ export async function startContainer(config: ContainerConfig, opts: StartOptions
   try {
     writeState({
       id: config.id,
-      pid: child.pid,
+      pid,
       runtimePid: process.pid,
       rootfs: config.rootfs,
       startedAt: new Date().toISOString(),
     });
-    for (const l of lessons) {
-      done.push(l);
+    for (const l of hostLessons) {
+      if (!done.includes(l)) done.push(l);
       await l.lesson.hostAfterSpawn?.(ctxFor(l));
       trace(`hostAfterSpawn ${l.id}`);
     }
-    const beforeExec = lessons.filter((l) => l.lesson.hostBeforeExec);
+    const beforeExec = hostLessons.filter((l) => l.lesson.hostBeforeExec);
     const message: InitMessage = {
       config,
       lessons: lessons.map((l) => ({ id: l.id, file: l.file })),
@@ -262,7 +318,7 @@ export async function startContainer(config: ContainerConfig, opts: StartOptions
     if (result && 'ready' in result) {
       let go = 'go';
       if (result.console && opts.onConsole) {
-        const { master, slave } = openContainerConsole(child.pid);
+        const { master, slave } = openContainerConsole(pid);
         opts.onConsole(master);
         go = `go ${slave}`;
       }
@@ -276,7 +332,7 @@ export async function startContainer(config: ContainerConfig, opts: StartOptions
   } catch (err) {
     return abort(err);
   }
-  return new RunningContainer(config, child, exited, cleanup, notes);
+  return new RunningContainer(config, child, exited, cleanup, notes, initPid);
 }
 
 const UNDO_FAILURES = Symbol('cellblock.undoFailures');

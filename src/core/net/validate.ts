@@ -126,4 +126,20 @@ export const netValidations: Validation<C>[] = [
     }
     return undefined;
   },
+  // Rootless: no DNAT rule or veth can be made (CAP_NET_ADMIN in the host's
+  // network namespace): a published port would silently not be.
+  (c) =>
+    process.getuid?.() !== 0 && c.publish !== undefined && [c.publish].flat().length > 0
+      ? `--publish ${String([c.publish].flat()[0])} needs a veth and a DNAT rule in the host's network, which only root may make, and cellblock runs as an ordinary user (rootless): run it as root (sudo cellblock …), or leave -p out`
+      : undefined,
 ];
+
+/**
+ * What a rootless container goes without (Lesson.withoutRoot): the bridge,
+ * the veth and the address lease all need CAP_NET_ADMIN in the host's network
+ * namespace. Undefined for --net host, which needs none of them.
+ */
+export function rootlessNetNote(c: C): string | undefined {
+  if (mode(c) === 'host') return undefined;
+  return "rootless: no bridge, veth or address (they need CAP_NET_ADMIN in the host's network): the container's network namespace is its own, without the bridge";
+}
