@@ -98,7 +98,7 @@ function cgroupOf(config: CgroupConfig) {
   return {
     dir,
     create(limits: Limits): void {
-      if (!V2) return v1.create(), v1.set(limits);
+      if (!V2) return (v1.create(), v1.set(limits));
       writeLimits(createCgroup(CGROUP_ROOT, config.id), v2Files(limits));
     },
     join: (pid: number): void => (V2 ? joinCgroup(dir, pid) : v1.addProcess(pid)),
@@ -159,7 +159,8 @@ export default defineLesson<CgroupConfig>({
     // Provided: whatever is still there goes — the runtime's own remover kills
     // what is left inside, and takes the workshop's parent once it is unused.
     await step(async () => {
-      if (V2 && existsSync(cg.dir)) notes.push(`cgroup: ${cg.dir} was still there after removeCgroup(); the runtime removed it`);
+      if (V2 && existsSync(cg.dir))
+        notes.push(`cgroup: ${cg.dir} was still there after removeCgroup(); the runtime removed it`);
       await openCgroup(config.id).destroy();
     });
     if (errors.length > 0) throw errors[0];
