@@ -298,6 +298,8 @@ function nsTrial(env: CheckEnv): Promise<NsObserved> {
   });
 }
 
+const REFUSED = /Resource temporarily unavailable/;
+
 const EXPECTED_VALUES: Record<string, string> = V2
   ? { 'memory.max': '52428800', 'cpu.max': '50000 100000', 'pids.max': '10' }
   : {
@@ -748,17 +750,19 @@ export default defineChecks('05-cgroups', [
     },
   },
   {
-    name: 'CPU: a busy loop under --cpus 0.25 uses about a quarter of a CPU (the cgroup’s own usage counter)',
+    name: 'CPU: a busy loop under --cpus 0.25 uses at most about a quarter of a CPU, held back by the quota (the cgroup’s own usage and throttling counters)',
     async run(env) {
       const r = await cpuShare(env, '0.25');
       if (!('share' in r)) return r;
       const { share, throttled } = r;
       return expectThat(
-        share >= 0.12 && share <= 0.4,
-        'between 0.12 and 0.40 CPUs over 1.5 s (quota 25 ms per 100 ms)',
+        // At most the quota, and the quota is what held it back (throttled periods) — a busy
+        // machine can hold an unlimited loop under 0.4 CPUs, but never throttles it.
+        share <= 0.4 && (throttled === undefined ? share >= 0.12 : throttled > 0),
+        `at most 0.40 CPUs over 1.5 s (quota 25 ms per 100 ms), held back by the quota: cpu.stat nr_throttled > 0`,
         `${share.toFixed(2)} CPUs${throttled === undefined ? '' : `, throttled in ${throttled} periods (cpu.stat nr_throttled)`}`,
-        share > 0.4
-          ? `no CPU quota in force: the loop got ${share.toFixed(2)} CPUs. The quota is CPU time per period, both in µs (${V2 ? 'cgroup-v2.rst: cpu.max' : 'sched-bwc.rst: cpu.cfs_quota_us, cpu.cfs_period_us'})`
+        share > 0.4 || throttled === 0
+          ? `no CPU quota in force: the loop got ${share.toFixed(2)} CPUs and was never throttled. The quota is CPU time per period, both in µs (${V2 ? 'cgroup-v2.rst: cpu.max' : 'sched-bwc.rst: cpu.cfs_quota_us, cpu.cfs_period_us'})`
           : 'less than asked for: is the quota in µs, per a 100000 µs period?',
       );
     },
@@ -787,6 +791,7 @@ export default defineChecks('05-cgroups', [
       let p: Placement | undefined;
       let current: string | undefined;
       let events: number | undefined;
+      let err = '';
       const t = await env.trial({
         config: {
           // A failed fork ends a non-interactive busybox shell: the loop runs in a subshell of its own.
@@ -794,7 +799,10 @@ export default defineChecks('05-cgroups', [
           'pids-limit': '10',
         },
         whileRunning: async (c) => {
+          c.stderr?.on('data', (d: Buffer) => (err += d.toString()));
           await outputContains(c, 'forked', 10_000 * SLOW);
+          // stderr is another pipe: give the shell's complaint a moment to arrive, read while alive.
+          for (let i = 0; i < 100 && !REFUSED.test(err); i++) await sleep(20 * SLOW);
           p = placement(c.pid, c.config.id);
           remember(env, p);
           current = readIn(p, 'pids', 'pids.current');
@@ -807,7 +815,7 @@ export default defineChecks('05-cgroups', [
       if (!p) return { ok: false, expected: 'the container runs', found: t.stdout + t.stderr };
       const np = notPlaced(p, t.config.id);
       if (np) return np;
-      const refused = /Resource temporarily unavailable/.test(t.stderr);
+      const refused = REFUSED.test(err) || REFUSED.test(t.stderr);
       const n = current === undefined ? undefined : Number(current);
       return expectThat(
         refused && n !== undefined && n >= 2 && n <= 10 && (events ?? 0) >= 1,
@@ -865,12 +873,17 @@ export default defineChecks('05-cgroups', [
       if (o.error) {
         return { ok: false, expected: 'pause and unpause work', found: o.error, hint: 'is the freezer there?' };
       }
-      const ok = o.frozen === true && (o.whileFrozen ?? 1) < 20_000 && (o.afterThaw ?? 0) > 100_000;
+      // Resumed: it ran again at all. How much in 0.5 s depends on what else the machine runs.
+      const ok = o.frozen === true && (o.whileFrozen ?? 1) < 20_000 && (o.afterThaw ?? 0) > 10_000;
       return expectThat(
         ok,
-        'frozen while paused, < 20 ms of CPU in 0.5 s frozen, > 100 ms in 0.5 s after unpause',
+        'frozen while paused, < 20 ms of CPU in 0.5 s frozen, running again (> 10 ms in 0.5 s) after unpause',
         `frozen: ${o.frozen}, state ${o.state ?? '?'}, CPU while frozen ${((o.whileFrozen ?? 0) / 1000).toFixed(0)} ms, after unpause ${((o.afterThaw ?? 0) / 1000).toFixed(0)} ms`,
-        'the loop kept running while frozen: are all of the container’s processes in its cgroup?',
+        o.frozen !== true
+          ? 'the cgroup never reported frozen: is the container’s process in it?'
+          : (o.whileFrozen ?? 1) >= 20_000
+            ? 'CPU time went on while frozen: are all of the container’s processes in its cgroup? (a freezer freezes its cgroup’s members only)'
+            : 'the loop did not run again after unpause',
       );
     },
   },
