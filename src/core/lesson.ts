@@ -14,6 +14,7 @@
  *                                            prepareRootfs(config, sys)  in lesson order
  *                                            init(config, sys)  in lesson order
  *   hostBeforeExec(ctx)      while the init waits, its steps done
+ *                                            beforeExec(config, sys)  in lesson order
  *                                            … execve(argv)
  *   hostCleanup(ctx)         after exit, in reverse order, always; each
  *                            undo step on its own (ctx.undo, below)
@@ -174,6 +175,14 @@ export interface Lesson<C extends ContainerConfig = ContainerConfig> {
    * runtime runs every step even when one throws, and reports the one that did.
    */
   hostCleanup?(ctx: HostContext<C>): void | Promise<void>;
+  /**
+   * Container-side, after every host step is done (the host's hostBeforeExec
+   * steps ran, and it said "go"), right before the exec: for what must follow
+   * something the host does to the process last. The cgroup lesson unshares
+   * the cgroup namespace here — its root is the cgroup the process is in when
+   * it unshares, and the host moves it in only in hostBeforeExec.
+   */
+  beforeExec?(config: C, sys: Sys): void | Promise<void>;
   /**
    * Container-side, before *every* lesson's `init`: decide what the root
    * filesystem is made of (the overlay lesson mounts the image's layers and points

@@ -131,9 +131,14 @@ describe('cellblock run with limits, stats, pause, unpause', function () {
     expect(r.status).to.equal(1);
     expect(r.stdout).to.include('✗ the container’s /proc/<pid>/cgroup points at its own cgroup, /cellblock/<id>');
     expect(r.stdout).to.match(/found: +it is in /);
+    // Said from what was there while the container ran, pointing at the concept and the man page.
     expect(r.stdout).to.match(
-      /hint: +there is no \/sys\/fs\/cgroup\/.*cellblock\/<id>: create the container's cgroup in hostAfterSpawn/,
+      /hint: +there was no \/sys\/fs\/cgroup\/.*cellblock\/<id> while the container ran: a cgroup is a directory .*\(man 7 cgroups/,
     );
+    // The learner's v2 code is checked on every machine, and the line says where.
+    expect(r.stdout).to.match(/✗ v2, your node:fs code on a fixture cgroup2 tree/);
+    expect(r.stdout).to.match(/createCgroup ✗ no <root>\/cellblock\/fixture/);
+    expect(r.stdout).to.match(/this machine is cgroup v(1: ran against a fixture here|2: the checks above ran)/);
     expect(r.stdout).to.match(/found: +exit status 0; notes: none\n +hint: +the 64 MB dd was not killed/);
     expect(r.stdout).to.include('cellblock hint 05');
   });

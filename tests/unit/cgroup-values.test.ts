@@ -104,6 +104,10 @@ describe('cgroup values', function () {
     });
     it('refuse less than 6m of memory (docker’s minimum)', () =>
       expect(problems({ memory: '4m' })[0]).to.match(/--memory 4m: is below 6m/));
+    it('say that a bare number is bytes: -m 100 is 100 bytes, and suggest 100m', () =>
+      expect(problems({ memory: '100' })[0]).to.match(
+        /--memory 100: is 100 bytes \(a size without a unit is bytes; did you mean 100m\?\), below 6m/,
+      ));
     it('report a bad --memory once, not again as a --memory-swap problem', () =>
       expect(problems({ memory: '1.5.3G', 'memory-swap': '2g' })).to.have.length(1));
     it('report every problem at once', () =>

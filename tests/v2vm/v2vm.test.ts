@@ -30,9 +30,16 @@ const GUEST_FILES = {
   cli: 'dist/tests/cli/cgroups.test.js',
   security: 'dist/tests/v2vm/security.vm.js',
 };
+/**
+ * Lesson 05's TODOs put back one at a time (tests/v2vm/mutations.vm.ts):
+ * ten more runs of the checks under emulation, so only when asked for —
+ * CELLBLOCK_V2VM_MUTATIONS=1 — with a VM time limit to match.
+ */
+const MUTATIONS = process.env['CELLBLOCK_V2VM_MUTATIONS'] === '1';
+const MUTATIONS_FILE = 'dist/tests/v2vm/mutations.vm.js';
 /** Under emulation the guest runs 10–25× slower: the checks' waits stretch by this much. */
 const SLOW = 6;
-const VM_TIMEOUT_S = 720;
+const VM_TIMEOUT_S = MUTATIONS ? 2700 : 720;
 const LOG = join(STATE_DIR, 'v2vm', 'last-run.log');
 
 interface GuestTest {
@@ -105,6 +112,7 @@ describe('cgroup v2, in a QEMU micro-VM (scripts/v2vm/run.sh, Debian kernel, sof
       run = await runVm(share, [
         'env',
         `CELLBLOCK_SLOW=${SLOW}`,
+        `CELLBLOCK_V2VM_OUT=${share}`,
         'NO_COLOR=1',
         'node',
         'node_modules/.bin/mocha',
@@ -117,10 +125,14 @@ describe('cgroup v2, in a QEMU micro-VM (scripts/v2vm/run.sh, Debian kernel, sof
         'refuses |does not exist say so|verify 05 on the untouched starter',
         '--invert',
         ...Object.values(GUEST_FILES),
+        ...(MUTATIONS ? [MUTATIONS_FILE] : []),
       ]);
       if (existsSync(reportFile)) run.report = JSON.parse(readFileSync(reportFile, 'utf8')) as GuestReport;
       mkdirSync(join(STATE_DIR, 'v2vm'), { recursive: true });
       writeFileSync(LOG, run.output);
+      for (const f of ['lesson05-lessons.json', 'lesson05-solutions.json']) {
+        if (existsSync(join(share, f))) writeFileSync(join(STATE_DIR, 'v2vm', f), readFileSync(join(share, f)));
+      }
     } finally {
       rmSync(share, { recursive: true, force: true });
     }
@@ -179,6 +191,27 @@ describe('cgroup v2, in a QEMU micro-VM (scripts/v2vm/run.sh, Debian kernel, sof
   it('lesson 05 on v2: the untouched starter passes exactly the provided checks', function () {
     const t = guest(GUEST_FILES.lesson, (x) => x.fullTitle.includes('starter'));
     expect(t.state, t.err?.message).to.equal('passed');
+  });
+
+  describe('lesson 05 on v2: each TODO put back to its starter form fails a check (CELLBLOCK_V2VM_MUTATIONS=1)', function () {
+    if (!MUTATIONS) {
+      it('runs each mutation in the VM', function () {
+        skipBecause(
+          this,
+          'ten more runs of the checks under emulation: set CELLBLOCK_V2VM_MUTATIONS=1 to include them',
+        );
+      });
+      return;
+    }
+    it('every TODO of lesson 05: the first failing check for each (tests/v2vm/mutations.vm.ts)', function () {
+      const r = run?.report;
+      if (!r) guest(MUTATIONS_FILE, () => true); // throws, saying why
+      const mine = (ts: GuestTest[]): GuestTest[] => ts.filter((t) => t.file?.endsWith('tests/v2vm/mutations.vm.js'));
+      const passed = mine(r!.passes);
+      this.test!.title += `: ${passed.map((t) => t.title).join('; ')}`;
+      expect(mine(r!.failures).map((t) => `${t.title}: ${t.err?.message ?? ''}`)).to.deep.equal([]);
+      expect(passed.length, 'no mutation ran in the VM').to.be.greaterThan(1);
+    });
   });
 
   it('the cgroup manager on the real v2 kernel: every test passes (tests/cgroups/manager.test.ts)', function () {

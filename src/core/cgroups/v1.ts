@@ -208,10 +208,9 @@ export class V1Cgroup implements CgroupManager {
   }
 
   async destroy(): Promise<void> {
-    if (!this.exists()) return;
     // v1 frozen tasks do not die, even from SIGKILL, until thawed — in every
     // hierarchy at once, or the first rmdir would wait for them in vain.
-    if (this.has('freezer') && this.frozen()) await this.thaw();
+    if (this.exists() && this.has('freezer') && this.frozen()) await this.thaw();
     for (const d of this.uniqueDirs()) if (this.fs.exists(d)) await removeCgroupDir(this.fs, d);
     const parents = [...new Set(Object.values(this.mounts).map((m) => join(m, this.parent)))];
     removeParentIfUnused(this.fs, parents, (d) => this.capped(d));

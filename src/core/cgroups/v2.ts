@@ -191,8 +191,9 @@ export class V2Cgroup implements CgroupManager {
   }
 
   async destroy(): Promise<void> {
-    if (!this.exists()) return;
-    await removeCgroupDir(this.fs, this.dir);
+    // The parent is looked at even when the leaf is gone already (lesson 05's
+    // own code removed it): the last container out takes the parent along.
+    if (this.exists()) await removeCgroupDir(this.fs, this.dir);
     removeParentIfUnused(this.fs, [this.parentDir], (d) => this.capped(d));
   }
 }

@@ -206,9 +206,12 @@ function check(flag: string, value: unknown, parse: () => unknown): string | und
 export const cgroupValidations: Validation<CgroupConfig>[] = [
   ({ memory }) =>
     check('--memory', memory, () => {
-      if (parseSize(memory!) < MIN_MEMORY) {
+      const bytes = parseSize(memory!);
+      if (bytes < MIN_MEMORY) {
+        // A bare number is bytes (docker's convention too): say so, since "-m 100" usually means 100m.
+        const bare = /^\s*\d+\s*$/.test(String(memory));
         throw new ValueError(
-          'is below 6m, the least a container needs to start its first process (docker has the same minimum)',
+          `${bare ? `is ${bytes} bytes (a size without a unit is bytes; did you mean ${String(memory).trim()}m?), ` : 'is '}below 6m, the least a container needs to start its first process (docker has the same minimum)`,
         );
       }
     }),

@@ -19,8 +19,10 @@
  *     everything this Node process allocated so far stays out of the
  *     container's accounting; with -t in a container that has a /dev of its
  *     own, "go" names a console opened in its devpts (host/console.ts);
- *  5. set up the terminal, if asked for one — after the console is known;
- *  6. exec the command — or, when a lesson asks for it (superviseCommand:
+ *  5. run the lessons' beforeExec steps (the cgroup lesson: a cgroup namespace
+ *     rooted in the cgroup the host has just moved us into);
+ *  6. set up the terminal, if asked for one — after the console is known;
+ *  7. exec the command — or, when a lesson asks for it (superviseCommand:
  *     `run --init`), stay PID 1 and run it as a child (supervise.ts). Any failure before that goes back to the
  *     host as one JSON report and this process exits (125 runtime, 126/127
  *     command).
@@ -153,6 +155,10 @@ async function main(): Promise<void> {
         step = 'tty';
         useConsole(reply.slice(3));
       }
+    }
+    for (const { id, lesson } of lessons) {
+      step = id;
+      await lesson.beforeExec?.(config, lessonSys);
     }
     if (config.tty) {
       step = 'tty';
