@@ -387,7 +387,11 @@ export default defineLesson<SecurityConfig>({
     await undo({ 'remove the device rules': () => removeDevices(config.id) });
   },
 
-  init(config, sys) {
+  // In beforeExec, not init: after every host step and every earlier lesson's
+  // own last steps (the cgroup lesson unshares its namespace and mounts there),
+  // right before the exec — the filter and the dropped capabilities would
+  // refuse those.
+  beforeExec(config, sys) {
     if (config.privileged) return; // Docker's --privileged: none of it
     const opts = securityOpts(config);
     const filter =
