@@ -17,7 +17,7 @@ import { basename } from 'node:path';
 import type { RunningContainer } from '../src/core/host/run.js';
 import { BRIDGE, hostVethName } from '../src/core/names.js';
 import { contains, defaultSubnet, parseIp, parseSubnet, type Subnet } from '../src/core/net/addr.js';
-import { readLeases } from '../src/core/net/ipam.js';
+import { readLeases, sweepNetwork } from '../src/core/net/ipam.js';
 import { natRules } from '../src/core/net/publish.js';
 import { defineChecks, expectThat, startFailure, type CheckEnv, type CheckResult } from '../src/workshop/checks.js';
 import { hintSteps } from '../src/workshop/hint-steps.js';
@@ -369,6 +369,11 @@ function single(env: CheckEnv): Promise<Single> {
     const name = `net-${tag()}`;
     const o: Partial<Single> = { name };
     let pin: number | undefined;
+    // The bridge stays between containers (README): one left by an earlier run
+    // would hide a createBridge that does nothing. When no container holds a
+    // lease, take it down first, as `cellblock cleanup` would, so this run
+    // makes it (with others running it stays, and is theirs).
+    sweepNetwork();
     try {
       o.t = await env.trial({
         config: { argv: ['sh'], name },

@@ -48,6 +48,7 @@ export interface Checkout {
 
 const COPIED = [
   'src',
+  'native',
   'tests',
   'lessons',
   'solutions',
@@ -63,6 +64,9 @@ export function learnerCheckout(opts: { git?: boolean; prefix?: string } = {}): 
   for (const p of COPIED) if (existsSync(join(ROOT, p))) cpSync(join(ROOT, p), join(dir, p), { recursive: true });
   symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
   mkdirSync(join(dir, '.cellblock'));
+  // What setup compiled (the user-namespace helper), as a learner's machine has it after setup.
+  if (existsSync(join(ROOT, '.cellblock', 'bin')))
+    symlinkSync(join(ROOT, '.cellblock', 'bin'), join(dir, '.cellblock', 'bin'));
   if (existsSync(join(ROOT, '.cellblock', 'npm.stamp'))) {
     cpSync(join(ROOT, '.cellblock', 'npm.stamp'), join(dir, '.cellblock', 'npm.stamp'));
   }
