@@ -9,27 +9,19 @@
 import { readlinkSync } from 'node:fs';
 import { CLONE_NEWPID } from '../src/native/constants.js';
 import type { RunningContainer } from '../src/core/host/run.js';
-import { defineChecks, expectEqual, expectThat, startFailure, type CheckEnv } from '../src/workshop/checks.js';
+import {
+  defineChecks,
+  expectEqual,
+  outputContains,
+  expectThat,
+  startFailure,
+  type CheckEnv,
+} from '../src/workshop/checks.js';
 import { hintSteps } from '../src/workshop/hint-steps.js';
 import type { TrialResult } from '../src/workshop/harness.js';
 import { allPids, namespacesOf, nsLink, pidsInNamespace, procStatus } from '../src/workshop/probe.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** Resolve once the container has printed `text` (or after 5 s, to let the check report what it found). */
-function outputContains(c: RunningContainer, text: string): Promise<void> {
-  return new Promise((resolve) => {
-    let seen = '';
-    const timer = setTimeout(resolve, 5000);
-    c.stdout?.on('data', (d: Buffer) => {
-      seen += d.toString();
-      if (seen.includes(text)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-  });
-}
 
 /**
  * The zombies (`State: Z`) in the container, as "pid name": the processes of

@@ -29,9 +29,10 @@ import { cgroupMode, openCgroup, type Limits } from '../src/core/cgroups/index.j
 import { v1Mounts, CGROUP_ROOT, type V1Controller } from '../src/core/cgroups/detect.js';
 import { readKeyed } from '../src/core/cgroups/manager.js';
 import { CGROUP_PARENT, TMP_PREFIX } from '../src/core/names.js';
-import type { RunningContainer } from '../src/core/host/run.js';
 import {
   defineChecks,
+  outputContains,
+  SLOW,
   expectThat,
   skipCheck,
   startFailure,
@@ -45,8 +46,6 @@ const PROBE_FILE = new URL('./support/cgroup-probe-lesson.js', import.meta.url).
 
 const MODE = cgroupMode();
 const V2 = MODE === 'v2';
-/** Timeouts grow on a slow machine (the test suite's emulated v2 VM sets CELLBLOCK_SLOW). */
-const SLOW = Number(process.env['CELLBLOCK_SLOW'] ?? 1) || 1;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** The v1 controllers the container must be in (those mounted here), or v2's one tree. */
@@ -166,21 +165,6 @@ function cpuUsageUsec(p: Placement): number | undefined {
 function oomKillsIn(p: Placement): number | undefined {
   const text = V2 ? readIn(p, '', 'memory.events') : readIn(p, 'memory', 'memory.oom_control');
   return text === undefined ? undefined : (readKeyed(text)['oom_kill'] ?? 0);
-}
-
-/** Resolves once the container printed `text` on stdout (or after `ms`). */
-function outputContains(c: RunningContainer, text: string, ms = 5000 * SLOW): Promise<boolean> {
-  return new Promise((resolve) => {
-    let seen = '';
-    const timer = setTimeout(() => resolve(false), ms);
-    c.stdout?.on('data', (d: Buffer) => {
-      seen += d.toString();
-      if (seen.includes(text)) {
-        clearTimeout(timer);
-        resolve(true);
-      }
-    });
-  });
 }
 
 /** The cgroup directories each environment's containers had: the last check proves they are gone. */

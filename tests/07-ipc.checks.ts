@@ -15,26 +15,18 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { defaultRootfs } from '../src/core/paths.js';
 import { IPC_KEY_BASE, IPC_MQ_PREFIX } from '../src/core/names.js';
 import { hostQueues, hostShmKeys, ipcProbe } from '../src/core/ipc/inventory.js';
-import type { RunningContainer } from '../src/core/host/run.js';
-import { defineChecks, expectThat, startFailure, type CheckEnv, type CheckResult } from '../src/workshop/checks.js';
+import {
+  defineChecks,
+  expectThat,
+  outputContains,
+  startFailure,
+  type CheckEnv,
+  type CheckResult,
+} from '../src/workshop/checks.js';
 import type { TrialResult } from '../src/workshop/harness.js';
 import { namespacesOf } from '../src/workshop/probe.js';
 
 const PROBE = '/usr/local/bin/ipcprobe';
-
-function outputContains(c: RunningContainer, text: string): Promise<void> {
-  return new Promise((resolve) => {
-    let seen = '';
-    const timer = setTimeout(resolve, 5000);
-    c.stdout?.on('data', (d: Buffer) => {
-      seen += d.toString();
-      if (seen.includes(text)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-  });
-}
 
 const key = (): string => `0x${(IPC_KEY_BASE + randomBytes(2).readUInt16BE()).toString(16).padStart(8, '0')}`;
 const queue = (who: string): string => `${IPC_MQ_PREFIX}${who}-${randomBytes(3).toString('hex')}`;

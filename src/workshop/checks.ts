@@ -6,6 +6,7 @@
  */
 import { pathToFileURL } from 'node:url';
 import type { LoadedLesson } from '../core/lesson.js';
+import type { RunningContainer } from '../core/host/run.js';
 import { trial, type TrialOptions, type TrialResult } from './harness.js';
 import { load } from './loader.js';
 import { checksFile, type LessonEntry, type Source } from './manifest.js';
@@ -20,6 +21,27 @@ export interface CheckResult {
 }
 
 /** A check that cannot run here: it neither fails the learner nor pretends to have looked. */
+/** Timeouts grow on a slow machine (the test suite's emulated v2 VM sets CELLBLOCK_SLOW). */
+export const SLOW = Number(process.env['CELLBLOCK_SLOW'] ?? 1) || 1;
+
+/**
+ * Resolves true once the running container has printed `text` on stdout, or
+ * false after `ms` — so that a check can still report what it found.
+ */
+export function outputContains(c: Pick<RunningContainer, 'stdout'>, text: string, ms = 5000 * SLOW): Promise<boolean> {
+  return new Promise((resolve) => {
+    let seen = '';
+    const timer = setTimeout(() => resolve(false), ms);
+    c.stdout?.on('data', (d: Buffer) => {
+      seen += d.toString();
+      if (seen.includes(text)) {
+        clearTimeout(timer);
+        resolve(true);
+      }
+    });
+  });
+}
+
 export function skipCheck(reason: string, expected: string): CheckResult {
   return { ok: true, expected, found: `skipped: ${reason}`, skipped: reason };
 }
