@@ -21,6 +21,7 @@ import { MS_PRIVATE, MS_REC } from '../../src/native/constants.js';
 import type { Sys } from '../../src/native/index.js';
 import { defineLesson } from '../../src/core/lesson.js';
 import {
+  inUserNamespace,
   keptChanges,
   overlayDirs,
   recordOverlay,
@@ -59,7 +60,16 @@ function makeMountsPrivate(sys: Sys): void {
  */
 function mountOverlay(o: OverlayDirs, sys: Sys): void {
   // [mount-overlay] layers top first, then the container's own upper and work.
-  sys.mount('overlay', o.merged, 'overlay', 0, `lowerdir=${o.lower.join(':')},upperdir=${o.upper},workdir=${o.work}`);
+  // In a user namespace (lesson 08) overlayfs may not write trusted.* xattrs,
+  // and removing a lower directory would fail with EIO: userxattr.
+  const userxattr = inUserNamespace() ? ',userxattr' : '';
+  sys.mount(
+    'overlay',
+    o.merged,
+    'overlay',
+    0,
+    `lowerdir=${o.lower.join(':')},upperdir=${o.upper},workdir=${o.work}${userxattr}`,
+  );
 }
 
 /**

@@ -4,7 +4,7 @@
  * `cellblock diff`. The lesson does the kernel work (create, mount, remove).
  */
 import { readMountinfo } from '../mountinfo.js';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ContainerConfig } from '../config.js';
 import type { Validation } from '../lesson.js';
@@ -67,6 +67,22 @@ export function recordOverlay(config: OverlayConfig, o: OverlayDirs): void {
     ...(config.keep === true ? { keep: true } : {}),
   };
   writeFileSync(join(o.dir, 'overlay.json'), `${JSON.stringify(record, null, 2)}\n`);
+}
+
+/**
+ * Whether the calling process is in a user namespace other than the host's:
+ * its /proc/self/uid_map is then anything but the identity map of every id.
+ * Inside one, overlayfs may not set trusted.* xattrs — which it needs to
+ * remove or rename a directory of a lower layer (an opaque or redirect mark):
+ * the option `userxattr` makes it use user.overlay.* instead (kernel ≥ 5.11,
+ * Documentation/filesystems/overlayfs.rst).
+ */
+export function inUserNamespace(): boolean {
+  try {
+    return readFileSync('/proc/self/uid_map', 'utf8').trim().split(/\s+/).join(' ') !== '0 0 4294967295';
+  } catch {
+    return false;
+  }
 }
 
 /** lowerdir=…,upperdir=…,workdir=… — the data argument of mount(2) for an overlay. */

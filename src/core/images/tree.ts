@@ -52,8 +52,11 @@ export function isWhiteout(e: { type: EntryType; stat: Stats }): boolean {
   return e.type === 'char' && e.stat.rdev === 0;
 }
 
+/** The same mark, as overlayfs writes it when mounted with `userxattr` (in a user namespace). */
+export const USER_OPAQUE_XATTR = 'user.overlay.opaque';
+
 export function isOpaque(dir: string): boolean {
-  return lgetxattr(dir, OPAQUE_XATTR)?.toString() === 'y';
+  return lgetxattr(dir, OPAQUE_XATTR)?.toString() === 'y' || lgetxattr(dir, USER_OPAQUE_XATTR)?.toString() === 'y';
 }
 
 const chunk = Buffer.alloc(1 << 20);
