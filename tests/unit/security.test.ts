@@ -150,9 +150,9 @@ describe('lesson 09 pieces (no kernel)', function () {
     ).to.deep.equal({ noNewPrivs: false, seccomp: 'unconfined' });
   });
 
-  it('the init: masks, not dumpable, capabilities, no_new_privs, then seccomp last', async function () {
+  it('beforeExec: masks, not dumpable, capabilities, no_new_privs, then seccomp last', async function () {
     const { sys, calls } = kernelSys();
-    await security.init!(testConfig(), sys);
+    await security.beforeExec!(testConfig(), sys);
     const names = calls.map((c) => c.name);
     const first = (pred: (i: number) => boolean): number => names.findIndex((_, i) => pred(i));
     const lastMount = names.lastIndexOf('mount');
@@ -171,15 +171,15 @@ describe('lesson 09 pieces (no kernel)', function () {
 
   it('without no_new_privs the filter goes in before the capabilities (it needs CAP_SYS_ADMIN then)', async function () {
     const { sys, calls } = kernelSys();
-    await security.init!(testConfig({ 'security-opt': 'no-new-privileges=false' }), sys);
+    await security.beforeExec!(testConfig({ 'security-opt': 'no-new-privileges=false' }), sys);
     const names = calls.map((c) => c.name);
     expect(names.indexOf('seccomp')).to.be.below(names.indexOf('capset'));
     expect(calls.some((c) => c.name === 'prctl' && c.args[0] === PR_SET_NO_NEW_PRIVS)).to.equal(false);
   });
 
-  it('--privileged changes nothing in the init', async function () {
+  it('--privileged changes nothing before the exec', async function () {
     const { sys, calls } = kernelSys();
-    await security.init!(testConfig({ privileged: true }), sys);
+    await security.beforeExec!(testConfig({ privileged: true }), sys);
     expect(calls).to.deep.equal([]);
   });
 
