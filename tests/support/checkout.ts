@@ -64,9 +64,13 @@ export function learnerCheckout(opts: { git?: boolean; prefix?: string } = {}): 
   for (const p of COPIED) if (existsSync(join(ROOT, p))) cpSync(join(ROOT, p), join(dir, p), { recursive: true });
   symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
   mkdirSync(join(dir, '.cellblock'));
-  // What setup compiled (the user-namespace helper), as a learner's machine has it after setup.
-  if (existsSync(join(ROOT, '.cellblock', 'bin')))
-    symlinkSync(join(ROOT, '.cellblock', 'bin'), join(dir, '.cellblock', 'bin'));
+  // What setup compiled (the user-namespace helper), as a learner's machine
+  // has it after setup: a copy, made after the sources, so it is newer than
+  // them and setup has nothing to rebuild (a link would let the copy's setup
+  // write into this checkout).
+  if (existsSync(join(ROOT, '.cellblock', 'bin'))) {
+    cpSync(join(ROOT, '.cellblock', 'bin'), join(dir, '.cellblock', 'bin'), { recursive: true });
+  }
   if (existsSync(join(ROOT, '.cellblock', 'npm.stamp'))) {
     cpSync(join(ROOT, '.cellblock', 'npm.stamp'), join(dir, '.cellblock', 'npm.stamp'));
   }
