@@ -5,9 +5,10 @@
  * the helper that creates the namespace is core/host/userns.ts.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, statSync } from 'node:fs';
 import { CLONE_NEWUSER } from '../../native/constants.js';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { ROOT } from '../paths.js';
 import type { ContainerConfig } from '../config.js';
 import type { OverlayFields } from '../images/overlay.js';
 import type { Validation } from '../lesson.js';
@@ -81,7 +82,34 @@ export const usernsValidations: Validation<UserConfig>[] = [
     if (text === undefined) return undefined;
     return rootless() ? rootlessRangeProblem(text) : c.userns === 'remap' ? remapRangeProblem(text) : undefined;
   },
+  (c) =>
+    c.userns === 'remap' && !rootless() ? unreachableForMappedRoot([ROOT, dirname(process.execPath)]) : undefined,
 ];
+
+/**
+ * With --userns remap the init runs as an unprivileged host uid (100000…):
+ * node and the workshop's dist/ must be reachable by anyone, or it dies at
+ * its first import (MODULE_NOT_FOUND — EACCES in disguise). A checkout under a
+ * 0700/0750 home or a mkdtemp directory is the usual cause: say which
+ * directory, and the fix, before anything is created.
+ */
+export function unreachableForMappedRoot(dirs: string[]): string | undefined {
+  for (const dir of dirs) {
+    for (let d = dir; ; d = dirname(d)) {
+      let mode: number;
+      try {
+        mode = statSync(d).mode;
+      } catch {
+        break; // a missing path is another validation's to name
+      }
+      if ((mode & 0o001) === 0) {
+        return `--userns remap: the container's root is an unprivileged host uid, which cannot enter ${d} (mode ${(mode & 0o777).toString(8).padStart(4, '0')}) on the way to ${dir}, where the init's code lives: give others search permission (chmod o+x ${d}), or keep the workshop where everyone can read it`;
+      }
+      if (d === dirname(d)) break;
+    }
+  }
+  return undefined;
+}
 
 /** The maps of a rootless run (see rootlessMaps), with the range the user chose. */
 export function writeRootlessMaps(pid: number, config: UserConfig): void {
