@@ -91,4 +91,6 @@ if [[ $(readlink "$bin" 2>/dev/null) != "$target" ]]; then
   mkdir -p "$(dirname "$bin")"
   ln -sfn "$target" "$bin"
 fi
-say "the cellblock command ($bin) runs this checkout: $PWD"
+# Information, not a change: no "setup:" prefix (vagrant/provision.sh counts
+# those lines as changes, and a second run must have none).
+echo "the cellblock command ($bin) runs this checkout: $PWD" >&2

@@ -7,7 +7,7 @@
  *    the real tree.
  */
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -61,6 +61,9 @@ const COPIED = [
 
 export function learnerCheckout(opts: { git?: boolean; prefix?: string } = {}): Checkout {
   const dir = mkdtempSync(join(tmpdir(), opts.prefix ?? 'learner-checkout-'));
+  // A clone's directory as git makes it (0755, not mkdtemp's 0700): with --userns
+  // remap the container's root, an unprivileged host uid, runs the init from here.
+  chmodSync(dir, 0o755);
   for (const p of COPIED) if (existsSync(join(ROOT, p))) cpSync(join(ROOT, p), join(dir, p), { recursive: true });
   symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
   mkdirSync(join(dir, '.cellblock'));
