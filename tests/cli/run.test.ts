@@ -121,6 +121,27 @@ describe('cellblock run', function () {
       expect(r.status).to.equal(2);
       expect(r.stderr).to.include('Unknown argument: hostnme');
     });
+    it('not root, every lesson: the container runs rootless — root inside, exit 0, what needs root said once', function () {
+      const r = spawnSync(
+        'setpriv',
+        [
+          '--reuid=65534',
+          '--regid=65534',
+          '--clear-groups',
+          process.execPath,
+          BIN,
+          'run',
+          '--solutions',
+          '--',
+          'id',
+          '-u',
+        ],
+        { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } },
+      );
+      expect(r.status, r.stderr).to.equal(0);
+      expect(r.stdout).to.equal('0\n');
+      expect(r.stderr).to.match(/rootless: no cgroup/);
+    });
     it('not root: a limit that needs a cgroup is refused, naming it and the fix (rootless runs have none)', function () {
       const r = spawnSync(
         'setpriv',

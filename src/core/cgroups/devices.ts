@@ -134,6 +134,10 @@ export function devicesCgroup(id: string): { version: 'v1' | 'v2'; dir: string }
  * attaches the program to the container's cgroup, which must exist already.
  */
 export function applyDeviceRules(id: string, rules: DeviceRule[], fs: CgroupFs = realCgroupFs): void {
+  // Rootless (lesson 08), no cgroup can be made at all (the cgroup lesson says
+  // so once); the container then reaches only the device nodes bound in from
+  // the host, as its unprivileged user — the kernel's own permissions hold.
+  if (fs === realCgroupFs && process.getuid?.() !== 0) return;
   const { version, dir } = devicesCgroup(id);
   if (version === 'v1') {
     fs.mkdir(join(dir, '..'));

@@ -161,7 +161,7 @@ export function copyLayersForRootless(lower: string[], dir: string): string[] {
  */
 export async function removeAsContainerRoot(config: UserConfig, paths: string[]): Promise<void> {
   const work = config.overlay ? join(config.overlay.work, 'work') : undefined;
-  if (work) chmodSync(work, 0o700);
+  if (work && existsSync(work)) chmodSync(work, 0o700); // a start that failed before the mount made none
   const targets = paths.filter((p) => existsSync(p));
   if (targets.length === 0) return;
   const { child } = await startInUserNamespace(
