@@ -20,6 +20,7 @@ import {
   rootlessCgroupNote,
   limitsFromConfig,
   openCgroup,
+  retryWhileParentVanishes,
   swapOnly,
   type CgroupConfig,
   type Limits,
@@ -100,7 +101,12 @@ function cgroupOf(config: CgroupConfig) {
     dir,
     create(limits: Limits): void {
       if (!V2) return (v1.create(), v1.set(limits));
-      writeLimits(createCgroup(CGROUP_ROOT, config.id), v2Files(limits));
+      // Another container's end may remove the shared parent between the two
+      // mkdirs (ENOENT): make it again. Only the making — an ENOENT while
+      // writing a limit means a controller is not enabled.
+      let made = '';
+      retryWhileParentVanishes(() => (made = createCgroup(CGROUP_ROOT, config.id)));
+      writeLimits(made, v2Files(limits));
     },
     join: (pid: number): void => (V2 ? joinCgroup(dir, pid) : v1.addProcess(pid)),
     exists: (): boolean => (V2 ? existsSync(dir) : v1.exists()),

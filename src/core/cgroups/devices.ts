@@ -166,6 +166,7 @@ export function applyDeviceRules(id: string, rules: DeviceRule[], fs: CgroupFs =
 
 /** v1: move `pid` into its devices cgroup (v2: the cgroup manager's addProcess already did). */
 export function joinDevices(id: string, pid: number, fs: CgroupFs = realCgroupFs): void {
+  if (fs === realCgroupFs && process.getuid?.() !== 0) return; // rootless: none was made (applyDeviceRules)
   const { version, dir } = devicesCgroup(id);
   // No devices cgroup: no rules were applied (--privileged), nothing to join.
   if (version === 'v1' && fs.exists(dir)) fs.write(join(dir, 'cgroup.procs'), String(pid));
@@ -173,6 +174,7 @@ export function joinDevices(id: string, pid: number, fs: CgroupFs = realCgroupFs
 
 /** v1: remove the devices cgroup (and the parent, once unused). v2: nothing — the program goes with the cgroup. */
 export async function removeDevices(id: string, fs: CgroupFs = realCgroupFs): Promise<void> {
+  if (fs === realCgroupFs && process.getuid?.() !== 0) return; // rootless: none was made (applyDeviceRules)
   const { version, dir } = devicesCgroup(id);
   if (version !== 'v1' || !fs.exists(dir)) return;
   await removeCgroupDir(fs, dir);

@@ -38,5 +38,6 @@ export function openCgroup(id: string, opts: OpenOptions = {}): CgroupManager {
 
 export { CgroupError, type CgroupFs } from './fs.js';
 export type { CgroupManager, CgroupStats, V2Files } from './manager.js';
+export { retryWhileParentVanishes } from './manager.js';
 export * from './values.js';
 export { cgroupMode, cgroupControllers, usableControllers, type CgroupMode } from './detect.js';

@@ -107,7 +107,8 @@ export class RunningContainer {
   }
 
   kill(signal: NodeJS.Signals = 'SIGKILL'): void {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    killContainer(this.child, this.initPid, signal);
   }
 
   /** Set when a host-side cleanup step failed: the status stays the command's, this says what is left. */
@@ -205,15 +206,17 @@ export async function startContainer(config: ContainerConfig, opts: StartOptions
     const removed = failures.length > 0 ? await removeLeftovers(config.id, failures) : [];
     return { failures: [...failures], removed };
   };
-  const abort = async (err: unknown): Promise<never> => {
-    child.kill('SIGKILL');
-    await exited.catch(() => undefined);
-    const outcome = await cleanup();
-    // The start's error is what the caller reports; the undo failures ride on it.
+  // The start's error is what the caller reports; the undo failures ride on it.
+  const withOutcome = (err: unknown, outcome: CleanupOutcome): unknown => {
     if (outcome.failures.length > 0 && typeof err === 'object' && err !== null) {
       Object.defineProperty(err, UNDO_FAILURES, { value: outcome, enumerable: false });
     }
-    throw err;
+    return err;
+  };
+  const abort = async (err: unknown): Promise<never> => {
+    killContainer(child, initPid, 'SIGKILL');
+    await exited.catch(() => undefined);
+    throw withOutcome(err, await cleanup());
   };
 
   let validated = !opts.prespawn;
@@ -250,8 +253,7 @@ export async function startContainer(config: ContainerConfig, opts: StartOptions
     } catch (err) {
       // The helper is dead (startInUserNamespace killed it): undo the window's steps.
       await whenExited?.catch(() => undefined);
-      await cleanup();
-      throw err;
+      throw withOutcome(err, await cleanup());
     }
     exited = whenExited!;
   } else {
@@ -273,6 +275,7 @@ export async function startContainer(config: ContainerConfig, opts: StartOptions
   if (child.pid === undefined) {
     // spawn reports ENOENT/EACCES asynchronously through 'error'.
     const err = await new Promise<Error>((resolve) => child.once('error', resolve));
+    exited.catch(() => undefined); // it rejects with the same error: reported here, once
     throw err;
   }
   if (!validated) {
@@ -333,6 +336,26 @@ export async function startContainer(config: ContainerConfig, opts: StartOptions
     return abort(err);
   }
   return new RunningContainer(config, child, exited, cleanup, notes, initPid);
+}
+
+/**
+ * SIGKILL to a container. Behind the user-namespace helper it goes to the init
+ * itself: the helper forwards other signals, but SIGKILL cannot be caught to be
+ * forwarded, and the init would die only later, of its PDEATHSIG — after the
+ * runtime had seen the helper exit and begun to clean up around a container
+ * still dying. Killed directly, the init ends first; the helper, blocked in
+ * waitpid (so the pid cannot be reused), exits once the PID namespace is empty.
+ */
+function killContainer(child: ChildProcess, initPid: number | undefined, signal: NodeJS.Signals): void {
+  if (signal === 'SIGKILL' && initPid !== undefined) {
+    try {
+      process.kill(initPid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+    return;
+  }
+  child.kill(signal);
 }
 
 const UNDO_FAILURES = Symbol('cellblock.undoFailures');
