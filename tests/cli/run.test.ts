@@ -3,7 +3,7 @@
  * reports them, bad input rejected with nothing created, stdin, signals, a
  * real terminal with -it — and nothing left behind by any of them.
  */
-import { spawnSync } from 'node:child_process';
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { expect } from 'chai';
 import pty from 'node-pty';
@@ -30,6 +30,13 @@ describe('cellblock run', function () {
     expect(hostState(), 'host state changed').to.deep.equal(before);
     expect(runningStates(), `state files left in ${RUN_DIR}`).to.deep.equal(statesBefore);
   });
+
+  /** `cellblock ARGS` run by an ordinary user (nobody): a rootless run. */
+  const asNobody = (args: string[]): SpawnSyncReturns<string> =>
+    spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, BIN, ...args], {
+      encoding: 'utf8',
+      env: { ...process.env, NO_COLOR: '1' },
+    });
 
   describe('bad input after the init has started (run spawns it first, then validates)', function () {
     const bad: [string, string[], RegExp][] = [
@@ -122,55 +129,20 @@ describe('cellblock run', function () {
       expect(r.stderr).to.include('Unknown argument: hostnme');
     });
     it('not root, every lesson: the container runs rootless — root inside, exit 0, what needs root said once', function () {
-      const r = spawnSync(
-        'setpriv',
-        [
-          '--reuid=65534',
-          '--regid=65534',
-          '--clear-groups',
-          process.execPath,
-          BIN,
-          'run',
-          '--solutions',
-          '--',
-          'id',
-          '-u',
-        ],
-        { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } },
-      );
+      const r = asNobody(['run', '--solutions', '--', 'id', '-u']);
       expect(r.status, r.stderr).to.equal(0);
       expect(r.stdout).to.equal('0\n');
       expect(r.stderr).to.match(/rootless: no cgroup/);
     });
     it('not root: a limit that needs a cgroup is refused, naming it and the fix (rootless runs have none)', function () {
-      const r = spawnSync(
-        'setpriv',
-        [
-          '--reuid=65534',
-          '--regid=65534',
-          '--clear-groups',
-          process.execPath,
-          BIN,
-          'run',
-          '--solutions',
-          '--memory',
-          '64m',
-          '--',
-          'true',
-        ],
-        {
-          encoding: 'utf8',
-          env: { ...process.env, NO_COLOR: '1' },
-        },
-      );
+      const r = asNobody(['run', '--solutions', '--memory', '64m', '--', 'true']);
       expect(r.status, r.stderr).to.equal(125);
       expect(r.stderr).to.match(/--memory needs a cgroup.*rootless.*run it as root/);
     });
   });
-
   describe('stdio and signals', function () {
     it('without -i, stdin is empty: `cat` ends at once', function () {
-      const r = cellblock(['run', '--solutions', '--', 'cat'], { input: 'not for the container\n' });
+      const r = cellblock(['run', '--solutions', '--', 'cat']);
       expect(r.status).to.equal(0);
       expect(r.stdout).to.equal('');
     });
