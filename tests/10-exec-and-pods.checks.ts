@@ -11,7 +11,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync, readlinkSync } from 'node:fs';
+import { get } from 'node:http';
+import { createServer } from 'node:net';
 import { execInContainer, type ExecProcess } from '../src/core/host/exec.js';
+import { leaseOf } from '../src/core/net/ipam.js';
+import { PAUSE, podId } from '../src/core/pods/pods.js';
 import { defineChecks, expectThat, outputContains, SLOW, startFailure, type CheckEnv } from '../src/workshop/checks.js';
 import type { TrialResult } from '../src/workshop/harness.js';
 import { isAlive } from '../src/workshop/probe.js';
@@ -55,6 +59,9 @@ interface Scenario {
   /** Exec into the ended container, and into a name no container has. */
   stoppedError?: string;
   unknownError?: string;
+  /** `run --net container:NAME -- ip addr show eth0`, and web's address. */
+  sharer?: TrialResult;
+  webAddress?: string;
 }
 
 function scenario(env: CheckEnv): Promise<Scenario> {
@@ -86,6 +93,8 @@ function scenario(env: CheckEnv): Promise<Scenario> {
           s.exitStatus = await (await exec(c.config.id, ['sh', '-c', 'exit 7'])).wait();
           sleeper = await exec(name, ['sleep', '1000']);
           s.sleeperPid = sleeper.pid;
+          s.webAddress = leaseOf(c.config.id)?.address;
+          s.sharer = await env.trial({ config: { net: `container:${name}`, argv: ['ip', 'addr', 'show', 'eth0'] } });
         } catch (err) {
           s.execError ??= message(err);
         }
@@ -124,6 +133,115 @@ function execFailure(s: Scenario): ReturnType<typeof expectThat> | undefined {
     'the exec failed before the command ran: the error names the step (joinNamespaces, the helper, a setns)',
   );
 }
+
+/** A TCP port nothing on the host listens on now. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** GET http://host:port/ from the host: the body, or the error's code. */
+function fetchBody(host: string, port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const req = get({ host, port, path: '/', timeout: 3000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => resolve(body.trim()));
+    });
+    req.on('timeout', () => req.destroy(new Error('no answer within 3 s')));
+    req.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+  });
+}
+
+const until = async (ok: () => boolean, ms: number): Promise<boolean> => {
+  for (let t = 0; t < ms; t += 50) {
+    if (ok()) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return ok();
+};
+
+interface PodScenario {
+  pause: TrialResult;
+  web?: TrialResult;
+  client?: TrialResult;
+  /** kind → [pause, web, client] links. */
+  ns: Record<string, (string | undefined)[]>;
+  /** What the client got from localhost:8080, and its hostname. */
+  clientSaw: string;
+  address?: string;
+  fromHost: string;
+  port: number;
+  /** The web member still ran after the client had exited. */
+  webAfterClient?: boolean;
+  error?: string;
+}
+
+/**
+ * A pod by hand, as `cellblock pod create` and `run --pod` make it: the pause
+ * container (id cb-pod-NAME, the pod's address and a published port), a web
+ * member serving on 8080, a client member that fetches localhost:8080.
+ */
+function pod(env: CheckEnv): Promise<PodScenario> {
+  return env.once('pod', async () => {
+    const name = `p${randomBytes(3).toString('hex')}`;
+    const port = await freePort();
+    const s = { ns: {}, clientSaw: '', fromHost: '', port } as PodScenario;
+    const web =
+      'mkdir -p /dev/www && echo served-in-the-pod > /dev/www/index.html && httpd -f -p 8080 -h /dev/www & echo ready; read _';
+    s.pause = await env.trial({
+      config: { id: podId(name), name, hostname: name, argv: [PAUSE], publish: [`${port}:8080`] },
+      timeoutMs: 30_000 * SLOW,
+      whileRunning: async (p) => {
+        try {
+          await until(() => {
+            try {
+              return readlinkSync(`/proc/${p.pid}/exe`) === PAUSE;
+            } catch {
+              return false;
+            }
+          }, 5000 * SLOW);
+          s.address = leaseOf(podId(name))?.address;
+          s.web = await env.trial({
+            config: { pod: name, argv: ['sh', '-c', web] },
+            timeoutMs: 20_000 * SLOW,
+            whileRunning: async (w) => {
+              await outputContains(w, 'ready');
+              await until(() => text(`/proc/${w.pid}/net/tcp`).includes(':1F90 '), 3000 * SLOW);
+              s.client = await env.trial({
+                config: { pod: name, argv: ['sh', '-c', 'wget -qO- http://localhost:8080/; hostname'] },
+              });
+              s.webAfterClient = isAlive(w.pid);
+              for (const k of ['net', 'ipc', 'uts', 'mnt']) {
+                s.ns[k] = [link(p.pid, k), link(w.pid, k), s.client.namespaces[k as 'net']];
+              }
+              s.clientSaw = s.client.stdout.trim();
+              s.fromHost = s.address ? await fetchBody(s.address, port) : 'no address';
+            },
+          });
+        } catch (err) {
+          s.error = message(err);
+        } finally {
+          p.kill('SIGTERM'); // the pause ends on it
+        }
+      },
+    });
+    return s;
+  });
+}
+
+const podFailure = (s: PodScenario): ReturnType<typeof expectThat> | undefined =>
+  startFailure(s.pause) ??
+  (s.web && startFailure(s.web)) ??
+  (s.client && startFailure(s.client)) ??
+  (s.error ? expectThat(false, 'the pod scenario runs', s.error, 'read the error') : undefined);
 
 export default defineChecks('10-exec-and-pods', [
   {
@@ -218,6 +336,71 @@ export default defineChecks('10-exec-and-pods', [
         'ConfigError (exit 125) naming the container, for both',
         `ended: ${s.stoppedError}; unknown: ${s.unknownError}`,
         'the runtime refuses these before it starts anything',
+      );
+    },
+  },
+  {
+    name: '--net container:NAME sees that container’s eth0 and address',
+    provided: true,
+    async run(env) {
+      const s = await scenario(env);
+      const t = s.sharer;
+      return (
+        execFailure(s) ??
+        (t && startFailure(t)) ??
+        expectThat(
+          !!t && !!s.webAddress && t.stdout.includes(`inet ${s.webAddress}/`) && t.status === 0,
+          `eth0 with web's address ${s.webAddress}`,
+          t ? `status ${t.status}: ${t.stdout.trim().replace(/\s+/g, ' ') || t.stderr.trim()}` : 'not run',
+          'the container did not start in web’s network namespace (Lesson.shareNamespaces)',
+        )
+      );
+    },
+  },
+  {
+    name: 'pod: pause and members share net, IPC and UTS, each member has its own mounts',
+    provided: true,
+    async run(env) {
+      const s = await pod(env);
+      const same = (k: string): boolean => new Set(s.ns[k]).size === 1 && s.ns[k]![0] !== undefined;
+      const mnt = s.ns['mnt'] ?? [];
+      return (
+        podFailure(s) ??
+        expectThat(
+          same('net') && same('ipc') && same('uts') && new Set(mnt).size === 3,
+          'one net, ipc and uts inode for pause, web and client; three mnt inodes',
+          Object.entries(s.ns)
+            .map(([k, v]) => `${k}: ${v.join(' ')}`)
+            .join('; '),
+          'the members were not started in the pause container’s namespaces (Lesson.shareNamespaces)',
+        )
+      );
+    },
+  },
+  {
+    name: 'pod: a member reaches another on localhost; the host reaches the pod’s one address',
+    provided: true,
+    async run(env) {
+      const s = await pod(env);
+      return (
+        podFailure(s) ??
+        expectThat(
+          s.clientSaw.startsWith('served-in-the-pod') && s.fromHost === 'served-in-the-pod',
+          `served-in-the-pod from localhost:8080 inside, and from ${s.address}:${s.port} on the host`,
+          `inside: ${JSON.stringify(s.clientSaw)}; host: ${JSON.stringify(s.fromHost)}`,
+          'the members do not share one network namespace, or the pod’s published port does not lead to it',
+        )
+      );
+    },
+  },
+  {
+    name: 'pod: a member that exits leaves the others running',
+    provided: true,
+    async run(env) {
+      const s = await pod(env);
+      return (
+        podFailure(s) ??
+        expectThat(s.webAfterClient === true, 'web still running after the client exited', String(s.webAfterClient))
       );
     },
   },
