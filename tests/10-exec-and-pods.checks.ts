@@ -76,6 +76,8 @@ function scenario(env: CheckEnv): Promise<Scenario> {
       timeoutMs: 20_000 * SLOW,
       whileRunning: async (c) => {
         await outputContains(c, 'ready');
+        s.webAddress = leaseOf(c.config.id)?.address;
+        s.sharer = await env.trial({ config: { net: `container:${name}`, argv: ['ip', 'addr', 'show', 'eth0'] } });
         try {
           const e = await exec(name, ['sh', '-c', 'hostname; echo "pid $$"; ps -o pid,comm; echo shown; read _']);
           let out = '';
@@ -93,20 +95,18 @@ function scenario(env: CheckEnv): Promise<Scenario> {
           s.exitStatus = await (await exec(c.config.id, ['sh', '-c', 'exit 7'])).wait();
           sleeper = await exec(name, ['sleep', '1000']);
           s.sleeperPid = sleeper.pid;
-          s.webAddress = leaseOf(c.config.id)?.address;
-          s.sharer = await env.trial({ config: { net: `container:${name}`, argv: ['ip', 'addr', 'show', 'eth0'] } });
+          // End the container (its command reads stdin), and see the sleep go with it.
+          c.stdin?.end();
+          const ended = await Promise.race([sleeper.wait(), new Promise((r) => setTimeout(r, 3000 * SLOW))]);
+          s.sleeperGone = ended !== undefined && !isAlive(s.sleeperPid);
         } catch (err) {
           s.execError ??= message(err);
+        } finally {
+          if (sleeper && !s.sleeperGone) sleeper.child.kill('SIGKILL');
+          await sleeper?.wait();
         }
       },
     });
-    if (sleeper) {
-      // The container has ended (its init was PID 1 of the namespace the sleep joined).
-      const ended = await Promise.race([sleeper.wait(), new Promise((r) => setTimeout(r, 3000 * SLOW))]);
-      s.sleeperGone = ended !== undefined && !isAlive(s.sleeperPid!);
-      if (!s.sleeperGone) sleeper.child.kill('SIGKILL');
-      await sleeper.wait();
-    }
     for (const [target, key] of [
       [s.t.config.id, 'stoppedError'],
       [`nobody-${randomBytes(3).toString('hex')}`, 'unknownError'],
@@ -346,7 +346,7 @@ export default defineChecks('10-exec-and-pods', [
       const s = await scenario(env);
       const t = s.sharer;
       return (
-        execFailure(s) ??
+        startFailure(s.t) ??
         (t && startFailure(t)) ??
         expectThat(
           !!t && !!s.webAddress && t.stdout.includes(`inet ${s.webAddress}/`) && t.status === 0,

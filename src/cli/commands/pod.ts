@@ -6,13 +6,14 @@
  */
 import { spawn } from 'node:child_process';
 import { readlinkSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { ConfigError } from '../../core/config.js';
+import { ROOT } from '../../core/paths.js';
 import { leaseOf } from '../../core/net/ipam.js';
 import { alive, listPods, nameOf, PAUSE, podId, podPause, POD_NAME, runningState } from '../../core/pods/pods.js';
 import { readState, type ContainerState } from '../../core/host/state.js';
 
-const CLI = fileURLToPath(new URL('../../../src/bin/cellblock.mjs', import.meta.url));
+const CLI = join(ROOT, 'src', 'bin', 'cellblock.mjs');
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 interface CreateArgs {
