@@ -178,6 +178,7 @@ interface PodScenario {
   clientSaw: string;
   address?: string;
   fromHost: string;
+  fromPublished: string;
   port: number;
   /** The web member still ran after the client had exited. */
   webAfterClient?: boolean;
@@ -193,7 +194,7 @@ function pod(env: CheckEnv): Promise<PodScenario> {
   return env.once('pod', async () => {
     const name = `p${randomBytes(3).toString('hex')}`;
     const port = await freePort();
-    const s = { ns: {}, clientSaw: '', fromHost: '', port } as PodScenario;
+    const s = { ns: {}, clientSaw: '', fromHost: '', fromPublished: '', port } as PodScenario;
     const web =
       'mkdir -p /dev/www && echo served-in-the-pod > /dev/www/index.html && httpd -f -p 8080 -h /dev/www & echo ready; read _';
     s.pause = await env.trial({
@@ -223,7 +224,9 @@ function pod(env: CheckEnv): Promise<PodScenario> {
                 s.ns[k] = [link(p.pid, k), link(w.pid, k), s.client.namespaces[k as 'net']];
               }
               s.clientSaw = s.client.stdout.trim();
-              s.fromHost = s.address ? await fetchBody(s.address, port) : 'no address';
+              // The pod's one address, and its published port (the DNAT rule, and the loopback proxy).
+              s.fromHost = s.address ? await fetchBody(s.address, 8080) : 'no address';
+              s.fromPublished = await fetchBody('127.0.0.1', port);
             },
           });
         } catch (err) {
@@ -385,9 +388,11 @@ export default defineChecks('10-exec-and-pods', [
       return (
         podFailure(s) ??
         expectThat(
-          s.clientSaw.startsWith('served-in-the-pod') && s.fromHost === 'served-in-the-pod',
-          `served-in-the-pod from localhost:8080 inside, and from ${s.address}:${s.port} on the host`,
-          `inside: ${JSON.stringify(s.clientSaw)}; host: ${JSON.stringify(s.fromHost)}`,
+          s.clientSaw.startsWith('served-in-the-pod') &&
+            s.fromHost === 'served-in-the-pod' &&
+            s.fromPublished === 'served-in-the-pod',
+          `served-in-the-pod from localhost:8080 inside, from ${s.address}:8080 and 127.0.0.1:${s.port} on the host`,
+          `inside: ${JSON.stringify(s.clientSaw)}; ${s.address}:8080: ${JSON.stringify(s.fromHost)}; 127.0.0.1:${s.port}: ${JSON.stringify(s.fromPublished)}`,
           'the members do not share one network namespace, or the pod’s published port does not lead to it',
         )
       );
