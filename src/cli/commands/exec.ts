@@ -35,6 +35,7 @@ export async function exec(args: ExecArgs): Promise<number> {
       ...(args.user !== undefined ? { user: args.user } : {}),
       tty: args.tty,
       stdio,
+      ...(term ? { onConsole: (master: number) => term.adopt(master) } : {}),
     });
   } catch (err) {
     term?.close();

@@ -33,6 +33,8 @@ import type { ContainerState } from './state.js';
 import { findState } from '../pods/pods.js';
 import { NSEXEC, startInUserNamespace } from './userns.js';
 import type { StdioEntry } from './namespaces.js';
+import { openContainerConsole } from './console.js';
+import { existsSync } from 'node:fs';
 
 const JOIN_SCRIPT = fileURLToPath(new URL('../init/join.js', import.meta.url));
 
@@ -50,6 +52,12 @@ export interface ExecOptions {
   stdio: [StdioEntry, StdioEntry, StdioEntry];
   /** The lessons to join with (default: the ones the container runs with). */
   lessons?: LoadedLesson[];
+  /**
+   * With tty: receives the master of a pty opened in the container's own
+   * devpts (host/console.ts), when it has one — the host's pty slave has no
+   * path inside, so `tty` would say "not a tty".
+   */
+  onConsole?: (master: number) => void;
 }
 
 /** What the joining process gets besides the config: who it runs as. */
@@ -58,6 +66,8 @@ export interface JoinMessage {
   lessons: { id: string; file: string }[];
   hostNamespaces: ReturnType<typeof readNamespaces>;
   user?: { uid: number; gid: number };
+  /** With a terminal: the slave of a pty in the container's devpts, to become stdio. */
+  console?: string;
 }
 
 /** A process exec'd into a container: its host pid and its status. */
@@ -191,7 +201,14 @@ export async function execInContainer(opts: ExecOptions): Promise<ExecProcess> {
   const report = collect(sync);
   try {
     for (const l of lessons) await l.lesson.hostJoin?.({ initPid: state.pid, pid, id: state.id });
+    let console: string | undefined;
+    if (config.tty && opts.onConsole && existsSync(`/proc/${state.pid}/root/dev/pts/ptmx`)) {
+      const { master, slave } = openContainerConsole(state.pid);
+      opts.onConsole(master);
+      console = slave;
+    }
     const message: JoinMessage = {
+      ...(console ? { console } : {}),
       config,
       lessons: lessons.map((l) => ({ id: l.id, file: l.file })),
       hostNamespaces: readNamespaces(),

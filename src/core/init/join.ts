@@ -20,7 +20,7 @@
  *     — the same exec fixups as the init's.
  * A failure before the exec goes back to the host as one JSON report on fd 3.
  */
-import { readSync, writeSync } from 'node:fs';
+import { closeSync, constants, openSync, readSync, writeSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { sys } from '../../native/index.js';
 import { SyscallError } from '../../native/errors.js';
@@ -104,6 +104,13 @@ async function main(): Promise<void> {
       setresgid(message.user.gid);
       setresuid(message.user.uid);
       sys.prctl(sys.PR_SET_PDEATHSIG, 9); // the uid change cleared it
+    }
+    if (message.console) {
+      // The pty the host opened in the container's devpts (host/console.ts): our stdio from now on.
+      step = 'tty';
+      const fd = openSync(message.console, constants.O_RDWR | constants.O_NOCTTY);
+      for (const target of [0, 1, 2]) sys.dup2(fd, target);
+      closeSync(fd);
     }
     if (config.tty) {
       step = 'tty';
