@@ -19,23 +19,25 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cgroupsOf } from '../../src/core/cgroups/member.js';
 import type { ContainerConfig } from '../../src/core/config.js';
-import { sharedNamespaces, shareValidations, type ShareFields } from '../../src/core/pods/pods.js';
+import { sharedHostname, sharedNamespaces, shareValidations, type ShareFields } from '../../src/core/pods/pods.js';
 import { defineLesson } from '../../src/core/lesson.js';
 
 export default defineLesson<ContainerConfig & ShareFields>({
   id: '10-exec-and-pods',
   options: {
     ipc: { type: 'string', describe: "container:NAME: that container's IPC namespace" },
+    uts: { type: 'string', describe: "container:NAME: that container's UTS namespace (its hostname)" },
     pod: { type: 'string', describe: 'join pod NAME (`cellblock pod create`): its network, IPC and hostname' },
   },
   // A container to share with must be running; a pod member takes the pod's network and name.
   validate: shareValidations,
-  // --net/--ipc container:NAME, --pod NAME: the init starts in those namespaces, not new ones.
+  // --net/--ipc/--uts container:NAME, --pod NAME: the init starts in those namespaces, not new ones.
   shareNamespaces: sharedNamespaces,
 
   hostAfterSpawn({ config }) {
-    // The UTS namespace is the pod's: lesson 01 sets the hostname it already has.
-    if (config.pod !== undefined) config.hostname = config.pod;
+    // The UTS namespace is the pod's or another container's: lesson 01 sets the hostname it already has.
+    const hostname = sharedHostname(config);
+    if (hostname !== undefined) config.hostname = hostname;
   },
 
   joinNamespaces() {

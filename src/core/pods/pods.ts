@@ -6,6 +6,7 @@
  * container whose config names the pod. So `cellblock cleanup` and the leak
  * probes know pods without knowing the word.
  */
+import { execFileSync } from 'node:child_process';
 import { ConfigError, type ContainerConfig } from '../config.js';
 import type { SharedNamespace, Validation } from '../lesson.js';
 import { ID_PREFIX } from '../names.js';
@@ -78,6 +79,7 @@ export function listPods(): Pod[] {
 export interface ShareFields {
   net?: string;
   ipc?: string;
+  uts?: string;
   pod?: string;
   hostname?: string;
   publish?: unknown;
@@ -97,10 +99,11 @@ export const shareValidations: Validation<C>[] = [
     for (const [flag, value] of [
       ['--net', c.net],
       ['--ipc', c.ipc],
+      ['--uts', c.uts],
     ] as const) {
       const name = target(value);
-      if (value !== undefined && flag === '--ipc' && name === undefined && value !== 'private') {
-        return `--ipc ${JSON.stringify(value)}: use container:NAME (or private, the default)`;
+      if (value !== undefined && flag !== '--net' && name === undefined && value !== 'private') {
+        return `${flag} ${JSON.stringify(value)}: use container:NAME (or private, the default)`;
       }
       if (name !== undefined && !runningState(name)) {
         return `${flag} ${value}: no running container has the id or name ${JSON.stringify(name)} — start it first (a stopped container has no namespaces left to join)`;
@@ -108,6 +111,10 @@ export const shareValidations: Validation<C>[] = [
     }
     return undefined;
   },
+  (c) =>
+    target(c.uts) !== undefined && c.hostname !== undefined
+      ? `--uts ${c.uts} with --hostname ${c.hostname}: the hostname is that container's — leave --hostname out`
+      : undefined,
   (c) => {
     if (c.pod === undefined) return undefined;
     if (!POD_NAME.test(String(c.pod)) || !podPause(String(c.pod))) {
@@ -119,7 +126,7 @@ export const shareValidations: Validation<C>[] = [
       : `--pod ${c.pod} with ${clash.map((k) => `--${k}`).join(', ')}: a pod member has the pod's network, IPC and hostname (give ports to \`cellblock pod create -p\`)`;
   },
   (c) =>
-    c.userns !== undefined && (c.pod !== undefined || target(c.net) || target(c.ipc))
+    c.userns !== undefined && (c.pod !== undefined || target(c.net) || target(c.ipc) || target(c.uts))
       ? `--userns ${c.userns} with another container's namespaces: they belong to that container's user namespace — leave --userns out`
       : undefined,
 ];
@@ -139,7 +146,23 @@ export function sharedNamespaces(c: C): SharedNamespace[] {
   const out: SharedNamespace[] = [];
   const net = target(c.net);
   const ipc = target(c.ipc);
+  const uts = target(c.uts);
   if (net !== undefined) out.push({ kind: 'net', pid: pidOf(net) });
   if (ipc !== undefined) out.push({ kind: 'ipc', pid: pidOf(ipc) });
+  if (uts !== undefined) out.push({ kind: 'uts', pid: pidOf(uts) });
   return out;
+}
+
+/**
+ * The hostname a container that shares another's UTS namespace must keep
+ * (the UTS lesson sets one in every container's init): the pod's name, or
+ * what the other container's namespace holds now — read there by util-linux
+ * nsenter, since /proc/sys/kernel/hostname shows the *reader's* namespace.
+ */
+export function sharedHostname(c: C): string | undefined {
+  if (c.pod !== undefined) return String(c.pod);
+  const uts = target(c.uts);
+  const s = uts === undefined ? undefined : runningState(uts);
+  if (!s) return undefined;
+  return execFileSync('nsenter', ['--target', String(s.pid), '--uts', 'hostname'], { encoding: 'utf8' }).trim();
 }
