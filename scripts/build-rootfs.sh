@@ -54,7 +54,7 @@ PRETTY_NAME="cellblock busybox rootfs"'
 # Static probes built from our own source (no libc needed in the rootfs), each
 # rebuilt only when its source is newer: lesson 03's chroot escape, lesson 09's
 # raw-syscall probe.
-for probe in breakout secprobe; do
+for probe in breakout secprobe pause; do
   probe_src=$here/scripts/rootfs/$probe.c
   probe_bin=$target/usr/local/bin/$probe
   if [[ ! -x $probe_bin || $probe_src -nt $probe_bin ]]; then

@@ -25,7 +25,13 @@ import {
   type PortMapping,
 } from '../../src/core/net/publish.js';
 import { batched, inOwnNetns, ip, ipIn, iptables, unlessGone } from '../../src/core/net/tools.js';
-import { netValidations, rootlessNetNote, subnetOf, type NetFields } from '../../src/core/net/validate.js';
+import {
+  netValidations,
+  rootlessNetNote,
+  sharesNetwork,
+  subnetOf,
+  type NetFields,
+} from '../../src/core/net/validate.js';
 
 type NetConfig = ContainerConfig & NetFields & { hostname?: string; etcHosts?: string };
 
@@ -100,8 +106,9 @@ export default defineLesson<NetConfig>({
   cloneFlags: () => 0,
 
   async hostAfterSpawn({ config, pid }) {
-    // --net host, or no network namespace yet: nothing to wire.
-    if (!inOwnNetns(pid)) return;
+    // --net host, or no network namespace yet: nothing to wire; --net
+    // container:NAME (lesson 10): that container's network, wired already.
+    if (!inOwnNetns(pid) || sharesNetwork(config)) return;
     const names = [config.hostname ?? config.id, ...(config.name !== undefined ? [config.name] : [])];
     if (config.net === 'none') {
       loopbackUp(pid);

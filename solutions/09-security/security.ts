@@ -393,21 +393,32 @@ export default defineLesson<SecurityConfig>({
   // refuse those.
   beforeExec(config, sys) {
     if (config.privileged) return; // Docker's --privileged: none of it
-    const opts = securityOpts(config);
-    const filter =
-      opts.seccomp === 'unconfined'
-        ? undefined
-        : config.seccompProfile
-          ? profileFilter(config.seccompProfile)
-          : defaultFilter();
     maskPaths(sys);
-    setNotDumpable(sys);
-    // Without no_new_privs, installing a filter needs CAP_SYS_ADMIN: then it
-    // must come before the capabilities are dropped (runc does the same), and
-    // the filter must allow capset and prctl.
-    if (filter && !opts.noNewPrivs) installSeccomp(filter, sys);
-    dropCapabilities(capabilitySet(config), sys);
-    if (opts.noNewPrivs) setNoNewPrivs(sys);
-    if (filter && opts.noNewPrivs) installSeccomp(filter, sys);
+    restrict(config, sys);
+  },
+
+  // `cellblock exec`: a process joining the container gets the same limits
+  // as its command. Not the masks: its mounts are the container's already.
+  beforeJoinExec(config, sys) {
+    if (!config.privileged) restrict(config, sys);
   },
 });
+
+/** What the command (and any process joining it) runs under: steps 2–4 of the top. */
+function restrict(config: SecurityConfig, sys: Sys): void {
+  const opts = securityOpts(config);
+  const filter =
+    opts.seccomp === 'unconfined'
+      ? undefined
+      : config.seccompProfile
+        ? profileFilter(config.seccompProfile)
+        : defaultFilter();
+  setNotDumpable(sys);
+  // Without no_new_privs, installing a filter needs CAP_SYS_ADMIN: then it
+  // must come before the capabilities are dropped (runc does the same), and
+  // the filter must allow capset and prctl.
+  if (filter && !opts.noNewPrivs) installSeccomp(filter, sys);
+  dropCapabilities(capabilitySet(config), sys);
+  if (opts.noNewPrivs) setNoNewPrivs(sys);
+  if (filter && opts.noNewPrivs) installSeccomp(filter, sys);
+}

@@ -87,6 +87,67 @@ export async function main(argv: string[]): Promise<void> {
       },
     )
     .command(
+      'exec <container> [command..]',
+      'run a command inside a running container: its namespaces, cgroups and restrictions',
+      (y) =>
+        y
+          .positional('container', { type: 'string', demandOption: true, describe: 'the container id or --name' })
+          .positional('command', { type: 'string', array: true, describe: 'the command' })
+          .option('interactive', { alias: 'i', type: 'boolean', default: false, describe: 'keep stdin attached' })
+          .option('tty', { alias: 't', type: 'boolean', default: false, describe: 'give the command a terminal' })
+          .option('env', { alias: 'e', type: 'string', array: true, nargs: 1, default: [], describe: 'KEY=VALUE' })
+          .option('workdir', {
+            alias: 'w',
+            type: 'string',
+            describe: "working directory inside (default: the container's)",
+          })
+          .option('user', { alias: 'u', type: 'string', describe: 'UID[:GID] inside (default: root)' })
+          .example('$0 exec web -- hostname', "prints the container web's hostname"),
+      async (args) => {
+        const { exec } = await import('./commands/exec.js');
+        process.exitCode = await exec(args as never);
+      },
+    )
+    .command('pod', 'pods: containers that share one network, IPC and hostname (a pause container holds them)', (y) =>
+      y
+        .command(
+          'create <name>',
+          'start a pod: its pause container, with the pod address and published ports',
+          (z) =>
+            z
+              .positional('name', { type: 'string', demandOption: true })
+              .option('publish', { alias: 'p', type: 'string', array: true, describe: 'HOSTPORT:CONTAINERPORT' })
+              .option('solutions', { type: 'boolean', default: false })
+              .option('lesson', { type: 'string', describe: 'as `cellblock run --lesson`' }),
+          async (args) => {
+            const { podCreate } = await import('./commands/pod.js');
+            process.exitCode = await podCreate(args as never);
+          },
+        )
+        .command(
+          'ls',
+          'list the pods and their members',
+          (z) => z.option('json', { type: 'boolean', default: false }),
+          async (args) => {
+            const { podLs } = await import('./commands/pod.js');
+            process.exitCode = await podLs(args as never);
+          },
+        )
+        .command(
+          'rm <name>',
+          'remove a pod: its members (with -f, running ones), then its pause container',
+          (z) =>
+            z
+              .positional('name', { type: 'string', demandOption: true })
+              .option('force', { alias: 'f', type: 'boolean', default: false, describe: 'stop running members' }),
+          async (args) => {
+            const { podRm } = await import('./commands/pod.js');
+            process.exitCode = await podRm(args as never);
+          },
+        )
+        .demandCommand(1, 'give a pod command: create, ls or rm'),
+    )
+    .command(
       'images',
       'list the images in the local store',
       (y) => y.option('json', { type: 'boolean', default: false }),
@@ -283,7 +344,7 @@ export async function main(argv: string[]): Promise<void> {
     )
     .demandCommand(
       1,
-      'give a command: watch, run, verify, status, hint, reset, cleanup, grade, doctor, stats, pause, unpause, images, build, import, rmi or diff',
+      'give a command: watch, run, exec, pod, verify, status, hint, reset, cleanup, grade, doctor, stats, pause, unpause, images, build, import, rmi or diff',
     )
     .strict()
     .parserConfiguration({ 'populate--': false, 'unknown-options-as-args': false, 'halt-at-non-option': false })

@@ -19,6 +19,13 @@
  *   hostCleanup(ctx)         after exit, in reverse order, always; each
  *                            undo step on its own (ctx.undo, below)
  *
+ *   `cellblock exec` (core/host/exec.ts), a new process into a running container:
+ *   joinNamespaces(initPid)  which of the init's namespaces, in which order
+ *                            → the C helper setns(2)s into them
+ *   hostJoin(ctx)            on the joining process's pid, before it is released
+ *                                            beforeJoinExec(config, sys)
+ *                                            … execve(argv)
+ *
  * The core never asks which lesson is which. Where it needs something only a
  * lesson can do, it asks for a declared capability instead: `features` (what
  * a command like `cellblock build` needs some lesson to provide),
@@ -122,6 +129,15 @@ export interface Lesson<C extends ContainerConfig = ContainerConfig> {
   validate?: Validation<C>[];
   /** CLONE_NEW* flags this lesson needs for the container's first process. */
   cloneFlags?(config: C): number;
+  /**
+   * Namespaces the container's init starts *in*, taken from a running
+   * process, instead of new ones (`--net container:NAME`, a pod's): the kind as
+   * /proc/PID/ns names it, and that process's host pid. The runtime setns(2)s
+   * its spawning thread into each for the spawn (core/host/namespaces.ts), and
+   * the kind's CLONE_NEW* flag is dropped from the others' cloneFlags. The
+   * runtime validates before it spawns when there are any.
+   */
+  shareNamespaces?(config: C): SharedNamespace[];
   process?: ProcessSteps;
   /** What this lesson lets core commands rely on (see Feature). */
   features?: Feature[];
@@ -195,6 +211,40 @@ export interface Lesson<C extends ContainerConfig = ContainerConfig> {
   prepareRootfs?(config: C, sys: Sys): void | Promise<void>;
   /** Container-side step, run by the init as PID 1 inside the new namespaces. */
   init?(config: C, sys: Sys): void | Promise<void>;
+  /**
+   * `cellblock exec`: the namespaces of the running container's init (host pid
+   * `initPid`) a new process joins, as /proc/PID/ns names, in the order the
+   * helper calls setns(2) — the core's C helper (native/nsexec.c join mode)
+   * does the joining, since Node cannot enter a user namespace.
+   */
+  joinNamespaces?(initPid: number): string[];
+  /**
+   * `cellblock exec`, host side: on the joining process (`ctx.pid`) once it is
+   * in the namespaces, before it runs anything of the user's — the moment to
+   * put it where the container's processes are (its cgroup).
+   */
+  hostJoin?(ctx: JoinContext): void | Promise<void>;
+  /**
+   * `cellblock exec`, container side: in the joining process, right before its
+   * execve, with the container's config — what the container's command got
+   * that a process joining it must get too (the security lesson: capabilities,
+   * no_new_privs, seccomp). Not its mounts: those are the container's already.
+   */
+  beforeJoinExec?(config: C, sys: Sys): void | Promise<void>;
+}
+
+/** A namespace to start in rather than create: `kind` of process `pid` (host pid). */
+export interface SharedNamespace {
+  kind: string;
+  pid: number;
+}
+
+/** What hostJoin works on: the container's init and the process joining it (host pids). */
+export interface JoinContext {
+  initPid: number;
+  pid: number;
+  /** The container's id. */
+  id: string;
 }
 
 /** A lesson's module, loaded: its code and the file the init will load it from again. */

@@ -98,3 +98,24 @@ export function waitpid(pid: number, options: number): WaitResult | undefined {
   const signal = st & 0x7f;
   return signal === 0 ? { pid: ret, code: (st >> 8) & 0xff, signal: undefined } : { pid: ret, code: undefined, signal };
 }
+
+const _setgroups = libc.func('int setgroups(size_t size, const uint32_t *list)');
+const _setresgid = libc.func('int setresgid(uint32_t rgid, uint32_t egid, uint32_t sgid)');
+const _setresuid = libc.func('int setresuid(uint32_t ruid, uint32_t euid, uint32_t suid)');
+
+/**
+ * setgroups(2), setresgid(2), setresuid(2): become `uid`:`gid` with no
+ * supplementary groups — groups first (it needs CAP_SETGID, which the uid
+ * change takes away), the uid last. glibc applies each to every thread of the
+ * process (its setxid broadcast), as POSIX wants. Changing the uid away from 0
+ * clears the permitted and effective capabilities and the parent-death signal.
+ */
+export function setgroups(groups: number[]): void {
+  check(_setgroups(groups.length, groups.length > 0 ? groups : null), 'setgroups');
+}
+export function setresgid(gid: number): void {
+  check(_setresgid(gid, gid, gid), 'setresgid');
+}
+export function setresuid(uid: number): void {
+  check(_setresuid(uid, uid, uid), 'setresuid');
+}

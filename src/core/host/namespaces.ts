@@ -23,7 +23,7 @@ import type { Stream } from 'node:stream';
 import { openSync, closeSync, promises as fsp } from 'node:fs';
 import { CLONE_NEWNS, NAMESPACES } from '../../native/constants.js';
 import { setns, unshare } from '../../native/sched.js';
-import type { ProcessSteps } from '../lesson.js';
+import type { ProcessSteps, SharedNamespace } from '../lesson.js';
 
 let poolWarm: Promise<void> | undefined;
 
@@ -37,24 +37,40 @@ export function warmThreadPool(): Promise<void> {
  * Run `spawn` with the calling thread in new namespaces of the kinds in
  * `flags`, and put the thread back where it was, whatever happens.
  */
-export function spawnInNewNamespaces<T>(flags: number, spawn: () => T): T {
-  if (flags === 0) return spawn();
+export function spawnInNewNamespaces<T>(flags: number, spawn: () => T, shared: SharedNamespace[] = []): T {
+  // A shared kind is joined (setns), never also created: its flag goes.
+  const joins = shared.map((s) => {
+    const ns = NAMESPACES.find((n) => n.file === s.kind);
+    if (!ns) throw new Error(`cannot share a namespace of kind ${JSON.stringify(s.kind)}`);
+    return ns;
+  });
+  const joined = joins.reduce((acc, ns) => acc | ns.flag, 0);
+  flags &= ~joined;
+  if (flags === 0 && joined === 0) return spawn();
+  const all = flags | joined;
   const cwd = process.cwd();
-  const saved = NAMESPACES.filter((ns) => flags & ns.flag).map((ns) => ({
+  const fds: number[] = [];
+  const saved = NAMESPACES.filter((ns) => all & ns.flag).map((ns) => ({
     ...ns,
     // For PID, the thread's *active* namespace is the one to return to: it is
     // also where pid_for_children pointed before unshare.
     fd: openSync(`/proc/thread-self/ns/${ns.file}`, 'r'),
   }));
   try {
-    unshare(flags);
+    // Opened before any move: /proc/<pid> is read as the host sees it.
+    for (const s of shared) fds.push(openSync(`/proc/${s.pid}/ns/${s.kind}`, 'r'));
     try {
+      // Joined first, then the new ones made: setns(CLONE_NEWPID), like
+      // unshare(CLONE_NEWPID), moves only the next child.
+      joins.forEach((ns, i) => setns(fds[i]!, ns.flag));
+      if (flags !== 0) unshare(flags);
       return spawn();
     } finally {
-      restore(saved, flags, cwd);
+      restore(saved, all, cwd);
     }
   } finally {
     for (const ns of saved) closeSync(ns.fd);
+    for (const fd of fds) closeSync(fd);
   }
 }
 
@@ -83,6 +99,8 @@ export interface InitSpawn {
    * passed as arguments, so it loads them during the host's own steps.
    */
   preload: string[];
+  /** Namespaces of running processes to start in (Lesson.shareNamespaces). */
+  shared?: SharedNamespace[];
 }
 
 /**
@@ -97,10 +115,13 @@ export interface InitSpawn {
  * must not change how it behaves (CELLBLOCK_TRACE passes, for the timeline).
  */
 export function spawnInit(flags: number, steps: ProcessSteps, init: InitSpawn): ChildProcess {
-  return spawnInNewNamespaces(flags, () =>
-    steps.spawnChild(process.execPath, [init.script, ...init.preload], {
-      stdio: [...init.stdio, 'pipe'],
-      env: process.env['CELLBLOCK_TRACE'] === '1' ? { CELLBLOCK_TRACE: '1' } : {},
-    }),
+  return spawnInNewNamespaces(
+    flags,
+    () =>
+      steps.spawnChild(process.execPath, [init.script, ...init.preload], {
+        stdio: [...init.stdio, 'pipe'],
+        env: process.env['CELLBLOCK_TRACE'] === '1' ? { CELLBLOCK_TRACE: '1' } : {},
+      }),
+    init.shared,
   );
 }

@@ -38,6 +38,7 @@ import {
   type HostContext,
   type LoadedLesson,
   type ProcessSteps,
+  type SharedNamespace,
   type UndoFailure,
 } from '../lesson.js';
 import { validateConfig } from '../validate.js';
@@ -167,6 +168,19 @@ export async function startContainer(config: ContainerConfig, opts: StartOptions
     throw err;
   }
   const steps = processSteps(lessons);
+  // Namespaces taken from running containers: looked up by validation, so it comes first.
+  // Without prespawn: the init starts in them, so they must be right before it starts.
+  let shared: SharedNamespace[];
+  try {
+    shared = lessons.flatMap((l) => l.lesson.shareNamespaces?.(config) ?? []);
+  } catch (err) {
+    validate(); // names the bad value, when a validation does
+    throw err;
+  }
+  if (shared.length > 0 && opts.prespawn) {
+    validate();
+    opts = { ...opts, prespawn: false };
+  }
   await warmThreadPool();
   trace('spawning the init');
 
@@ -258,7 +272,7 @@ export async function startContainer(config: ContainerConfig, opts: StartOptions
     exited = whenExited!;
   } else {
     try {
-      child = spawnInit(flags, steps, { stdio: opts.stdio, script: INIT_SCRIPT, preload });
+      child = spawnInit(flags, steps, { stdio: opts.stdio, script: INIT_SCRIPT, preload, shared });
     } catch (err) {
       // The file spawned is the init (node), not what the user asked for: name that.
       if (err instanceof Error) err.message = `cannot start \`${config.argv.join(' ')}\`: ${err.message}`;
@@ -293,18 +307,22 @@ export async function startContainer(config: ContainerConfig, opts: StartOptions
   }
 
   try {
-    writeState({
+    const state = {
       id: config.id,
       pid,
       runtimePid: process.pid,
       rootfs: config.rootfs,
       startedAt: new Date().toISOString(),
-    });
+      lessons: lessons.map((l) => ({ id: l.id, file: l.file })),
+    };
+    writeState(state);
     for (const l of hostLessons) {
       if (!done.includes(l)) done.push(l);
       await l.lesson.hostAfterSpawn?.(ctxFor(l));
       trace(`hostAfterSpawn ${l.id}`);
     }
+    // The config as the host steps left it: what `cellblock exec` gives a joining process.
+    writeState({ ...state, config });
     const beforeExec = hostLessons.filter((l) => l.lesson.hostBeforeExec);
     const message: InitMessage = {
       config,

@@ -3,9 +3,9 @@
  * written once the init is spawned, removed after cleanup. It lets other
  * commands find a container by id (stats, pause, cleanup) without guessing.
  */
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ID_PATTERN } from '../config.js';
+import { ID_PATTERN, type ContainerConfig } from '../config.js';
 import { RUN_DIR } from '../names.js';
 import { listDir, readJson } from '../read.js';
 
@@ -17,6 +17,13 @@ export interface ContainerState {
   runtimePid: number;
   rootfs: string;
   startedAt: string;
+  /** The lesson modules it runs with (`cellblock exec` loads the same ones). */
+  lessons?: { id: string; file: string }[];
+  /**
+   * Its config as the host steps left it, written once they are done: what a
+   * process joining the container (`cellblock exec`) must be given too.
+   */
+  config?: ContainerConfig;
 }
 
 export function stateFile(id: string): string {
@@ -25,7 +32,10 @@ export function stateFile(id: string): string {
 
 export function writeState(state: ContainerState): void {
   mkdirSync(RUN_DIR, { recursive: true, mode: 0o700 });
-  writeFileSync(stateFile(state.id), `${JSON.stringify(state)}\n`);
+  // Written whole, then renamed: `cellblock exec` may read it at any moment.
+  const tmp = `${stateFile(state.id)}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(state)}\n`, { mode: 0o600 });
+  renameSync(tmp, stateFile(state.id));
 }
 
 export function removeState(id: string): void {

@@ -39,6 +39,12 @@ export interface NetFields {
 type C = ContainerConfig & NetFields;
 
 const mode = (c: C): string => c.net ?? 'bridge';
+
+/**
+ * `--net container:NAME`, or a pod member (`--pod`, lesson 10): the container
+ * joins another one's network namespace — no veth, no address of its own.
+ */
+export const sharesNetwork = (c: C): boolean => mode(c).startsWith('container:') || c['pod'] !== undefined;
 const bridged = (c: C): boolean => mode(c) === 'bridge';
 
 /** The subnet the container would use, or undefined when it is not valid (another check says why). */
@@ -52,9 +58,9 @@ const NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
 export const netValidations: Validation<C>[] = [
   (c) =>
-    (NET_MODES as readonly string[]).includes(mode(c))
+    (NET_MODES as readonly string[]).includes(mode(c)) || /^container:./.test(mode(c))
       ? undefined
-      : `--net ${JSON.stringify(c.net)} is not a network mode: use bridge (the default), none or host`,
+      : `--net ${JSON.stringify(c.net)} is not a network mode: use bridge (the default), none, host or container:NAME`,
 
   (c) => {
     if (bridged(c)) return undefined;

@@ -1,0 +1,142 @@
+/**
+ * `cellblock pod create | ls | rm`: a pod is a pause container that owns the
+ * namespaces (core/host/pods.ts) and the members `cellblock run --pod` adds.
+ * The pause container is run by a `cellblock run` of its own, detached: like
+ * every container here it lives as long as its runtime process does.
+ */
+import { spawn } from 'node:child_process';
+import { readlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { ConfigError } from '../../core/config.js';
+import { ROOT } from '../../core/paths.js';
+import { leaseOf } from '../../core/net/ipam.js';
+import { alive, listPods, nameOf, PAUSE, podId, podPause, POD_NAME, runningState } from '../../core/pods/pods.js';
+import { readState, type ContainerState } from '../../core/host/state.js';
+
+const CLI = join(ROOT, 'src', 'bin', 'cellblock.mjs');
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+interface CreateArgs {
+  name: string;
+  publish?: string[];
+  solutions: boolean;
+  lesson?: string;
+}
+
+export async function podCreate(args: CreateArgs): Promise<number> {
+  const name = args.name;
+  if (!POD_NAME.test(name)) {
+    throw new ConfigError([
+      `pod name ${JSON.stringify(name)}: 1–25 characters from a-z 0-9 -, not starting or ending with - (it is the pod's hostname)`,
+    ]);
+  }
+  if (podPause(name) || runningState(name)) {
+    throw new ConfigError([
+      `pod name ${name} is taken by a running pod or container: choose another, or \`cellblock pod rm ${name}\``,
+    ]);
+  }
+  const runArgs = [
+    CLI,
+    'run',
+    '--id',
+    podId(name),
+    '--name',
+    name,
+    '--hostname',
+    name,
+    ...(args.publish ?? []).flatMap((p) => ['-p', String(p)]),
+    ...(args.solutions ? ['--solutions'] : []),
+    ...(args.lesson !== undefined ? ['--lesson', args.lesson] : []),
+    '--',
+    PAUSE,
+  ];
+  // Its own session: a Ctrl-C meant for this command must not reach the pod.
+  const child = spawn(process.execPath, runArgs, { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const exited = new Promise<number>((resolve) => child.once('exit', (code, sig) => resolve(code ?? (sig ? 128 : 0))));
+  let ended: number | undefined;
+  void exited.then((c) => (ended = c));
+  for (let waited = 0; waited < 15_000; waited += 50) {
+    if (ended !== undefined) {
+      process.stderr.write(stderr);
+      return ended === 0 ? 125 : ended; // the pause never ends by itself
+    }
+    const s = readState(podId(name));
+    if (s?.config && pauseRuns(s)) {
+      child.stderr!.destroy(); // later notes of the detached runtime go nowhere (EPIPE is ignored)
+      child.unref();
+      process.stdout.write(`${podId(name)}\n`);
+      return 0;
+    }
+    await sleep(50);
+  }
+  child.kill('SIGTERM');
+  throw new Error(`pod ${name}: the pause container did not start within 15 s`);
+}
+
+/** The init has become the pause program (its exe, as the container's mount namespace names it). */
+function pauseRuns(s: ContainerState): boolean {
+  try {
+    return readlinkSync(`/proc/${s.pid}/exe`) === PAUSE;
+  } catch {
+    return false;
+  }
+}
+
+export async function podLs(args: { json: boolean }): Promise<number> {
+  const pods = listPods().map((p) => ({
+    name: p.name,
+    id: p.pause.id,
+    pid: p.pause.pid,
+    address: leaseOf(p.pause.id)?.address ?? '',
+    ports: (leaseOf(p.pause.id)?.ports ?? []).map((x) => `${x.host}->${x.container}`).join(','),
+    members: p.members.map(nameOf),
+  }));
+  if (args.json) {
+    process.stdout.write(`${JSON.stringify(pods, null, 2)}\n`);
+    return 0;
+  }
+  const rows = [['POD', 'PAUSE PID', 'ADDRESS', 'PORTS', 'MEMBERS']];
+  for (const p of pods) rows.push([p.name, String(p.pid), p.address, p.ports, p.members.join(',') || '-']);
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  for (const r of rows)
+    process.stdout.write(
+      `${r
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd()}\n`,
+    );
+  return 0;
+}
+
+/** Stop a container by its runtime: SIGHUP makes `cellblock run` end it (SIGKILL after 2 s) and clean up. */
+async function stop(s: ContainerState, signal: NodeJS.Signals): Promise<void> {
+  try {
+    process.kill(s.runtimePid, signal);
+  } catch {
+    // already gone
+  }
+  for (let waited = 0; waited < 10_000; waited += 50) {
+    if (!readState(s.id) || !alive(s.runtimePid)) return;
+    await sleep(50);
+  }
+  throw new Error(`container ${s.id} did not end within 10 s (its runtime is pid ${s.runtimePid})`);
+}
+
+export async function podRm(args: { name: string; force: boolean }): Promise<number> {
+  const pod = listPods().find((p) => p.name === args.name);
+  if (!pod) throw new ConfigError([`no pod ${JSON.stringify(args.name)}: \`cellblock pod ls\` lists them`]);
+  const running = pod.members.filter((m) => alive(m.runtimePid));
+  if (running.length > 0 && !args.force) {
+    throw new ConfigError([
+      `pod ${args.name} has running members (${running.map(nameOf).join(', ')}): stop them, or \`cellblock pod rm -f ${args.name}\``,
+    ]);
+  }
+  // Members first: they are in the pause's namespaces, not the other way round.
+  await Promise.all(running.map((m) => stop(m, 'SIGHUP')));
+  // The pause ends on SIGTERM (scripts/rootfs/pause.c); its runtime then removes veth, lease and cgroup.
+  await stop(pod.pause, 'SIGTERM');
+  process.stdout.write(`${args.name}\n`);
+  return 0;
+}
