@@ -124,8 +124,12 @@ static int join(const char *pid, char *kinds) {
   char *names[16], *save = NULL;
   /* Open every one first: after joining the PID or user namespace, /proc/PID
    * may no longer name the same process, or be ours to open. */
-  for (char *k = strtok_r(kinds, ",", &save); k && n < 16; k = strtok_r(NULL, ",", &save)) {
+  for (char *k = strtok_r(kinds, ",", &save); k; k = strtok_r(NULL, ",", &save)) {
     char path[96];
+    if (n == 16) { /* never silently drop one: a dropped "mnt" would leave PROG on the host's files */
+      errno = E2BIG;
+      fail("too many namespace kinds");
+    }
     snprintf(path, sizeof path, "/proc/%s/ns/%s", pid, k);
     names[n] = k;
     fds[n] = open(path, O_RDONLY | O_CLOEXEC);
@@ -146,8 +150,12 @@ static int join(const char *pid, char *kinds) {
     if (strcmp(names[i], "user") == 0) become_root();
     if (strcmp(names[i], "pid") == 0) joined_pid = CLONE_NEWPID;
   }
-  if (mnt >= 0) {
-    if (dup2(mnt, JOIN_MNT_FD) < 0) fail("dup2"); /* dup2 clears O_CLOEXEC */
+  if (mnt == JOIN_MNT_FD) {
+    /* Opened straight onto fd 5 (the first free one): dup2(5, 5) would do
+     * nothing — not even clear O_CLOEXEC — and closing it would lose it. */
+    if (fcntl(mnt, F_SETFD, 0) < 0) fail("fcntl");
+  } else if (mnt >= 0) {
+    if (dup2(mnt, JOIN_MNT_FD) < 0) fail("dup2"); /* a new fd: O_CLOEXEC clear */
     close(mnt);
   }
   return joined_pid;

@@ -8,6 +8,8 @@
  * compares the first one's /proc/<pid>/ns/* and /proc/<pid>/cgroup with the
  * init's; then the container ends, and the sleep must end with it. Last, an
  * exec into the container that has ended, and one into a name nobody has.
+ * A second container has its own user namespace (--userns remap): an exec
+ * into it must join that one too, first.
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync, readlinkSync } from 'node:fs';
@@ -16,7 +18,16 @@ import { createServer } from 'node:net';
 import { execInContainer, type ExecProcess } from '../src/core/host/exec.js';
 import { leaseOf } from '../src/core/net/ipam.js';
 import { PAUSE, podId } from '../src/core/pods/pods.js';
-import { defineChecks, expectThat, outputContains, SLOW, startFailure, type CheckEnv } from '../src/workshop/checks.js';
+import { helperProblem, usernsSupportProblem } from '../src/core/host/userns.js';
+import {
+  defineChecks,
+  expectThat,
+  outputContains,
+  skipCheck,
+  SLOW,
+  startFailure,
+  type CheckEnv,
+} from '../src/workshop/checks.js';
 import type { TrialResult } from '../src/workshop/harness.js';
 import { isAlive } from '../src/workshop/probe.js';
 
@@ -119,6 +130,55 @@ function scenario(env: CheckEnv): Promise<Scenario> {
         s[key] = message(err);
       }
     }
+    return s;
+  });
+}
+
+interface UsernsScenario {
+  t: TrialResult;
+  /** The init's and the exec'd process's ns/user links. */
+  init?: string;
+  joined?: string;
+  /** What `id -u` printed inside the exec'd process. */
+  uid?: string;
+  error?: string;
+}
+
+/**
+ * A container with its own user namespace (lesson 08's --userns remap): an
+ * exec must join it — first, so that it is root *of it* for the joins that
+ * follow (the runtime refuses an order that is not, and an exec without it).
+ */
+function remappedExec(env: CheckEnv): Promise<UsernsScenario> {
+  return env.once('exec-userns', async () => {
+    const s = {} as UsernsScenario;
+    s.t = await env.trial({
+      config: { argv: ['sh', '-c', 'echo ready; read _'], userns: 'remap' },
+      timeoutMs: 20_000 * SLOW,
+      whileRunning: async (c) => {
+        await outputContains(c, 'ready');
+        try {
+          const e = await execInContainer({
+            target: c.config.id,
+            argv: ['sh', '-c', 'id -u; echo shown; read _'],
+            stdio: ['pipe', 'pipe', 'pipe'],
+            lessons: env.lessons,
+          });
+          let out = '';
+          e.child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+          await outputContains(e.child, 'shown');
+          s.init = link(c.pid, 'user');
+          s.joined = link(e.pid, 'user');
+          s.uid = out.split('\n')[0];
+          e.child.stdin?.end();
+          await e.wait();
+        } catch (err) {
+          s.error = message(err);
+        } finally {
+          c.stdin?.end();
+        }
+      },
+    });
     return s;
   });
 }
@@ -261,6 +321,23 @@ export default defineChecks('10-exec-and-pods', [
           'the same /proc/<pid>/ns/* links as the container’s init',
           differ.length === 0 ? 'all equal' : differ.join('; '),
           'a namespace was not joined: joinNamespaces must name every kind /proc/<pid>/ns lists (man 2 setns)',
+        )
+      );
+    },
+  },
+  {
+    name: 'exec into a container with its own user namespace joins it, first',
+    async run(env) {
+      const why = usernsSupportProblem() ?? helperProblem();
+      if (why) return skipCheck(why, 'the exec’d process in the container’s user namespace');
+      const s = await remappedExec(env);
+      return (
+        startFailure(s.t) ??
+        expectThat(
+          !s.error && s.joined !== undefined && s.joined === s.init && s.uid === '0',
+          `ns/user ${s.init ?? '?'} as the init's, and \`id -u\` 0 inside`,
+          s.error ?? `ns/user ${s.joined ?? 'none'}, id -u ${JSON.stringify(s.uid ?? '')}`,
+          'a --userns container owns its other namespaces through its user namespace: the joining process must enter that one too, and before the rest (man 2 setns; man 7 user_namespaces)',
         )
       );
     },

@@ -1,6 +1,6 @@
 /**
  * Process identity, working directory and image: getpid(2), getppid(2), setsid(2),
- * chdir(2), execve(2), prctl(2).
+ * chdir(2), fchdir(2), execve(2), prctl(2).
  */
 import { check, libc } from './libc.js';
 
@@ -8,6 +8,7 @@ const _getpid = libc.func('int getpid(void)');
 const _getppid = libc.func('int getppid(void)');
 const _setsid = libc.func('int setsid(void)');
 const _chdir = libc.func('int chdir(const char *path)');
+const _fchdir = libc.func('int fchdir(int fd)');
 const _execve = libc.func('int execve(const char *pathname, const char **argv, const char **envp)');
 
 /** getpid(2): the pid in the caller's *own* pid namespace (1 for a container's init). */
@@ -36,6 +37,15 @@ export function chdir(path: string): void {
 }
 
 /**
+ * fchdir(2): chdir to the directory `fd` refers to — which may lie outside
+ * the caller's root, or in another mount namespace (an fd opened before a
+ * setns keeps pointing where it pointed): `nsenter --root` works this way.
+ */
+export function fchdir(fd: number): void {
+  check(_fchdir(fd), 'fchdir');
+}
+
+/**
  * execve(2): replace this process's image, keeping its pid and namespaces.
  * Returns only on failure (it throws then). From a multithreaded Node process
  * this is safe: the kernel kills the other threads. What survives exec and must
@@ -61,6 +71,13 @@ export const PR_SET_PDEATHSIG = 1;
  * gets them anyway; a supervisor that is not PID 1 needs this to reap them.
  */
 export const PR_SET_CHILD_SUBREAPER = 36;
+/**
+ * prctl(2) option: keep the permitted capabilities when every uid becomes
+ * non-zero (setresuid normally clears them); the effective set is cleared
+ * anyway. Cleared again by execve. runc sets it to switch user before it
+ * applies the container's capabilities.
+ */
+export const PR_SET_KEEPCAPS = 8;
 
 /** prctl(2) with integer arguments. */
 export function prctl(option: number, arg2 = 0, arg3 = 0, arg4 = 0, arg5 = 0): number {

@@ -9,6 +9,7 @@ const SYSCALL_NUMBERS: Record<string, Record<string, number>> = {
   // x86_64: arch/x86/entry/syscalls/syscall_64.tbl
   x64: {
     pivot_root: 155,
+    openat2: 437,
     seccomp: 317,
     bpf: 321,
     // The calls a container's seccomp filter may name (the default filter and --security-opt seccomp=FILE):
@@ -68,6 +69,7 @@ const SYSCALL_NUMBERS: Record<string, Record<string, number>> = {
   // arm64: include/uapi/asm-generic/unistd.h — no legacy calls (mkdir, chmod, …), only the *at ones.
   arm64: {
     pivot_root: 41,
+    openat2: 437,
     seccomp: 277,
     bpf: 280,
     acct: 89,

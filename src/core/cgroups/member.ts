@@ -46,3 +46,21 @@ export function memberships(cgroupText: string, mountinfoText: string): Membersh
 export function cgroupsOf(pid: number): Membership[] {
   return memberships(readText(`/proc/${pid}/cgroup`), readText('/proc/self/mountinfo'));
 }
+
+/**
+ * Is process `pid` in a frozen cgroup (`cellblock pause`)? A process moved
+ * into it would freeze at once — before it could report back — so joining a
+ * paused container must be refused first, as `docker exec` does.
+ * v1: freezer.state FROZEN (or FREEZING); v2: cgroup.freeze 1 (asked, frozen or not yet).
+ */
+export function isFrozen(pid: number): boolean {
+  for (const m of cgroupsOf(pid)) {
+    if (!m.dir) continue;
+    if (m.controllers.split(',').includes('freezer')) {
+      if ((readText(join(m.dir, 'freezer.state')).trim() || 'THAWED') !== 'THAWED') return true;
+    } else if (m.controllers === '') {
+      if (readText(join(m.dir, 'cgroup.freeze')).trim() === '1') return true;
+    }
+  }
+  return false;
+}

@@ -29,12 +29,13 @@ import { ConfigError, DEFAULT_ENV, type ContainerConfig } from '../config.js';
 import type { Lesson, LoadedLesson } from '../lesson.js';
 import { readNamespaces } from '../init/guard.js';
 import { InitError, type InitReport } from '../init/protocol.js';
-import type { ContainerState } from './state.js';
+import { isLive, type ContainerState } from './state.js';
 import { findState } from '../pods/pods.js';
 import { NSEXEC, startInUserNamespace } from './userns.js';
 import type { StdioEntry } from './namespaces.js';
 import { openContainerConsole } from './console.js';
-import { existsSync } from 'node:fs';
+import { existsSync, readlinkSync, statSync } from 'node:fs';
+import { isFrozen } from '../cgroups/member.js';
 
 const JOIN_SCRIPT = fileURLToPath(new URL('../init/join.js', import.meta.url));
 
@@ -66,6 +67,10 @@ export interface JoinMessage {
   lessons: { id: string; file: string }[];
   hostNamespaces: ReturnType<typeof readNamespaces>;
   user?: { uid: number; gid: number };
+  /** Host pid of the container's init: the joining process chroots to its root. */
+  initPid: number;
+  /** Inode of the init's mount namespace: what fd 5 must be (nsfs). */
+  mntNamespace: number;
   /** With a terminal: the slave of a pty in the container's devpts, to become stdio. */
   console?: string;
 }
@@ -81,15 +86,6 @@ export interface ExecProcess {
   wait(): Promise<number>;
 }
 
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-};
-
 /** UID[:GID], numbers only (the container's /etc/passwd is not read). */
 export function parseUser(text: string): { uid: number; gid: number } | undefined {
   const m = /^(\d{1,10})(?::(\d{1,10}))?$/.exec(text);
@@ -97,6 +93,15 @@ export function parseUser(text: string): { uid: number; gid: number } | undefine
   const uid = Number(m[1]);
   const gid = m[2] === undefined ? uid : Number(m[2]);
   return uid < 2 ** 32 - 1 && gid < 2 ** 32 - 1 ? { uid, gid } : undefined;
+}
+
+/** Has process `pid` a user namespace other than ours? */
+function ownUserNamespace(pid: number): boolean {
+  try {
+    return readlinkSync(`/proc/${pid}/ns/user`) !== readlinkSync('/proc/self/ns/user');
+  } catch {
+    return false;
+  }
 }
 
 /** The running container `target` names, or a ConfigError that says why there is none. */
@@ -107,8 +112,19 @@ export function runningContainer(target: string): ContainerState {
       `no running container has the id or name ${JSON.stringify(target)}: a container ends with its command — start one with \`cellblock run --name ${target} … -- sleep 1000\``,
     ]);
   }
-  if (!alive(state.pid) || !alive(state.runtimePid)) {
+  // The same processes the state file recorded, not numbers reused since.
+  if (!isLive(state)) {
     throw new ConfigError([`container ${JSON.stringify(target)} (${state.id}) has stopped: there is nothing to join`]);
+  }
+  if (!state.running) {
+    throw new ConfigError([
+      `container ${JSON.stringify(target)} (${state.id}) is still starting: its root is not the container's yet — try again once its command runs`,
+    ]);
+  }
+  if (isFrozen(state.pid)) {
+    throw new ConfigError([
+      `container ${JSON.stringify(target)} (${state.id}) is paused: a process joining its cgroup would freeze too — \`cellblock unpause ${state.id}\` first`,
+    ]);
   }
   return state;
 }
@@ -158,6 +174,25 @@ export async function execInContainer(opts: ExecOptions): Promise<ExecProcess> {
     if (!/^(user|mnt|pid|net|ipc|uts|cgroup|time)$/.test(k)) {
       throw new ConfigError([`joinNamespaces gave ${JSON.stringify(k)}: not a name in /proc/PID/ns`]);
     }
+  }
+  const twice = kinds.filter((k, i) => kinds.indexOf(k) !== i);
+  if (twice.length > 0) {
+    throw new ConfigError([`joinNamespaces (${joiner.id}) gave ${twice.join(', ')} twice: join each namespace once`]);
+  }
+  // man 2 setns: a process that joins a user namespace gets its capabilities
+  // there, and only there — so that one comes first, before the namespaces it
+  // owns. And a container with its own user namespace must be joined in it:
+  // without, the command would hold the host's root over the container's
+  // namespaces (the container's root is an ordinary uid out here).
+  if (kinds.includes('user') && kinds[0] !== 'user') {
+    throw new ConfigError([
+      `joinNamespaces (${joiner.id}) gave [${kinds.join(', ')}]: the user namespace must be joined first (man 2 setns, "user namespaces")`,
+    ]);
+  }
+  if (!kinds.includes('user') && ownUserNamespace(state.pid)) {
+    throw new ConfigError([
+      `joinNamespaces (${joiner.id}) gave [${kinds.join(', ')}], without user, but ${state.id} has its own user namespace: the command would keep the host's root — refused`,
+    ]);
   }
   // Without the mount namespace, the command would run on the host's own
   // filesystem, as root: never.
@@ -209,6 +244,8 @@ export async function execInContainer(opts: ExecOptions): Promise<ExecProcess> {
     }
     const message: JoinMessage = {
       ...(console ? { console } : {}),
+      initPid: state.pid,
+      mntNamespace: statSync(`/proc/${state.pid}/ns/mnt`).ino,
       config,
       lessons: lessons.map((l) => ({ id: l.id, file: l.file })),
       hostNamespaces: readNamespaces(),

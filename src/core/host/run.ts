@@ -46,7 +46,7 @@ import { spawnInit, warmThreadPool, type StdioEntry } from './namespaces.js';
 import { helperArgs, NSEXEC, startInUserNamespace } from './userns.js';
 import { CLONE_NEWUSER } from '../../native/constants.js';
 import { readNamespaces } from '../init/guard.js';
-import { removeState, writeState } from './state.js';
+import { processStartTime, removeState, writeState } from './state.js';
 import { openContainerConsole } from './console.js';
 import { InitError, type InitMessage, type InitReady, type InitReport } from '../init/protocol.js';
 import { trace } from '../trace.js';
@@ -176,6 +176,16 @@ export async function startContainer(config: ContainerConfig, opts: StartOptions
   } catch (err) {
     validate(); // names the bad value, when a validation does
     throw err;
+  }
+  if (shared.length > 0 && flags & CLONE_NEWUSER) {
+    // The helper makes the user namespace first and every other one inside it;
+    // a namespace taken from another container belongs to *that* container's
+    // user namespace, and would silently be a fresh one here (a rootless run
+    // always has CLONE_NEWUSER). Refused before anything exists.
+    validate();
+    throw new ConfigError([
+      `${shared.map((n) => n.kind).join(', ')} from another container cannot be joined from a new user namespace (--userns, or a run without root): run it as root without --userns`,
+    ]);
   }
   if (shared.length > 0 && opts.prespawn) {
     validate();
@@ -314,6 +324,8 @@ export async function startContainer(config: ContainerConfig, opts: StartOptions
       rootfs: config.rootfs,
       startedAt: new Date().toISOString(),
       lessons: lessons.map((l) => ({ id: l.id, file: l.file })),
+      initStartTime: processStartTime(pid),
+      runtimeStartTime: processStartTime(process.pid),
     };
     writeState(state);
     for (const l of hostLessons) {
@@ -321,8 +333,6 @@ export async function startContainer(config: ContainerConfig, opts: StartOptions
       await l.lesson.hostAfterSpawn?.(ctxFor(l));
       trace(`hostAfterSpawn ${l.id}`);
     }
-    // The config as the host steps left it: what `cellblock exec` gives a joining process.
-    writeState({ ...state, config });
     const beforeExec = hostLessons.filter((l) => l.lesson.hostBeforeExec);
     const message: InitMessage = {
       config,
@@ -350,6 +360,11 @@ export async function startContainer(config: ContainerConfig, opts: StartOptions
     trace('init exec');
     if (result && 'ready' in result) throw new Error('init protocol: "ready" sent twice');
     if (result) throw InitError.fromReport(result);
+    // The command runs on the container's root now: the config as the host
+    // steps left it is what `cellblock exec` gives a joining process, and a
+    // container may be joined from here on — not before (its mount namespace
+    // was a copy of the host's until pivot_root).
+    writeState({ ...state, config, running: true });
   } catch (err) {
     return abort(err);
   }

@@ -16,16 +16,24 @@
  *     libuv pool's threads still see the host);
  *  3. the lessons' beforeJoinExec steps: what the container's command got
  *     (capabilities, no_new_privs, seccomp);
- *  4. --user, then a terminal's session, then exec the command (init/exec.ts)
- *     — the same exec fixups as the init's.
+ *     Before them, --user: setresuid after a capability drop would fail on
+ *     this thread and succeed on Node's others (glibc changes every thread's
+ *     uid) — glibc aborts then. So the uid changes first, keeping the
+ *     permitted set (PR_SET_KEEPCAPS, as runc does), and the lessons drop
+ *     from there;
+ *  4. a session of its own — with the container's console as its terminal,
+ *     or none: never the user's terminal, into which a process may push
+ *     keystrokes (TIOCSTI) that the user's shell then runs — and exec the
+ *     command (init/exec.ts), the same exec fixups as the init's.
  * A failure before the exec goes back to the host as one JSON report on fd 3.
  */
-import { closeSync, constants, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync, writeSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { sys } from '../../native/index.js';
 import { SyscallError } from '../../native/errors.js';
 import { CLONE_NEWNS } from '../../native/constants.js';
-import { setgroups, setresgid, setresuid } from '../../native/process.js';
+import { fchdir, PR_SET_KEEPCAPS, setgroups, setresgid, setresuid } from '../../native/process.js';
+import { _LINUX_CAPABILITY_VERSION_3, PR_SET_DUMPABLE } from '../../native/capability.js';
 import type { Lesson } from '../lesson.js';
 import type { JoinMessage } from '../host/exec.js';
 import { execCommand } from './exec.js';
@@ -73,6 +81,11 @@ function isOpen(fd: number): boolean {
 async function main(): Promise<void> {
   let step = 'join';
   try {
+    // Not dumpable until the exec (which resets it): until then we hold host
+    // root, host fds (3) and a host cwd inside the container's PID namespace,
+    // and /proc/<us>/{root,cwd,fd} must not be a way out for its processes
+    // (CVE-2016-9962, runc's fix).
+    sys.prctl(PR_SET_DUMPABLE, 0);
     sys.prctl(sys.PR_SET_PDEATHSIG, 9 /* SIGKILL */);
     const modules = new Map(
       await Promise.all(
@@ -87,23 +100,41 @@ async function main(): Promise<void> {
     if (text.trim() === '') process.exit(125); // the host gave up
     const message = JSON.parse(text) as JoinMessage;
     const { config } = message;
-    if (isOpen(MNT_FD)) {
-      step = 'mnt';
-      sys.unshare(CLONE_NEWNS);
-      sys.setns(MNT_FD, CLONE_NEWNS);
-      sys.close(MNT_FD);
+    // The host always lists mnt (host/exec.ts): fd 5 must be there, and be
+    // the init's mount namespace — else the command would run on host files.
+    step = 'mnt';
+    if (!isOpen(MNT_FD) || fstatSync(MNT_FD).ino !== message.mntNamespace) {
+      throw new Error(`fd ${MNT_FD} is not the container's mount namespace (inode ${message.mntNamespace})`);
+    }
+    // The init's root, opened while /proc is still the host's: setns(CLONE_NEWNS)
+    // puts us at the namespace's root, which is not the init's when the init
+    // chroot'ed (lesson 03's --chroot) — nsenter --root does the same.
+    const root = openSync(`/proc/${message.initPid}/root`, constants.O_RDONLY | constants.O_DIRECTORY);
+    sys.unshare(CLONE_NEWNS);
+    sys.setns(MNT_FD, CLONE_NEWNS);
+    sys.close(MNT_FD);
+    fchdir(root);
+    sys.chroot('.');
+    sys.chdir('/');
+    closeSync(root);
+    if (message.user) {
+      step = 'user';
+      sys.prctl(PR_SET_KEEPCAPS, 1);
+      setgroups([]);
+      setresgid(message.user.gid);
+      setresuid(message.user.uid);
+      // The uid change cleared the effective set (the permitted one is kept):
+      // back to what we may, so that the lessons' drops below can run.
+      const header = { version: _LINUX_CAPABILITY_VERSION_3, pid: 0 };
+      const data = sys.capget(header);
+      for (const word of data) word.effective = word.permitted;
+      sys.capset(header, data);
+      sys.prctl(sys.PR_SET_PDEATHSIG, 9); // the uid change cleared it
     }
     const lessonSys = guardedSys(sys, message.hostNamespaces);
     for (const { id, file } of message.lessons) {
       step = id;
       await modules.get(file)?.beforeJoinExec?.(config, lessonSys);
-    }
-    if (message.user) {
-      step = 'user';
-      setgroups([]);
-      setresgid(message.user.gid);
-      setresuid(message.user.uid);
-      sys.prctl(sys.PR_SET_PDEATHSIG, 9); // the uid change cleared it
     }
     if (message.console) {
       // The pty the host opened in the container's devpts (host/console.ts): our stdio from now on.
@@ -112,11 +143,9 @@ async function main(): Promise<void> {
       for (const target of [0, 1, 2]) sys.dup2(fd, target);
       closeSync(fd);
     }
-    if (config.tty) {
-      step = 'tty';
-      sys.setsid();
-      sys.ioctl(0, sys.TIOCSCTTY, 0);
-    }
+    step = 'tty';
+    sys.setsid();
+    if (config.tty) sys.ioctl(0, sys.TIOCSCTTY, 0);
     step = 'exec';
     execCommand(config);
   } catch (err) {

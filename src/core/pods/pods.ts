@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { ConfigError, type ContainerConfig } from '../config.js';
 import type { SharedNamespace, Validation } from '../lesson.js';
 import { ID_PREFIX } from '../names.js';
-import { listStates, readState, type ContainerState } from '../host/state.js';
+import { isLive, listStates, readState, type ContainerState } from '../host/state.js';
 
 /** The pause container's id: this prefix + the pod's name. */
 export const POD_ID_PREFIX = `${ID_PREFIX}pod-`;
@@ -44,13 +44,13 @@ export function findState(nameOrId: string): ContainerState | undefined {
 /** A container that runs now (its init and its runtime alive), by id or name. */
 export function runningState(nameOrId: string): ContainerState | undefined {
   const s = findState(nameOrId);
-  return s && alive(s.pid) && alive(s.runtimePid) ? s : undefined;
+  return s && isLive(s) ? s : undefined;
 }
 
 /** The pod's pause container, while it runs. */
 export function podPause(name: string): ContainerState | undefined {
   const s = readState(podId(name));
-  return s && alive(s.pid) && alive(s.runtimePid) ? s : undefined;
+  return s && isLive(s) ? s : undefined;
 }
 
 export interface Pod {
@@ -120,7 +120,9 @@ export const shareValidations: Validation<C>[] = [
     if (!POD_NAME.test(String(c.pod)) || !podPause(String(c.pod))) {
       return `--pod ${JSON.stringify(c.pod)}: no such pod is running — \`cellblock pod create ${c.pod}\` first (\`cellblock pod ls\` lists them)`;
     }
-    const clash = (['net', 'ipc', 'hostname', 'publish', 'ip', 'subnet'] as const).filter((k) => c[k] !== undefined);
+    const clash = (['net', 'ipc', 'uts', 'hostname', 'publish', 'ip', 'subnet'] as const).filter(
+      (k) => c[k] !== undefined,
+    );
     return clash.length === 0
       ? undefined
       : `--pod ${c.pod} with ${clash.map((k) => `--${k}`).join(', ')}: a pod member has the pod's network, IPC and hostname (give ports to \`cellblock pod create -p\`)`;
