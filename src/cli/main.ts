@@ -165,14 +165,12 @@ export async function main(argv: string[]): Promise<void> {
           'rm <name>',
           'remove a pod: its members (with -f, running ones: SIGKILL), then its pause container',
           (z) =>
-            z
-              .positional('name', { type: 'string', demandOption: true })
-              .option('force', {
-                alias: 'f',
-                type: 'boolean',
-                default: false,
-                describe: 'kill running members (SIGKILL, as `docker rm -f`)',
-              }),
+            z.positional('name', { type: 'string', demandOption: true }).option('force', {
+              alias: 'f',
+              type: 'boolean',
+              default: false,
+              describe: 'kill running members (SIGKILL, as `docker rm -f`)',
+            }),
           async (args) => {
             const { podRm } = await import('./commands/pod.js');
             process.exitCode = await podRm(args as never);

@@ -66,6 +66,8 @@ export function openCgroup(name: string, opts: OpenOptions = {}): CgroupManager 
  */
 export function findCgroupName(id: string, root: string = CGROUP_ROOT, parent: string = CGROUP_PARENT): string {
   const top = join(root, parent);
+  // A pause container's leaf is below the pod's cgroup of the same name: that one holds no process.
+  if (id.startsWith(POD_ID_PREFIX) && existsSync(join(top, id, id, 'cgroup.procs'))) return `${id}/${id}`;
   if (existsSync(join(top, id))) return id;
   const pod = listDir(top).find((e) => e.startsWith(POD_ID_PREFIX) && existsSync(join(top, e, id, 'cgroup.procs')));
   return pod === undefined ? id : `${pod}/${id}`;

@@ -312,7 +312,8 @@ export async function startContainer(config: ContainerConfig, opts: StartOptions
     // Validated now: a lesson may place the container's cgroup in another (a pod's).
     const cgroupParent = lessons.map((l) => l.lesson.cgroupParent?.(config)).find((p) => p !== undefined);
     if (cgroupParent !== undefined) {
-      if (!ID_PATTERN.test(cgroupParent)) throw new Error(`cgroupParent ${JSON.stringify(cgroupParent)} is not id-like`);
+      if (!ID_PATTERN.test(cgroupParent))
+        throw new Error(`cgroupParent ${JSON.stringify(cgroupParent)} is not id-like`);
       config.cgroupParent = cgroupParent;
     }
     const state = {

@@ -176,7 +176,8 @@ export function sharedNamespaces(c: C): SharedNamespace[] {
   if (c.pod !== undefined) {
     const pause = podPause(String(c.pod));
     if (!pause) throw new ConfigError([`no running pod ${JSON.stringify(c.pod)}`]);
-    const kinds = pause.config?.['share-pid'] === true ? (['net', 'ipc', 'uts', 'pid'] as const) : (['net', 'ipc', 'uts'] as const);
+    const kinds =
+      pause.config?.['share-pid'] === true ? (['net', 'ipc', 'uts', 'pid'] as const) : (['net', 'ipc', 'uts'] as const);
     return kinds.map((kind) => ({ kind, pid: pause.pid }));
   }
   const out: SharedNamespace[] = [];
