@@ -16,6 +16,7 @@ import { readFileSync, readlinkSync } from 'node:fs';
 import { get } from 'node:http';
 import { createServer } from 'node:net';
 import { execInContainer, type ExecProcess } from '../src/core/host/exec.js';
+import { listCgroups } from '../src/core/cgroups/inventory.js';
 import { leaseOf } from '../src/core/net/ipam.js';
 import { PAUSE, podId } from '../src/core/pods/pods.js';
 import { helperProblem, usernsSupportProblem } from '../src/core/host/userns.js';
@@ -72,6 +73,8 @@ interface Scenario {
   unknownError?: string;
   /** `run --net container:NAME -- ip addr show eth0`, and web's address. */
   sharer?: TrialResult;
+  /** `run --net container:NAME` once that container has ended. */
+  stoppedSharer?: TrialResult;
   webAddress?: string;
 }
 
@@ -118,6 +121,7 @@ function scenario(env: CheckEnv): Promise<Scenario> {
         }
       },
     });
+    s.stoppedSharer = await env.trial({ config: { net: `container:${name}`, argv: ['true'] } });
     for (const [target, key] of [
       [s.t.config.id, 'stoppedError'],
       [`nobody-${randomBytes(3).toString('hex')}`, 'unknownError'],
@@ -242,6 +246,15 @@ interface PodScenario {
   port: number;
   /** The web member still ran after the client had exited. */
   webAfterClient?: boolean;
+  /** /proc/<pid>/cgroup of the pause and of web, while they ran. */
+  pauseCgroups: string;
+  webCgroups: string;
+  /** v2: the pod's own cgroup's cgroup.procs (it must hold no process). */
+  podProcs?: string;
+  /** The workshop's cgroups below the pod's, still there after the pause had ended. */
+  podCgroupsLeft: string[];
+  /** Bad input while the pod ran: --pod with --net, --hostname, -p; a second pause of the same name. */
+  rejects: { what: string; value: string; t: TrialResult }[];
   error?: string;
 }
 
@@ -254,7 +267,17 @@ function pod(env: CheckEnv): Promise<PodScenario> {
   return env.once('pod', async () => {
     const name = `p${randomBytes(3).toString('hex')}`;
     const port = await freePort();
-    const s = { ns: {}, clientSaw: '', fromHost: '', fromPublished: '', port } as PodScenario;
+    const s = {
+      ns: {},
+      clientSaw: '',
+      fromHost: '',
+      fromPublished: '',
+      port,
+      pauseCgroups: '',
+      webCgroups: '',
+      podCgroupsLeft: [],
+      rejects: [],
+    } as unknown as PodScenario;
     const web =
       'mkdir -p /dev/www && echo served-in-the-pod > /dev/www/index.html && httpd -f -p 8080 -h /dev/www & echo ready; read _';
     s.pause = await env.trial({
@@ -280,19 +303,86 @@ function pod(env: CheckEnv): Promise<PodScenario> {
                 config: { pod: name, argv: ['sh', '-c', 'wget -qO- http://localhost:8080/; hostname'] },
               });
               s.webAfterClient = isAlive(w.pid);
-              for (const k of ['net', 'ipc', 'uts', 'mnt']) {
+              s.pauseCgroups = text(`/proc/${p.pid}/cgroup`);
+              s.webCgroups = text(`/proc/${w.pid}/cgroup`);
+              const v2 = /^0::(\S+)$/m.exec(s.pauseCgroups)?.[1];
+              if (!/^\d+:[^:]+:/m.test(s.pauseCgroups.replace(/^0::.*$/m, '')) && v2) {
+                s.podProcs = text(`/sys/fs/cgroup${v2.replace(/\/[^/]+$/, '')}/cgroup.procs`);
+              }
+              for (const k of ['net', 'ipc', 'uts', 'pid', 'mnt']) {
                 s.ns[k] = [link(p.pid, k), link(w.pid, k), s.client.namespaces[k as 'net']];
               }
               s.clientSaw = s.client.stdout.trim();
               // The pod's one address, and its published port (the DNAT rule, and the loopback proxy).
               s.fromHost = s.address ? await fetchBody(s.address, 8080) : 'no address';
               s.fromPublished = await fetchBody('127.0.0.1', port);
+              // Bad input, while the pod runs: each refused before anything exists (spawned 0).
+              for (const [what, value, config] of [
+                ['--pod with --net', '--net', { pod: name, net: 'none', argv: ['true'] }],
+                ['--pod with --hostname', '--hostname', { pod: name, hostname: 'other', argv: ['true'] }],
+                ['--pod with -p', '--publish', { pod: name, publish: ['18997:80'], argv: ['true'] }],
+                ['a pod name already taken', podId(name), { id: podId(name), name, hostname: name, argv: [PAUSE] }],
+              ] as const) {
+                s.rejects.push({ what, value, t: await env.trial({ config: { ...config, argv: [...config.argv] } }) });
+              }
             },
           });
         } catch (err) {
           s.error = message(err);
         } finally {
           p.kill('SIGTERM'); // the pause ends on it
+        }
+      },
+    });
+    s.podCgroupsLeft = listCgroups({ mountinfo: '/proc/self/mountinfo' })
+      .map((c) => c.path)
+      .filter((path) => path.includes(`/${podId(name)}`));
+    return s;
+  });
+}
+
+interface SharedPidScenario {
+  pause: TrialResult;
+  a?: TrialResult;
+  b?: TrialResult;
+  /** ns/pid of the pause, member a (waits), member b (runs ps). */
+  pidNs: (string | undefined)[];
+  /** a's pid as its PID namespace numbers it (the last NSpid field). */
+  aPid?: number;
+  error?: string;
+}
+
+/** A pod made with --share-pid: member b runs `ps` while member a waits. */
+function sharedPid(env: CheckEnv): Promise<SharedPidScenario> {
+  return env.once('shared-pid', async () => {
+    const name = `q${randomBytes(3).toString('hex')}`;
+    const s = { pidNs: [] } as unknown as SharedPidScenario;
+    s.pause = await env.trial({
+      config: { id: podId(name), name, hostname: name, argv: [PAUSE], 'share-pid': true },
+      timeoutMs: 30_000 * SLOW,
+      whileRunning: async (p) => {
+        try {
+          await until(() => {
+            try {
+              return readlinkSync(`/proc/${p.pid}/exe`) === PAUSE;
+            } catch {
+              return false;
+            }
+          }, 5000 * SLOW);
+          s.a = await env.trial({
+            config: { pod: name, argv: ['sh', '-c', 'echo ready; read _'] },
+            timeoutMs: 20_000 * SLOW,
+            whileRunning: async (a) => {
+              await outputContains(a, 'ready');
+              s.aPid = Number(/^NSpid:.*?(\d+)\s*$/m.exec(text(`/proc/${a.pid}/status`))?.[1]);
+              s.b = await env.trial({ config: { pod: name, argv: ['ps', '-o', 'pid,comm'] } });
+              s.pidNs = [link(p.pid, 'pid'), link(a.pid, 'pid'), s.b.namespaces.pid];
+            },
+          });
+        } catch (err) {
+          s.error = message(err);
+        } finally {
+          p.kill('SIGTERM');
         }
       },
     });
@@ -471,6 +561,113 @@ export default defineChecks('10-exec-and-pods', [
           `served-in-the-pod from localhost:8080 inside, from ${s.address}:8080 and 127.0.0.1:${s.port} on the host`,
           `inside: ${JSON.stringify(s.clientSaw)}; ${s.address}:8080: ${JSON.stringify(s.fromHost)}; 127.0.0.1:${s.port}: ${JSON.stringify(s.fromPublished)}`,
           'the members do not share one network namespace, or the pod’s published port does not lead to it',
+        )
+      );
+    },
+  },
+  {
+    name: 'pod: each member keeps its own PID namespace by default',
+    provided: true,
+    async run(env) {
+      const s = await pod(env);
+      const pid = s.ns['pid'] ?? [];
+      return (
+        podFailure(s) ??
+        expectThat(
+          pid.length === 3 && pid.every(Boolean) && new Set(pid).size === 3,
+          'three pid inodes: the pause’s, web’s and the client’s',
+          pid.join(' '),
+          'without --share-pid a member starts in a PID namespace of its own (Lesson.shareNamespaces leaves pid out)',
+        )
+      );
+    },
+  },
+  {
+    name: 'pod: the members’ cgroups are below the pod’s; the pod’s cgroup goes with the pod',
+    provided: true,
+    async run(env) {
+      const s = await pod(env);
+      const podCg = s.pause.config.id;
+      const under = (text: string, leaf: string): boolean =>
+        text.split('\n').some((l) => l.split(':')[2] === `/cellblock/${podCg}/${leaf}`);
+      const oneLine = (t: string): string => (/^\d+:[^:]*pids[^:]*:(.*)$/m.exec(t) ?? /^0::(.*)$/m.exec(t))?.[1] ?? '?';
+      return (
+        podFailure(s) ??
+        expectThat(
+          under(s.pauseCgroups, podCg) &&
+            !!s.web &&
+            under(s.webCgroups, s.web.config.id) &&
+            (s.podProcs === undefined || s.podProcs.trim() === '') &&
+            s.podCgroupsLeft.length === 0,
+          `pause in cellblock/${podCg}/${podCg}, web in cellblock/${podCg}/<its id>, no process in the pod’s own cgroup, none of it left after the pod`,
+          `pause ${oneLine(s.pauseCgroups)}, web ${oneLine(s.webCgroups)}; pod's cgroup.procs ${JSON.stringify(s.podProcs?.trim() ?? '(v1)')}; left: ${s.podCgroupsLeft.join(' ') || 'nothing'}`,
+          'the pod’s containers get their cgroup at cgroupName(config) (Lesson.cgroupParent, core/cgroups)',
+        )
+      );
+    },
+  },
+  {
+    name: 'pod: --pod with --net, --hostname or -p, and a pod name already taken, are rejected before anything exists',
+    provided: true,
+    async run(env) {
+      const s = await pod(env);
+      const bad = s.rejects.filter(
+        (r) => !(r.t.error?.name === 'ConfigError' && r.t.error.message.includes(r.value) && r.t.spawned === 0),
+      );
+      return (
+        podFailure(s) ??
+        expectThat(
+          s.rejects.length === 4 && bad.length === 0,
+          'a ConfigError naming the clashing option (or the taken id) for each, and no process spawned',
+          bad
+            .map(
+              (r) =>
+                `${r.what}: ${r.t.error ? r.t.error.message : `it ran (status ${r.t.status})`} (spawned ${r.t.spawned})`,
+            )
+            .join('; ') || `${s.rejects.length} of 4 tried`,
+          'src/core/pods/pods.ts shareValidations, and the core’s id check: they must run before anything is created',
+        )
+      );
+    },
+  },
+  {
+    name: 'pod --share-pid: members share the pause’s PID namespace; ps shows the pause as PID 1 and the other member',
+    provided: true,
+    async run(env) {
+      const s = await sharedPid(env);
+      const ps = s.b?.stdout ?? '';
+      const same = s.pidNs.length === 3 && s.pidNs.every(Boolean) && new Set(s.pidNs).size === 1;
+      return (
+        startFailure(s.pause) ??
+        (s.a && startFailure(s.a)) ??
+        (s.b && startFailure(s.b)) ??
+        (s.error ? expectThat(false, 'the pod scenario runs', s.error, 'read the error') : undefined) ??
+        expectThat(
+          same && /^\s*1\s+pause\s*$/m.test(ps) && new RegExp(`^\\s*${s.aPid}\\s+sh\\s*$`, 'm').test(ps),
+          `one pid inode for pause and both members; ps: "1 pause" and "${s.aPid} sh" (the other member)`,
+          `pid: ${s.pidNs.join(' ')}; ps: ${ps.trim().replace(/\s*\n\s*/g, ' | ')}`,
+          'a member of a --share-pid pod starts in the pause’s PID namespace (shareNamespaces: pid), and its init is not PID 1 there',
+        )
+      );
+    },
+  },
+  {
+    name: '--net container:NAME naming a container that has ended is rejected before anything exists',
+    provided: true,
+    async run(env) {
+      const s = await scenario(env);
+      const t = s.stoppedSharer;
+      return (
+        startFailure(s.t) ??
+        expectThat(
+          t?.error?.name === 'ConfigError' && t.error.message.includes(s.name) && t.spawned === 0,
+          `a ConfigError naming ${s.name}, and no process spawned`,
+          t
+            ? t.error
+              ? `${t.error.name}: ${t.error.message} (spawned ${t.spawned})`
+              : `it ran: status ${t.status}`
+            : 'not run',
+          'a stopped container has no namespaces left to join: shareValidations must say so first',
         )
       );
     },

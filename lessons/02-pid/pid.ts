@@ -6,7 +6,7 @@
  * Check your work with `cellblock verify 02`.
  */
 import { CLONE_NEWPID } from '../../src/native/constants.js';
-import type { ContainerConfig } from '../../src/core/config.js';
+import { joinedNamespace, type ContainerConfig } from '../../src/core/config.js';
 import { defineLesson } from '../../src/core/lesson.js';
 
 type PidConfig = ContainerConfig & { init?: boolean };
@@ -26,8 +26,13 @@ export default defineLesson<PidConfig>({
   // HINT: man 7 pid_namespaces — which process does unshare(CLONE_NEWPID) put into the new namespace?
   cloneFlags: () => 0,
 
-  // TODO [pid-one]: make sure this process — the one about to become your command — is PID 1 of the
-  // new namespace; if it is not, throw an Error that says which pid it has.
-  // HINT: getpid(2) answers in the caller's own PID namespace (`sys` has it).
-  init(config, sys) {},
+  init(config, sys) {
+    // Provided: started in another container's PID namespace (`--pid container:NAME`, a pod made
+    // with --share-pid), the init is not PID 1 — that container's first process is, and it reaps.
+    if (joinedNamespace(config, 'pid')) return;
+
+    // TODO [pid-one]: make sure this process — the one about to become your command — is PID 1 of the
+    // new namespace; if it is not, throw an Error that says which pid it has.
+    // HINT: getpid(2) answers in the caller's own PID namespace (`sys` has it).
+  },
 });

@@ -8,7 +8,7 @@
  * when it exits the kernel kills everything else in the namespace.
  */
 import { CLONE_NEWPID } from '../../src/native/constants.js';
-import type { ContainerConfig } from '../../src/core/config.js';
+import { joinedNamespace, type ContainerConfig } from '../../src/core/config.js';
 import { defineLesson } from '../../src/core/lesson.js';
 
 type PidConfig = ContainerConfig & { init?: boolean };
@@ -30,13 +30,17 @@ export default defineLesson<PidConfig>({
   // that first child.
   cloneFlags: () => CLONE_NEWPID,
 
-  // [pid-one] The init runs the command by execve, which keeps the pid: if the init is
-  // PID 1, so is the command (with --init, the init stays PID 1 and the command
-  // is its child). getpid() answers in the caller's own namespace, so inside it
-  // must say 1. If not — the namespace was asked for the wrong way, e.g. by
-  // unshare() in here, which moves only future children — stop: a command that
-  // is not PID 1 would run with the host's pids in sight and nobody reaping.
-  init(_config, sys) {
+  init(config, sys) {
+    // Provided: started in another container's PID namespace (`--pid container:NAME`, a pod made
+    // with --share-pid), the init is not PID 1 — that container's first process is, and it reaps.
+    if (joinedNamespace(config, 'pid')) return;
+
+    // [pid-one] The init runs the command by execve, which keeps the pid: if the init is
+    // PID 1, so is the command (with --init, the init stays PID 1 and the command
+    // is its child). getpid() answers in the caller's own namespace, so inside it
+    // must say 1. If not — the namespace was asked for the wrong way, e.g. by
+    // unshare() in here, which moves only future children — stop: a command that
+    // is not PID 1 would run with the host's pids in sight and nobody reaping.
     const pid = sys.getpid();
     if (pid !== 1) {
       throw new Error(`the init is PID ${pid}, not 1: it was not started as the first process of a new PID namespace`);

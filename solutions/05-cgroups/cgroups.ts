@@ -25,9 +25,11 @@ import { join } from 'node:path';
 import { CLONE_NEWCGROUP, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY } from '../../src/native/constants.js';
 import {
   cgroupMode,
+  cgroupName,
   cgroupValidations,
   rootlessCgroupNote,
   limitsFromConfig,
+  makeCgroupParents,
   openCgroup,
   retryWhileParentVanishes,
   swapOnly,
@@ -151,9 +153,11 @@ export async function removeCgroup(dir: string): Promise<void> {
 
 /** The container's cgroup, on this machine's cgroup version. */
 function cgroupOf(config: CgroupConfig) {
-  const dir = cgroupDir(CGROUP_ROOT, config.id);
+  // Its id — or, for a pod's container, the pod's cgroup and its id (cb-pod-NAME/<id>).
+  const name = cgroupName(config);
+  const dir = cgroupDir(CGROUP_ROOT, name);
   // v1 — provided: the same steps in every controller's hierarchy (src/core/cgroups/v1.ts).
-  const v1 = openCgroup(config.id);
+  const v1 = openCgroup(name);
   return {
     dir,
     create(limits: Limits): void {
@@ -162,7 +166,10 @@ function cgroupOf(config: CgroupConfig) {
       // mkdirs (ENOENT): make it again. Only the making — an ENOENT while
       // writing a limit means a controller is not enabled.
       let made = '';
-      retryWhileParentVanishes(() => (made = createCgroup(CGROUP_ROOT, config.id)));
+      retryWhileParentVanishes(() => {
+        makeCgroupParents(name); // a pod's cgroup above the leaf, when there is one (provided)
+        made = createCgroup(CGROUP_ROOT, name);
+      });
       writeLimits(made, v2Files(limits));
     },
     join: (pid: number): void => (V2 ? joinCgroup(dir, pid) : v1.addProcess(pid)),
@@ -246,7 +253,7 @@ export default defineLesson<CgroupConfig>({
       'remove what is left': async () => {
         if (V2 && existsSync(cg.dir))
           notes.push(`cgroup: ${cg.dir} was still there after removeCgroup(); the runtime removed it`);
-        await openCgroup(config.id).destroy();
+        await openCgroup(cgroupName(config)).destroy();
       },
     });
   },

@@ -19,7 +19,13 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cgroupsOf } from '../../src/core/cgroups/member.js';
 import type { ContainerConfig } from '../../src/core/config.js';
-import { sharedHostname, sharedNamespaces, shareValidations, type ShareFields } from '../../src/core/pods/pods.js';
+import {
+  podCgroupParent,
+  sharedHostname,
+  sharedNamespaces,
+  shareValidations,
+  type ShareFields,
+} from '../../src/core/pods/pods.js';
 import { defineLesson } from '../../src/core/lesson.js';
 
 export default defineLesson<ContainerConfig & ShareFields>({
@@ -27,12 +33,16 @@ export default defineLesson<ContainerConfig & ShareFields>({
   options: {
     ipc: { type: 'string', describe: "container:NAME: that container's IPC namespace" },
     uts: { type: 'string', describe: "container:NAME: that container's UTS namespace (its hostname)" },
+    pid: { type: 'string', describe: "container:NAME: that container's PID namespace (its PID 1 reaps)" },
+    'share-pid': { type: 'boolean', describe: "a pod's pause container only (`pod create --share-pid`)" },
     pod: { type: 'string', describe: 'join pod NAME (`cellblock pod create`): its network, IPC and hostname' },
   },
   // A container to share with must be running; a pod member takes the pod's network and name.
   validate: shareValidations,
   // --net/--ipc/--uts container:NAME, --pod NAME: the init starts in those namespaces, not new ones.
   shareNamespaces: sharedNamespaces,
+  // A pod's containers have their cgroups under the pod's: cellblock/cb-pod-NAME/<id>.
+  cgroupParent: podCgroupParent,
 
   hostAfterSpawn({ config }) {
     // The UTS namespace is the pod's or another container's: lesson 01 sets the hostname it already has.

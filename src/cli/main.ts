@@ -22,7 +22,26 @@ async function lessonOptions(argv: string[]): Promise<Record<string, LessonOptio
   const dash = argv.indexOf('--');
   const lesson = at >= 0 && (dash < 0 || at < dash) ? (argv[at]!.split('=')[1] ?? argv[at + 1]) : undefined;
   const lessons = await load(runSelection({ lesson, solutions: argv.includes('--solutions') }));
-  return Object.assign({}, ...lessons.map((l) => l.lesson.options ?? {})) as Record<string, LessonOption>;
+  const options = Object.assign({}, ...lessons.map((l) => l.lesson.options ?? {})) as Record<string, LessonOption>;
+  // An option of a lesson `--lesson N` leaves out (--pid before the lesson that adds it): name that lesson.
+  const used = argv
+    .slice(0, dash < 0 ? undefined : dash)
+    .map((a) => /^--(?:no-)?([a-z][a-z0-9-]*)(=|$)/.exec(a)?.[1])
+    .filter((o): o is string => o !== undefined && !(o in options));
+  if (lesson !== undefined && used.length > 0) {
+    const { laterProvider } = await import('../workshop/loader.js');
+    for (const o of used) {
+      const provider = await laterProvider(lessons, (l) => o in (l.options ?? {}));
+      if (provider !== undefined) {
+        throw new CliError(
+          `--${o}: an option of lesson ${provider}, which \`--lesson ${lesson}\` does not load`,
+          125,
+          `run with \`--lesson ${provider}\` (or without --lesson once it is done), or leave --${o} out`,
+        );
+      }
+    }
+  }
+  return options;
 }
 
 export async function main(argv: string[]): Promise<void> {
@@ -39,6 +58,10 @@ export async function main(argv: string[]): Promise<void> {
       lessonOpts = await lessonOptions(argv);
       trace('lesson options loaded');
     } catch (err) {
+      if (err instanceof CliError) {
+        process.exitCode = await printError(err);
+        return;
+      }
       // A lesson that does not load must say so, not surface as "Unknown argument: hostname".
       process.exitCode = await printError(
         new CliError(
@@ -117,6 +140,11 @@ export async function main(argv: string[]): Promise<void> {
             z
               .positional('name', { type: 'string', demandOption: true })
               .option('publish', { alias: 'p', type: 'string', array: true, describe: 'HOSTPORT:CONTAINERPORT' })
+              .option('share-pid', {
+                type: 'boolean',
+                default: false,
+                describe: "members join the pause's PID namespace too (the pause is their PID 1)",
+              })
               .option('solutions', { type: 'boolean', default: false })
               .option('lesson', { type: 'string', describe: 'as `cellblock run --lesson`' }),
           async (args) => {
@@ -135,11 +163,14 @@ export async function main(argv: string[]): Promise<void> {
         )
         .command(
           'rm <name>',
-          'remove a pod: its members (with -f, running ones), then its pause container',
+          'remove a pod: its members (with -f, running ones: SIGKILL), then its pause container',
           (z) =>
-            z
-              .positional('name', { type: 'string', demandOption: true })
-              .option('force', { alias: 'f', type: 'boolean', default: false, describe: 'stop running members' }),
+            z.positional('name', { type: 'string', demandOption: true }).option('force', {
+              alias: 'f',
+              type: 'boolean',
+              default: false,
+              describe: 'kill running members (SIGKILL, as `docker rm -f`)',
+            }),
           async (args) => {
             const { podRm } = await import('./commands/pod.js');
             process.exitCode = await podRm(args as never);

@@ -21,12 +21,30 @@ export interface BaseConfig {
   cwd: string;
   /** Give the command a terminal (stdio on a pty slave that becomes its controlling tty). */
   tty: boolean;
+  /**
+   * Set by the runtime, never by a flag: the kinds of namespace (as
+   * /proc/PID/ns names them) the init started *in* — another container's,
+   * Lesson.shareNamespaces — rather than new ones. With "pid" the init is not
+   * PID 1: the other container's first process is (joinedNamespace).
+   */
+  joined?: string[];
+  /**
+   * Set by the runtime from Lesson.cgroupParent: the cgroup below the
+   * workshop's parent this container's own cgroup goes in (a pod's), as
+   * docker's --cgroup-parent. core/cgroups cgroupName() joins the two.
+   */
+  cgroupParent?: string;
 }
 
 /** A config as lessons see it: the base fields plus whatever the active lessons add. */
 export type ContainerConfig = BaseConfig & Record<string, unknown>;
 
 export const DEFAULT_ENV = ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'HOME=/root'];
+
+/** Did the container's init start in another container's namespace of `kind` (BaseConfig.joined)? */
+export function joinedNamespace(config: BaseConfig, kind: string): boolean {
+  return config.joined?.includes(kind) === true;
+}
 
 /** A bad value in the config: names the field and the value, and says how to fix it. */
 export class ConfigError extends Error {

@@ -138,6 +138,14 @@ export interface Lesson<C extends ContainerConfig = ContainerConfig> {
    * runtime validates before it spawns when there are any.
    */
   shareNamespaces?(config: C): SharedNamespace[];
+  /**
+   * The cgroup (below the workshop's parent, an id-like name) this container's
+   * own cgroup goes in, or undefined for none: a pod's, so that its members'
+   * limits and accounting add up in one place. The runtime sets
+   * `config.cgroupParent` from it once the config is validated, before any
+   * host step; the cgroup lesson puts the container's cgroup at cgroupName(config).
+   */
+  cgroupParent?(config: C): string | undefined;
   process?: ProcessSteps;
   /** What this lesson lets core commands rely on (see Feature). */
   features?: Feature[];

@@ -55,6 +55,13 @@ export function containerDir(id: string): string {
   return join(CONTAINERS_DIR, id);
 }
 
+/**
+ * A pod's pause container: this prefix + the pod's name. Its id also names the
+ * pod's cgroup, the level its members' cgroups (and the pause's own leaf) sit in:
+ * <hierarchy>/cellblock/cb-pod-NAME/<id> (core/cgroups: cgroupName).
+ */
+export const POD_ID_PREFIX = `${ID_PREFIX}pod-`;
+
 /** Containers `cellblock build` runs for its RUN steps: 'cb-build-' + a random suffix. */
 export const BUILD_ID_PREFIX = `${ID_PREFIX}build-`;
 

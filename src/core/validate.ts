@@ -42,5 +42,26 @@ export const coreValidations: Validation<ContainerConfig>[] = [
 
 export function validateConfig(config: ContainerConfig, lessons: LoadedLesson[]): string[] {
   const checks = [...coreValidations, ...lessons.flatMap((l) => l.lesson.validate ?? [])];
-  return checks.map((check) => check(config)).filter((p): p is string => p !== undefined);
+  const problems = checks.map((check) => check(config)).filter((p): p is string => p !== undefined);
+  return [...problems, ...sharingProblems(config, lessons)];
+}
+
+/**
+ * `--net container:NAME` (and --ipc, --uts, --pid, as Docker spells them) asks
+ * to start in a running container's namespaces. Only a lesson that declares
+ * Lesson.shareNamespaces can do that; without one the option would be read
+ * as "a namespace of my own" — an empty network namespace, silently. So the
+ * value is refused, naming the option and — when the caller knows it (the
+ * CLI reads the manifest) — the lesson `provider` that brings the sharing.
+ */
+export function sharingProblems(config: ContainerConfig, lessons: LoadedLesson[], provider?: string): string[] {
+  if (lessons.some((l) => l.lesson.shareNamespaces)) return [];
+  const loaded = lessons.map((l) => l.id);
+  const range = loaded.length > 1 ? `${loaded[0]} … ${loaded.at(-1)}` : (loaded[0] ?? 'none');
+  const where = provider
+    ? `lesson ${provider} provides it, and it is not loaded (lessons loaded: ${range}) — run with \`--lesson ${provider}\` or without --lesson once it is done`
+    : `no loaded lesson provides it (Lesson.shareNamespaces; loaded: ${range}) — lessons/manifest.json lists the lesson that does`;
+  return Object.entries(config)
+    .filter((e): e is [string, string] => typeof e[1] === 'string' && e[1].startsWith('container:'))
+    .map(([key, value]) => `--${key} ${value}: starting in another container's namespaces — ${where}`);
 }

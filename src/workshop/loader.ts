@@ -79,3 +79,21 @@ export function wrapSpawnChild(lessons: LoadedLesson[], wrap: (spawnChild: Spawn
     return { ...l, lesson: { ...l.lesson, process: { ...steps, spawnChild: wrap(steps.spawnChild.bind(steps)) } } };
   });
 }
+
+/**
+ * The first lesson of the manifest, outside `loaded`, whose reference
+ * satisfies `has` — what a bad-input message names when an option needs a
+ * lesson the selection leaves out ("--net container:NAME: lesson NN-… provides it").
+ * Only on that error path: it loads the other lessons' modules.
+ */
+export async function laterProvider(
+  loaded: LoadedLesson[],
+  has: (lesson: Lesson) => boolean,
+): Promise<string | undefined> {
+  const ids = new Set(loaded.map((l) => l.id));
+  const refs = manifest()
+    .filter((entry) => !ids.has(entry.id))
+    .map((entry) => ({ entry, source: 'solutions' as Source }));
+  for (const l of await loadLessons(refs)) if (has(l.lesson)) return l.id;
+  return undefined;
+}

@@ -7,9 +7,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { expect } from 'chai';
-import { cgroupMode, openCgroup, type CgroupManager } from '../../src/core/cgroups/index.js';
+import { CGROUP_ROOT } from '../../src/core/cgroups/detect.js';
+import { cgroupMode, makeCgroupParents, openCgroup, type CgroupManager } from '../../src/core/cgroups/index.js';
 import { CGROUP_PARENT } from '../../src/core/names.js';
-import { v2Files } from '../../solutions/05-cgroups/cgroups.js';
+import { createCgroup, v2Files } from '../../solutions/05-cgroups/cgroups.js';
 import { skipBecause } from '../support/skip.js';
 
 const mode = cgroupMode();
@@ -100,6 +101,43 @@ describe(`cgroup manager on this kernel (cgroup ${mode})`, function () {
       expect(() => parent.addProcess(child.pid!)).to.throw(/cgroup\.procs: (EBUSY|EOPNOTSUPP)/);
     } finally {
       child.kill('SIGKILL');
+    }
+  });
+
+  it('a pod: members’ cgroups below the pod’s, no process in the pod’s own (v2), all of it gone with the last leaf', async function () {
+    const pod = `cb-pod-mgr${process.pid.toString(36)}`;
+    const pause = openCgroup(`${pod}/${pod}`, { v2Files });
+    const member = openCgroup(`${pod}/cb-mgr-m${process.pid.toString(36)}`, { v2Files });
+    const { child, gone } = sleeper();
+    try {
+      pause.create();
+      if (mode === 'v2') {
+        // Lesson 05's own v2 code makes the member's leaf, the runtime the pod's level above it.
+        makeCgroupParents(`${pod}/cb-mgr-m${process.pid.toString(36)}`);
+        createCgroup(CGROUP_ROOT, `${pod}/cb-mgr-m${process.pid.toString(36)}`);
+      } else member.create();
+      member.set({ pids: 10 });
+      member.addProcess(child.pid!);
+      expect(readFileSync(`/proc/${child.pid}/cgroup`, 'utf8')).to.include(`/${CGROUP_PARENT}/${pod}/cb-mgr-m`);
+      if (mode === 'v2') {
+        const podDir = `/sys/fs/cgroup/${CGROUP_PARENT}/${pod}`;
+        expect(readFileSync(`${podDir}/cgroup.procs`, 'utf8').trim(), 'no process in the pod’s cgroup').to.equal('');
+        for (const c of ['memory', 'pids'])
+          expect(readFileSync(`${podDir}/cgroup.subtree_control`, 'utf8')).to.include(c);
+        const inner = openCgroup(pod);
+        expect(() => inner.addProcess(child.pid!)).to.throw(/cgroup\.procs: (EBUSY|EOPNOTSUPP)/);
+      }
+      await member.destroy();
+      expect(await gone).to.equal('SIGKILL');
+      expect(Object.values(pause.dirs).every((d) => existsSync(d.replace(`/${pod}/${pod}`, `/${pod}`)))).to.equal(true);
+      await pause.destroy();
+      for (const d of Object.values(pause.dirs)) {
+        expect(existsSync(d.replace(`/${pod}/${pod}`, `/${pod}`)), 'the pod’s cgroup').to.equal(false);
+      }
+    } finally {
+      child.kill('SIGKILL');
+      await member.destroy();
+      await pause.destroy();
     }
   });
 });

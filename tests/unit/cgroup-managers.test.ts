@@ -135,6 +135,21 @@ describe('cgroup managers (fixture cgroupfs, no root)', function () {
       expect(fs.exists(`${fs.root}/memory/cellblock`), 'uncapped and empty: gone').to.equal(false);
     });
 
+    it('a pod’s container: every level made, cellblock/cb-pod-p/<id>; the pod’s cgroup goes with its last leaf, then the parent', async function () {
+      const mounts = fs.mounts() as Record<V1Controller, string>;
+      const pause = openCgroup('cb-pod-p/cb-pod-p', { mode: 'v1', fs, mounts });
+      const member = openCgroup('cb-pod-p/cb-m', { mode: 'v1', fs, mounts });
+      pause.create();
+      member.create();
+      expect(member.dirs['memory']).to.equal(`${fs.root}/memory/cellblock/cb-pod-p/cb-m`);
+      expect(fs.exists(`${fs.root}/pids/cellblock/cb-pod-p/cb-pod-p/cgroup.procs`)).to.equal(true);
+      await member.destroy();
+      expect(fs.exists(`${fs.root}/memory/cellblock/cb-pod-p`), 'the pause is still in the pod').to.equal(true);
+      await pause.destroy();
+      expect(fs.exists(`${fs.root}/memory/cellblock/cb-pod-p`), 'the pod’s cgroup').to.equal(false);
+      expect(fs.exists(`${fs.root}/memory/cellblock`), 'the workshop’s parent').to.equal(false);
+    });
+
     it('a limit whose controller is not mounted fails, naming it', function () {
       fs.cleanup();
       fs = FakeCgroupFs.v1(['memory', 'cpu', 'cpuacct']);
@@ -249,6 +264,26 @@ describe('cgroup managers (fixture cgroupfs, no root)', function () {
       expect(fs.writes.at(-1)).to.deep.equal({ path: 'cellblock/cb-b/cgroup.kill', value: '1' });
       expect(cg.exists()).to.equal(false);
       expect(fs.exists(`${fs.root}/cellblock`)).to.equal(false);
+    });
+
+    it('a pod’s container: the pod’s cgroup enables the controllers for its leaves and holds no process; it goes with the last leaf', async function () {
+      const pause = openCgroup('cb-pod-p/cb-pod-p', { mode: 'v2', fs, root: fs.root, v2Files });
+      const member = openCgroup('cb-pod-p/cb-m', { mode: 'v2', fs, root: fs.root, v2Files });
+      pause.create();
+      member.create();
+      expect(fs.writes).to.deep.equal([
+        { path: 'cgroup.subtree_control', value: '+cpu +memory +pids +io' },
+        { path: 'cellblock/cgroup.subtree_control', value: '+cpu +memory +pids +io' },
+        { path: 'cellblock/cb-pod-p/cgroup.subtree_control', value: '+cpu +memory +pids +io' },
+      ]);
+      expect(fs.exists(`${fs.root}/cellblock/cb-pod-p/cb-m/memory.max`)).to.equal(true);
+      member.set(LIMITS);
+      pause.addProcess(4242);
+      await member.destroy();
+      expect(fs.exists(`${fs.root}/cellblock/cb-pod-p`), 'the pause is still in the pod').to.equal(true);
+      await pause.destroy();
+      expect(fs.exists(`${fs.root}/cellblock/cb-pod-p`), 'the pod’s cgroup').to.equal(false);
+      expect(fs.exists(`${fs.root}/cellblock`), 'the workshop’s parent').to.equal(false);
     });
 
     it('the parent stays when an instructor capped it (memory.max)', async function () {

@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { expect } from 'chai';
 import { cgroupRoots } from '../../src/core/cgroups/detect.js';
 import { openCgroup } from '../../src/core/cgroups/index.js';
@@ -100,6 +100,28 @@ describe('inventories: what each kernel area finds (fixtures)', function () {
       expect(found[at('cellblock/cb-dead')]!.pids).to.deep.equal([4242, 4243]);
       // The same tree mounted twice is listed once; no parent, nothing.
       expect(listCgroups({ mountinfo: '', cgroupRoots: [t, t, join(t, 'system.slice', 'x')] })).to.have.length(4);
+    });
+
+    it('a pod’s cgroup is its pause container’s; each leaf below it is the container it names', function () {
+      const fs = FakeCgroupFs.v2();
+      try {
+        openCgroup('cb-pod-p/cb-pod-p', { mode: 'v2', fs, root: fs.root }).create();
+        openCgroup('cb-pod-p/cb-m', { mode: 'v2', fs, root: fs.root }).create();
+        const found = listCgroups({ mountinfo: '', cgroupRoots: [fs.root] }).map(
+          (c) => `${relative(fs.root, c.path)} ${c.containerId ?? '(shared)'}`,
+        );
+        expect(found).to.have.members([
+          'cellblock/cb-pod-p/cb-pod-p cb-pod-p',
+          'cellblock/cb-pod-p/cb-m cb-m',
+          'cellblock/cb-pod-p cb-pod-p',
+          'cellblock (shared)',
+        ]);
+        expect(found.indexOf('cellblock/cb-pod-p cb-pod-p'), 'after its leaves (rmdir order)').to.be.greaterThan(
+          found.indexOf('cellblock/cb-pod-p/cb-m cb-m'),
+        );
+      } finally {
+        fs.cleanup();
+      }
     });
 
     it('removes a cgroup the way a container’s end does: cgroup.kill, then rmdir; gone is AlreadyGone', async function () {

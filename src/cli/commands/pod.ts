@@ -19,6 +19,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 interface CreateArgs {
   name: string;
   publish?: string[];
+  sharePid: boolean;
   solutions: boolean;
   lesson?: string;
 }
@@ -45,6 +46,8 @@ export async function podCreate(args: CreateArgs): Promise<number> {
     '--hostname',
     name,
     ...(args.publish ?? []).flatMap((p) => ['-p', String(p)]),
+    // Members then join the pause's PID namespace too: it is their PID 1, and reaps their orphans.
+    ...(args.sharePid ? ['--share-pid'] : []),
     ...(args.solutions ? ['--solutions'] : []),
     ...(args.lesson !== undefined ? ['--lesson', args.lesson] : []),
     '--',
@@ -110,16 +113,27 @@ export async function podLs(args: { json: boolean }): Promise<number> {
   return 0;
 }
 
-/** Stop a container by its runtime: SIGHUP makes `cellblock run` end it (SIGKILL after 2 s) and clean up. */
-async function stop(s: ContainerState, signal: NodeJS.Signals): Promise<void> {
+/**
+ * End a container and wait until its runtime has cleaned up after it (its
+ * state file gone, or the runtime itself). `kill` is what to send and to whom:
+ * the pause gets SIGTERM (pause.c ends on it at once); a running member gets
+ * SIGKILL on its init, as `docker rm -f` does. A gentler SIGTERM-then-wait
+ * would buy nothing here: most members' PID 1 is a shell or a program with no
+ * handler, and a PID 1 without a handler never sees SIGTERM (lesson 02) — the
+ * old SIGHUP route (the runtime's "SIGHUP, then SIGKILL after 2 s") cost 2 s
+ * per `pod rm -f` for exactly that reason. Killed, the member's runtime sees
+ * the exit and removes its cgroup, mounts and state as after any end.
+ */
+async function stop(s: ContainerState, signal: NodeJS.Signals, target: 'init' | 'runtime'): Promise<void> {
   try {
-    process.kill(s.runtimePid, signal);
+    // Only while its runtime lives: then s.pid is still the container's init, not a reused pid.
+    if (alive(s.runtimePid)) process.kill(target === 'init' ? s.pid : s.runtimePid, signal);
   } catch {
     // already gone
   }
-  for (let waited = 0; waited < 10_000; waited += 50) {
+  for (let waited = 0; waited < 10_000; waited += 20) {
     if (!readState(s.id) || !alive(s.runtimePid)) return;
-    await sleep(50);
+    await sleep(20);
   }
   throw new Error(`container ${s.id} did not end within 10 s (its runtime is pid ${s.runtimePid})`);
 }
@@ -134,9 +148,9 @@ export async function podRm(args: { name: string; force: boolean }): Promise<num
     ]);
   }
   // Members first: they are in the pause's namespaces, not the other way round.
-  await Promise.all(running.map((m) => stop(m, 'SIGHUP')));
-  // The pause ends on SIGTERM (scripts/rootfs/pause.c); its runtime then removes veth, lease and cgroup.
-  await stop(pod.pause, 'SIGTERM');
+  await Promise.all(running.map((m) => stop(m, 'SIGKILL', 'init')));
+  // The pause ends on SIGTERM (scripts/rootfs/pause.c), passed on by its runtime, which then removes veth, lease and cgroup.
+  await stop(pod.pause, 'SIGTERM', 'runtime');
   process.stdout.write(`${args.name}\n`);
   return 0;
 }

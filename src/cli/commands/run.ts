@@ -6,7 +6,8 @@ import { startContainer, undoFailuresOf, type RunningContainer, type StdioEntry 
 import { Terminal } from '../../core/host/terminal.js';
 import { defaultRootfs } from '../../core/paths.js';
 import { describeUndoFailure, missingFeature, type LoadedLesson, type UndoFailure } from '../../core/lesson.js';
-import { load, runSelection } from '../../workshop/loader.js';
+import { laterProvider, load, runSelection } from '../../workshop/loader.js';
+import { sharingProblems } from '../../core/validate.js';
 import { CliError } from '../errors.js';
 
 interface RunArgs {
@@ -61,6 +62,12 @@ export async function run(args: RunArgs): Promise<number> {
     cwd: args.workdir,
     tty: args.tty,
   };
+
+  // `container:NAME` with no lesson that can join: refused here, naming the lesson that can (validate.ts).
+  if (sharingProblems(config, lessons).length > 0) {
+    const provider = await laterProvider(lessons, (l) => l.shareNamespaces !== undefined);
+    throw new ConfigError(sharingProblems(config, lessons, provider));
+  }
 
   const term = args.tty ? new Terminal(process.stdout.columns || 80, process.stdout.rows || 24) : undefined;
   const stdio: [StdioEntry, StdioEntry, StdioEntry] = term

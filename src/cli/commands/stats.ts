@@ -5,7 +5,7 @@
  */
 import chalk from 'chalk';
 import { existsSync } from 'node:fs';
-import { openCgroup, type CgroupManager, type CgroupStats } from '../../core/cgroups/index.js';
+import { cgroupName, openCgroup, type CgroupManager, type CgroupStats } from '../../core/cgroups/index.js';
 import { listStates, readState, type ContainerState } from '../../core/host/state.js';
 import { CliError } from '../errors.js';
 
@@ -20,7 +20,7 @@ function running(id: string): ContainerState {
 }
 
 function cgroupOf(s: ContainerState, doing: string): CgroupManager {
-  const cg = openCgroup(s.id);
+  const cg = openCgroup(cgroupName({ ...s.config, id: s.id }));
   if (!cg.exists()) {
     throw new CliError(
       `container ${s.id} has no cgroup, so it cannot be ${doing}`,
@@ -42,7 +42,7 @@ export interface StatsRow {
 
 /** Two readings `sampleMs` apart: everything from the second, CPU % from the difference. */
 export async function sample(states: ContainerState[], sampleMs = 500): Promise<StatsRow[]> {
-  const cgroups = states.map((s) => ({ s, cg: openCgroup(s.id) }));
+  const cgroups = states.map((s) => ({ s, cg: openCgroup(cgroupName({ ...s.config, id: s.id })) }));
   const read = (cg: CgroupManager): CgroupStats | undefined => (cg.exists() ? cg.stats() : undefined);
   const first = cgroups.map(({ cg }) => read(cg));
   const t0 = performance.now();

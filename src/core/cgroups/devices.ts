@@ -34,7 +34,7 @@ import {
 import { cgroupMode } from './detect.js';
 import { CgroupError, realCgroupFs, type CgroupFs } from './fs.js';
 import { removeCgroupDir, removeParentIfUnused } from './manager.js';
-import { openCgroup } from './index.js';
+import { findCgroupName, openCgroup } from './index.js';
 
 /** One rule as Docker and runc write it: type a/c/b, major and minor (or '*'), access from "rwm". */
 export interface DeviceRule {
@@ -113,8 +113,11 @@ export function deviceProgram(rules: DeviceRule[]): BpfInsn[] {
 /** Where the device controller's cgroup of container `id` is, and which kind. */
 export function devicesCgroup(id: string): { version: 'v1' | 'v2'; dir: string } {
   const mode = cgroupMode();
-  if (mode === 'v2')
-    return { version: 'v2', dir: openCgroup(id).dirs['unified'] ?? Object.values(openCgroup(id).dirs)[0]! };
+  if (mode === 'v2') {
+    // A pod's container has its cgroup below the pod's (cgroupName): found where it is.
+    const cg = openCgroup(findCgroupName(id));
+    return { version: 'v2', dir: cg.dirs['unified'] ?? Object.values(cg.dirs)[0]! };
+  }
   const mount = parseMountinfo(readText('/proc/self/mountinfo')).find(
     (m) => m.fstype === 'cgroup' && m.superOptions.split(',').includes('devices'),
   )?.mountPoint;

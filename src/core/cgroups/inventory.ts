@@ -8,7 +8,7 @@
 import { existsSync, realpathSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { AlreadyGone, STAGE, type Inventory, type InventoryItem, type Kind } from '../inventory.js';
-import { CGROUP_PARENT } from '../names.js';
+import { CGROUP_PARENT, POD_ID_PREFIX } from '../names.js';
 import { readText, subdirsDeepestFirst } from '../read.js';
 import { cgroupRoots } from './detect.js';
 import type { CgroupError, CgroupFs } from './fs.js';
@@ -40,7 +40,8 @@ function members(dir: string): number[] {
 /**
  * The workshop's cgroups, children before parents (the order rmdir needs),
  * each with the container it belongs to — the first level below the parent is
- * named by the container id — and its members. The parent comes last in each
+ * named by the container id; a pod's cgroup (cb-pod-NAME) is its pause
+ * container's, and each leaf below it the container it names — and its members. The parent comes last in each
  * hierarchy: it is shared by every container.
  */
 export function listCgroups(scope: CgroupScope): CgroupItem[] {
@@ -59,7 +60,9 @@ export function listCgroups(scope: CgroupScope): CgroupItem[] {
     if (seen.has(real)) continue; // one hierarchy mounted twice
     seen.add(real);
     for (const dir of [...subdirsDeepestFirst(parent), parent]) {
-      const id = relative(parent, dir).split(sep)[0];
+      // cellblock/<id>, or a pod's: cellblock/cb-pod-NAME (the pause's) and below it cellblock/cb-pod-NAME/<id>.
+      const parts = relative(parent, dir).split(sep);
+      const id = parts[0]?.startsWith(POD_ID_PREFIX) && parts[1] ? parts[1] : parts[0];
       out.push({
         area: 'cgroups',
         kind: 'cgroup',

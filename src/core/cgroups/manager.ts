@@ -171,6 +171,15 @@ export async function removeCgroupDir(
   }
 }
 
+/**
+ * The levels of a parent path, deepest first: "cellblock/cb-pod-web" →
+ * ["cellblock/cb-pod-web", "cellblock"] (the order they are removed in).
+ */
+export function levels(parent: string): string[] {
+  const parts = parent.split('/').filter(Boolean);
+  return parts.map((_, i) => parts.slice(0, parts.length - i).join('/'));
+}
+
 /** Run `create` again when the parent disappeared between its mkdir and ours (ENOENT). */
 export function retryWhileParentVanishes(create: () => void): void {
   for (let attempt = 0; ; attempt++) {

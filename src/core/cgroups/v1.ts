@@ -22,6 +22,7 @@ import {
   readKeyed,
   readLimit,
   readPids,
+  levels,
   removeCgroupDir,
   removeParentIfUnused,
   retryWhileParentVanishes,
@@ -74,7 +75,8 @@ export class V1Cgroup implements CgroupManager {
   create(): void {
     retryWhileParentVanishes(() => {
       for (const [c, mount] of Object.entries(this.mounts)) {
-        this.fs.mkdir(join(mount, this.parent));
+        // Every level, top-down: the workshop's parent, then a pod's cgroup below it (cellblock/cb-pod-NAME).
+        for (const level of levels(this.parent).toReversed()) this.fs.mkdir(join(mount, level));
         this.fs.mkdir(this.dirs[c]!);
       }
     });
@@ -212,7 +214,11 @@ export class V1Cgroup implements CgroupManager {
     // hierarchy at once, or the first rmdir would wait for them in vain.
     if (this.exists() && this.has('freezer') && this.frozen()) await this.thaw();
     for (const d of this.uniqueDirs()) if (this.fs.exists(d)) await removeCgroupDir(this.fs, d);
-    const parents = [...new Set(Object.values(this.mounts).map((m) => join(m, this.parent)))];
-    removeParentIfUnused(this.fs, parents, (d) => this.capped(d));
+    // A pod's cgroup first, then the workshop's: each goes once nothing is below it, in any hierarchy.
+    for (const level of levels(this.parent)) {
+      const parents = [...new Set(Object.values(this.mounts).map((m) => join(m, level)))];
+      removeParentIfUnused(this.fs, parents, (d) => this.capped(d));
+      if (parents.some((d) => this.fs.exists(d))) return;
+    }
   }
 }

@@ -16,6 +16,7 @@ import { V2_CONTROLLERS } from './detect.js';
 import { CgroupError, type CgroupFs } from './fs.js';
 import {
   limitSet,
+  levels,
   removeParentIfUnused,
   retryWhileParentVanishes,
   readKeyed,
@@ -36,7 +37,8 @@ export class V2Cgroup implements CgroupManager {
   readonly dirs: Record<string, string>;
   readonly path: string;
   private readonly dir: string;
-  private readonly parentDir: string;
+  /** The levels above the leaf, deepest first: <root>/cellblock/cb-pod-NAME, <root>/cellblock. */
+  private readonly parentDirs: string[];
 
   constructor(
     readonly id: string,
@@ -45,8 +47,8 @@ export class V2Cgroup implements CgroupManager {
     private readonly fs: CgroupFs,
     private readonly files?: V2Files,
   ) {
-    this.parentDir = join(root, parent);
-    this.dir = join(this.parentDir, id);
+    this.parentDirs = levels(parent).map((p) => join(root, p));
+    this.dir = join(root, parent, id);
     this.dirs = { unified: this.dir };
     this.path = `/${parent}/${id}`;
   }
@@ -60,29 +62,38 @@ export class V2Cgroup implements CgroupManager {
   }
 
   /**
-   * The parent, with our controllers enabled for its children. A controller
-   * the parent lacks must first be enabled in the root's subtree_control (the
-   * root may, having no "internal process" rule); one the kernel does not offer
-   * at all is left out — setting its limit then fails with a clear ENOENT.
+   * The parent, with our controllers enabled for its children — every level of
+   * it, top-down: the workshop's parent, and below it a pod's cgroup when the
+   * container is a pod's (cellblock/cb-pod-NAME/<id>). A level's controllers
+   * are what the level above enables (top-down rule), so a controller missing
+   * in a level is first enabled in the one above (the root may always: it has
+   * no "internal process" rule; every other level holds no process, only
+   * cgroups). One the kernel does not offer at all is left out — setting its
+   * limit then fails with a clear ENOENT.
    */
-  private ensureParent(): void {
-    this.fs.mkdir(this.parentDir);
-    const enabled = words(this.fs.read(join(this.parentDir, 'cgroup.subtree_control')));
-    const wanted = V2_CONTROLLERS.filter((c) => !enabled.includes(c));
-    if (wanted.length === 0) return;
-    const inParent = words(this.fs.read(join(this.parentDir, 'cgroup.controllers')));
-    const fromRoot = wanted.filter((c) => !inParent.includes(c));
-    if (fromRoot.length > 0) {
-      const offered = words(this.fs.read(join(this.root, 'cgroup.controllers')));
-      const enable = fromRoot.filter((c) => offered.includes(c));
-      if (enable.length > 0) {
-        this.fs.write(join(this.root, 'cgroup.subtree_control'), enable.map((c) => `+${c}`).join(' '));
+  ensureParent(): void {
+    let above = this.root;
+    for (const dir of this.parentDirs.toReversed()) {
+      this.fs.mkdir(dir);
+      const enabled = words(this.fs.read(join(dir, 'cgroup.subtree_control')));
+      const wanted = V2_CONTROLLERS.filter((c) => !enabled.includes(c));
+      if (wanted.length > 0) {
+        const here = words(this.fs.read(join(dir, 'cgroup.controllers')));
+        const fromAbove = wanted.filter((c) => !here.includes(c));
+        if (fromAbove.length > 0) {
+          const offered = words(this.fs.read(join(above, 'cgroup.controllers')));
+          const enable = fromAbove.filter((c) => offered.includes(c));
+          if (enable.length > 0) {
+            this.fs.write(join(above, 'cgroup.subtree_control'), enable.map((c) => `+${c}`).join(' '));
+          }
+        }
+        const available = words(this.fs.read(join(dir, 'cgroup.controllers')));
+        const enable = wanted.filter((c) => available.includes(c));
+        if (enable.length > 0) {
+          this.fs.write(join(dir, 'cgroup.subtree_control'), enable.map((c) => `+${c}`).join(' '));
+        }
       }
-    }
-    const available = words(this.fs.read(join(this.parentDir, 'cgroup.controllers')));
-    const enable = wanted.filter((c) => available.includes(c));
-    if (enable.length > 0) {
-      this.fs.write(join(this.parentDir, 'cgroup.subtree_control'), enable.map((c) => `+${c}`).join(' '));
+      above = dir;
     }
   }
 
@@ -194,6 +205,10 @@ export class V2Cgroup implements CgroupManager {
     // The parent is looked at even when the leaf is gone already (lesson 05's
     // own code removed it): the last container out takes the parent along.
     if (this.exists()) await removeCgroupDir(this.fs, this.dir);
-    removeParentIfUnused(this.fs, [this.parentDir], (d) => this.capped(d));
+    // A pod's cgroup first, then the workshop's: each goes once nothing is below it.
+    for (const d of this.parentDirs) {
+      removeParentIfUnused(this.fs, [d], (x) => this.capped(x));
+      if (this.fs.exists(d)) return;
+    }
   }
 }

@@ -31,7 +31,7 @@ import { fileURLToPath } from 'node:url';
 import type { Readable, Writable } from 'node:stream';
 import type { Socket } from 'node:net';
 import type { ContainerConfig } from '../config.js';
-import { ConfigError } from '../config.js';
+import { ConfigError, ID_PATTERN } from '../config.js';
 import {
   describeUndoFailure,
   runUndoSteps,
@@ -187,6 +187,8 @@ export async function startContainer(config: ContainerConfig, opts: StartOptions
       `${shared.map((n) => n.kind).join(', ')} from another container cannot be joined from a new user namespace (--userns, or a run without root): run it as root without --userns`,
     ]);
   }
+  // The init starts in these instead of new ones: the container-side steps can tell (joinedNamespace).
+  if (shared.length > 0) config.joined = [...new Set(shared.map((s) => s.kind))];
   if (shared.length > 0 && opts.prespawn) {
     validate();
     opts = { ...opts, prespawn: false };
@@ -317,6 +319,13 @@ export async function startContainer(config: ContainerConfig, opts: StartOptions
   }
 
   try {
+    // Validated now: a lesson may place the container's cgroup in another (a pod's).
+    const cgroupParent = lessons.map((l) => l.lesson.cgroupParent?.(config)).find((p) => p !== undefined);
+    if (cgroupParent !== undefined) {
+      if (!ID_PATTERN.test(cgroupParent))
+        throw new Error(`cgroupParent ${JSON.stringify(cgroupParent)} is not id-like`);
+      config.cgroupParent = cgroupParent;
+    }
     const state = {
       id: config.id,
       pid,

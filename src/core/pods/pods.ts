@@ -9,11 +9,10 @@
 import { execFileSync } from 'node:child_process';
 import { ConfigError, type ContainerConfig } from '../config.js';
 import type { SharedNamespace, Validation } from '../lesson.js';
-import { ID_PREFIX } from '../names.js';
+import { POD_ID_PREFIX } from '../names.js';
 import { isLive, listStates, readState, type ContainerState } from '../host/state.js';
 
-/** The pause container's id: this prefix + the pod's name. */
-export const POD_ID_PREFIX = `${ID_PREFIX}pod-`;
+export { POD_ID_PREFIX };
 
 /** The pause program in the rootfs (scripts/rootfs/pause.c, built at setup). */
 export const PAUSE = '/usr/local/bin/pause';
@@ -80,7 +79,12 @@ export interface ShareFields {
   net?: string;
   ipc?: string;
   uts?: string;
+  pid?: string;
   pod?: string;
+  /** A pause container (`pod create --share-pid`): the pod's members join its PID namespace too. */
+  'share-pid'?: boolean;
+  /** The PID lesson's --init. */
+  init?: boolean;
   hostname?: string;
   publish?: unknown;
   ip?: string;
@@ -100,6 +104,7 @@ export const shareValidations: Validation<C>[] = [
       ['--net', c.net],
       ['--ipc', c.ipc],
       ['--uts', c.uts],
+      ['--pid', c.pid],
     ] as const) {
       const name = target(value);
       if (value !== undefined && flag !== '--net' && name === undefined && value !== 'private') {
@@ -120,18 +125,46 @@ export const shareValidations: Validation<C>[] = [
     if (!POD_NAME.test(String(c.pod)) || !podPause(String(c.pod))) {
       return `--pod ${JSON.stringify(c.pod)}: no such pod is running — \`cellblock pod create ${c.pod}\` first (\`cellblock pod ls\` lists them)`;
     }
-    const clash = (['net', 'ipc', 'uts', 'hostname', 'publish', 'ip', 'subnet'] as const).filter(
+    const clash = (['net', 'ipc', 'uts', 'pid', 'hostname', 'publish', 'ip', 'subnet'] as const).filter(
       (k) => c[k] !== undefined,
     );
     return clash.length === 0
       ? undefined
-      : `--pod ${c.pod} with ${clash.map((k) => `--${k}`).join(', ')}: a pod member has the pod's network, IPC and hostname (give ports to \`cellblock pod create -p\`)`;
+      : `--pod ${c.pod} with ${clash.map((k) => `--${k}`).join(', ')}: a pod member has the pod's network, IPC and hostname (and its PID namespace with \`pod create --share-pid\`) — give ports to \`cellblock pod create -p\``;
   },
   (c) =>
-    c.userns !== undefined && (c.pod !== undefined || target(c.net) || target(c.ipc) || target(c.uts))
+    c['share-pid'] === true && !c.id.startsWith(POD_ID_PREFIX)
+      ? `--share-pid is for a pod's pause container: use \`cellblock pod create --share-pid NAME\`, or --pid container:NAME to join one container's PID namespace`
+      : undefined,
+  (c) =>
+    c.init === true && joinsPid(c)
+      ? `--init with another container's PID namespace (${c.pid ?? `pod ${c.pod}`}): its PID 1 is that container's, which reaps the orphans — leave --init out`
+      : undefined,
+  (c) =>
+    c.userns !== undefined && (c.pod !== undefined || target(c.net) || target(c.ipc) || target(c.uts) || target(c.pid))
       ? `--userns ${c.userns} with another container's namespaces: they belong to that container's user namespace — leave --userns out`
       : undefined,
 ];
+
+/**
+ * Does the container start in another one's PID namespace (--pid container:NAME,
+ * or a member of a pod made with --share-pid)? Its init is then not PID 1: the
+ * other container's first process is, and it reaps what the member orphans.
+ */
+export function joinsPid(c: C): boolean {
+  if (target(c.pid) !== undefined) return true;
+  return c.pod !== undefined && podPause(String(c.pod))?.config?.['share-pid'] === true;
+}
+
+/**
+ * The cgroup a pod's container has its own cgroup in (Lesson.cgroupParent):
+ * the pod's, named by its pause container's id — for the pause too, whose
+ * leaf is cellblock/cb-pod-NAME/cb-pod-NAME (no process in the pod's cgroup itself).
+ */
+export function podCgroupParent(c: C): string | undefined {
+  if (c.id.startsWith(POD_ID_PREFIX)) return c.id;
+  return c.pod !== undefined && POD_NAME.test(String(c.pod)) ? podId(String(c.pod)) : undefined;
+}
 
 /** The namespaces a container starts in (Lesson.shareNamespaces); throws for a name that is not running. */
 export function sharedNamespaces(c: C): SharedNamespace[] {
@@ -143,7 +176,9 @@ export function sharedNamespaces(c: C): SharedNamespace[] {
   if (c.pod !== undefined) {
     const pause = podPause(String(c.pod));
     if (!pause) throw new ConfigError([`no running pod ${JSON.stringify(c.pod)}`]);
-    return (['net', 'ipc', 'uts'] as const).map((kind) => ({ kind, pid: pause.pid }));
+    const kinds =
+      pause.config?.['share-pid'] === true ? (['net', 'ipc', 'uts', 'pid'] as const) : (['net', 'ipc', 'uts'] as const);
+    return kinds.map((kind) => ({ kind, pid: pause.pid }));
   }
   const out: SharedNamespace[] = [];
   const net = target(c.net);
@@ -152,6 +187,8 @@ export function sharedNamespaces(c: C): SharedNamespace[] {
   if (net !== undefined) out.push({ kind: 'net', pid: pidOf(net) });
   if (ipc !== undefined) out.push({ kind: 'ipc', pid: pidOf(ipc) });
   if (uts !== undefined) out.push({ kind: 'uts', pid: pidOf(uts) });
+  const pid = target(c.pid);
+  if (pid !== undefined) out.push({ kind: 'pid', pid: pidOf(pid) });
   return out;
 }
 
