@@ -10,7 +10,7 @@
  *                   host's, and /proc/sys/net, /proc/sys/kernel/shm* answer
  *                   for the namespace of whoever opens them
  *   afterRootfs     after every prepareRootfs (the overlay lesson's root is
- *                   mounted), before the init steps (lesson 03's pivot_root):
+ *                   mounted), before the init steps (the mount lesson’s pivot_root):
  *                   the mounts, under the rootfs. A bind must be made while
  *                   its source is still in our mount namespace: after the
  *                   pivot the host's tree is detached, and mount(2) refuses a

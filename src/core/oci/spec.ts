@@ -8,7 +8,7 @@
  * (core/init/oci.ts).
  *
  * Every field is either translated, accepted because cellblock already does
- * what it asks (runc's standard /proc, /dev, /sys mounts: lesson 03 makes
+ * what it asks (runc's standard /proc, /dev, /sys mounts: the mount lesson makes
  * them), or refused with an OciSpecError naming the field and its section of
  * the spec. Nothing is silently dropped; where cellblock does *more* than the
  * config asks (it always sets no_new_privs, masks its own list of paths), the
@@ -74,7 +74,7 @@ export interface OciFields {
   ociSysctl?: Record<string, string>;
   /** linux.namespaces entries with a path: joined (setns) instead of created. */
   namespacePaths?: { kind: string; path: string }[];
-  /** The FIFO the created init waits on (the create/start split, lesson 11). */
+  /** The FIFO the created init waits on (the create/start split). */
   execFifo?: string;
 }
 
@@ -91,7 +91,7 @@ export interface Translation {
   warnings: string[];
 }
 
-/** Docker's default capability set (lesson 09 gives exactly this when no --cap-add/--cap-drop). */
+/** Docker's default capability set (the security lesson gives exactly this when no --cap-add/--cap-drop). */
 export const DEFAULT_CAPS = [
   'CHOWN',
   'DAC_OVERRIDE',
@@ -121,7 +121,7 @@ export const ANNOTATIONS = {
   'io.cellblock.init': 'init',
 } as const;
 
-// The mounts lesson 03 (and 07, 05) make in every container: accepted, made the lessons' way.
+// The mounts the mount, IPC and cgroup lessons make in every container: accepted, made the lessons' way.
 const STANDARD_MOUNTS: Record<string, string[]> = {
   '/proc': ['proc'],
   '/dev': ['tmpfs'],
@@ -312,7 +312,7 @@ export function translateSpec(spec: unknown, bundle: string, id: string): Transl
     }
   }
 
-  // capabilities → lesson 09's --cap-add / --cap-drop against Docker's default set
+  // capabilities → the security lesson’s --cap-add / --cap-drop against Docker's default set
   if (proc['capabilities'] !== undefined) {
     const caps = proc['capabilities'];
     if (!isObject(caps)) return refuse('process.capabilities', 'config.md#linux-process');
@@ -364,7 +364,7 @@ export function translateSpec(spec: unknown, bundle: string, id: string): Transl
     fields['cap-drop'] = ['ALL']; // no capabilities asked for: none given
   }
   if (proc['noNewPrivileges'] !== true) {
-    warnings.push('process.noNewPrivileges is not true: cellblock sets no_new_privs anyway (lesson 09)');
+    warnings.push('process.noNewPrivileges is not true: cellblock sets no_new_privs anyway (the security lesson)');
   }
   let oomScoreAdj: number | undefined;
   if (proc['oomScoreAdj'] !== undefined) {
@@ -527,7 +527,7 @@ export function translateSpec(spec: unknown, bundle: string, id: string): Transl
     refuse(
       'linux.devices',
       'config-linux.md#devices',
-      'extra device nodes are not implemented (lesson 03 makes the standard ones)',
+      'extra device nodes are not implemented (the mount lesson makes the standard ones)',
     );
   }
   if (linux['mountLabel'] !== undefined && linux['mountLabel'] !== '')
@@ -552,7 +552,9 @@ export function translateSpec(spec: unknown, bundle: string, id: string): Transl
       );
     }
     cgroupsPath = p;
-    warnings.push(`linux.cgroupsPath "${p}": the container's cgroup is cellblock/${id} (lesson 05 names it by id)`);
+    warnings.push(
+      `linux.cgroupsPath "${p}": the container's cgroup is cellblock/${id} (the cgroup lesson names it by id)`,
+    );
   }
   for (const [k, list] of [
     ['maskedPaths', 'config-linux.md#masked-paths'],
@@ -564,7 +566,9 @@ export function translateSpec(spec: unknown, bundle: string, id: string): Transl
     }
   }
   if (linux['maskedPaths'] !== undefined || linux['readonlyPaths'] !== undefined) {
-    warnings.push("linux.maskedPaths/readonlyPaths: lesson 09 applies runc's default lists, not the config's");
+    warnings.push(
+      "linux.maskedPaths/readonlyPaths: the security lesson applies runc's default lists, not the config's",
+    );
   }
   if (linux['sysctl'] !== undefined) {
     const s = linux['sysctl'];
@@ -613,7 +617,9 @@ function resources(r: unknown, fields: OciConfig, warnings: string[], refuse: Re
   const nonEmpty = (v: unknown): boolean => Array.isArray(v) && v.length > 0;
   if (nonEmpty(r['hugepageLimits'])) refuse('linux.resources.hugepageLimits', 'config-linux.md#huge-page-limits');
   if (r['devices'] !== undefined) {
-    warnings.push("linux.resources.devices: lesson 09 applies Docker's default device allow-list, not the config's");
+    warnings.push(
+      "linux.resources.devices: the security lesson applies Docker's default device allow-list, not the config's",
+    );
   }
   const mem = r['memory'];
   if (isObject(mem)) {
@@ -667,9 +673,9 @@ function resources(r: unknown, fields: OciConfig, warnings: string[], refuse: Re
 }
 
 /**
- * linux.seccomp → lesson 09's profile (the Docker JSON it already compiles):
+ * linux.seccomp → the security lesson’s profile (the Docker JSON it already compiles):
  * written next to the state by the CLI, named by `security-opt seccomp=FILE`.
- * Argument filters (`args`) are beyond lesson 09's assembler: a rule that
+ * Argument filters (`args`) are beyond the security lesson’s assembler: a rule that
  * allows only with some arguments becomes an allow without them, the one
  * place where cellblock is looser than the config — said in a warning.
  */
@@ -749,7 +755,7 @@ function mounts(list: unknown, bundle: string, refuse: Refuse): OciMount[] {
         refuse(
           `${where}.type`,
           S,
-          `${JSON.stringify(m['type'])} at ${dest}: cellblock mounts ${standard[0]} there itself (lessons 03, 05, 07)`,
+          `${JSON.stringify(m['type'])} at ${dest}: cellblock mounts ${standard[0]} there itself (the mount, cgroup and IPC lessons)`,
         );
       }
       return; // made by the lessons
