@@ -441,7 +441,10 @@ export async function execProcess(o: ExecOptions): Promise<number> {
       argv: args as string[],
       env,
       ...(typeof proc['cwd'] === 'string' ? { cwd: proc['cwd'] } : {}),
-      ...(user.uid !== undefined ? { user: `${user.uid}:${user.gid ?? user.uid}` } : {}),
+      // root:root is what the joining process is already (and the core's uid switch aborts Node for it).
+      ...((user.uid ?? 0) !== 0 || (user.gid ?? 0) !== 0
+        ? { user: `${user.uid ?? 0}:${user.gid ?? user.uid ?? 0}` }
+        : {}),
       tty,
       stdio: tty ? ['ignore', 'ignore', 'ignore'] : [0, 1, 2],
       lessons,
