@@ -352,9 +352,19 @@ export function translateSpec(spec: unknown, bundle: string, id: string): Transl
     if (inheritable !== undefined && inheritable.length > 0 && !same(inheritable)) {
       refuse('process.capabilities.inheritable', 'config.md#linux-process', 'must be empty or equal to bounding');
     }
+    // Ambient capabilities matter only across the exec of a non-root user's
+    // program; root's command keeps its bounding set through execve anyway
+    // (runc spec writes ambient = bounding for its root default).
     const ambient = set('ambient');
     if (ambient !== undefined && ambient.length > 0) {
-      refuse('process.capabilities.ambient', 'config.md#linux-process', 'a non-empty ambient set is not implemented');
+      if (fields.ociUser !== undefined || ambient.some((c) => !bounding.includes(c))) {
+        refuse(
+          'process.capabilities.ambient',
+          'config.md#linux-process',
+          'a non-empty ambient set is implemented only for root, within bounding',
+        );
+      }
+      warnings.push('process.capabilities.ambient: not raised; the root command keeps the bounding set through exec');
     }
     const add = bounding.filter((c) => !DEFAULT_CAPS.includes(c));
     const drop = DEFAULT_CAPS.filter((c) => !bounding.includes(c));
