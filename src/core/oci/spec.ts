@@ -68,6 +68,9 @@ export interface OciFields {
   ociRlimits?: { resource: number; soft: string; hard: string }[];
   /** process.user: the command runs as this uid/gid, with these supplementary groups. */
   ociUser?: { uid: number; gid: number; additionalGids: number[] };
+  /** linux.maskedPaths / linux.readonlyPaths, applied after the lessons' steps (the container's /proc and /sys). */
+  ociMaskedPaths?: string[];
+  ociReadonlyPaths?: string[];
   /** process.user.umask, set right before the exec. */
   ociUmask?: number;
   /** linux.sysctl, written in the container's namespaces before its root changes. */
@@ -373,9 +376,8 @@ export function translateSpec(spec: unknown, bundle: string, id: string): Transl
   } else {
     fields['cap-drop'] = ['ALL']; // no capabilities asked for: none given
   }
-  if (proc['noNewPrivileges'] !== true) {
-    warnings.push('process.noNewPrivileges is not true: cellblock sets no_new_privs anyway (the security lesson)');
-  }
+  // The security lesson sets no_new_privs unless told otherwise, as `--security-opt no-new-privileges=false` does.
+  if (proc['noNewPrivileges'] !== true) fields['security-opt'] = ['no-new-privileges=false'];
   let oomScoreAdj: number | undefined;
   if (proc['oomScoreAdj'] !== undefined) {
     const v = proc['oomScoreAdj'];
@@ -575,11 +577,10 @@ export function translateSpec(spec: unknown, bundle: string, id: string): Transl
       refuse(`linux.${k}`, list, 'must be an array of paths');
     }
   }
-  if (linux['maskedPaths'] !== undefined || linux['readonlyPaths'] !== undefined) {
-    warnings.push(
-      "linux.maskedPaths/readonlyPaths: the security lesson applies runc's default lists, not the config's",
-    );
-  }
+  // Applied by the init after the lessons' steps (init/oci.ts), on top of the security lesson's own lists.
+  const listOf = (k: string): string[] => ((linux[k] ?? []) as string[]).filter((p) => isAbsolute(p));
+  if (listOf('maskedPaths').length > 0) fields.ociMaskedPaths = listOf('maskedPaths');
+  if (listOf('readonlyPaths').length > 0) fields.ociReadonlyPaths = listOf('readonlyPaths');
   if (linux['sysctl'] !== undefined) {
     const s = linux['sysctl'];
     if (!isObject(s)) return refuse('linux.sysctl', 'config-linux.md#sysctl', 'must be an object');
