@@ -30,7 +30,7 @@ import { hintSteps } from '../src/workshop/hint-steps.js';
 import { hostItems, isAlive, namespacesOf } from '../src/workshop/probe.js';
 
 const ENTRY = fileURLToPath(new URL('../src/cli/oci-entry.js', import.meta.url));
-const ROOT = DEFAULT_OCI_ROOT;
+const ROOT = process.env['CELLBLOCK_OCI_ROOT'] || DEFAULT_OCI_ROOT; // where the inventories look too
 let counter = 0;
 const newId = (what: string): string => `cb-oci-${what}-${process.pid.toString(36)}${(counter++).toString(36)}`;
 
