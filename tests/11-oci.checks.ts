@@ -409,13 +409,14 @@ export default defineChecks('11-oci', [
         oci(env, ['start', id]);
         const running = statusIn(oci(env, ['state', id]));
         const pid = readOciState(ROOT, id)?.pid;
+        const aliveBefore = pid !== undefined && pid > 0 && isAlive(pid);
         const del = oci(env, ['delete', '--force', id]);
         await sleep(50);
         const left = leftovers(id, pid);
         return expectThat(
-          running === 'running' && del.status === 0 && left.length === 0,
-          'running, then delete --force exits 0 and nothing is left',
-          `${String(running)}, delete ${del.status}${left.length ? `, left: ${left.join(', ')}` : ''}`,
+          running === 'running' && aliveBefore && del.status === 0 && left.length === 0,
+          'running (its init alive), then delete --force exits 0 and nothing is left',
+          `${String(running)}${aliveBefore ? '' : ' (but its init is gone)'}, delete ${del.status}${left.length ? `, left: ${left.join(', ')}` : ''}`,
           'a container must be running after start for this check to mean anything: see the checks above',
         );
       } finally {
