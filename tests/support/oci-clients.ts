@@ -19,6 +19,18 @@ export const CELLBLOCK_OCI = join(ROOT, 'src', 'bin', 'cellblock-oci.mjs');
 export const RUNTIME = process.env['CELLBLOCK_CLIENTS_RUNTIME'] ?? CELLBLOCK_OCI;
 /** cellblock-oci runs the reference solutions when asked (the learner's lessons otherwise); runc has no such flag. */
 export const IS_CELLBLOCK = RUNTIME === CELLBLOCK_OCI;
+/**
+ * The runtime's state directory when no --root is given (runc's /run/runc,
+ * cellblock-oci's /run/cellblock-oci): Podman's cleanup process (conmon's exit
+ * command) calls `delete` without the --runtime-flag options, so Podman runs
+ * must use the default root.
+ */
+export const RUNTIME_DEFAULT_ROOT = IS_CELLBLOCK ? '/run/cellblock-oci' : '/run/runc';
+
+/** The entries (container ids) of a runtime state directory. */
+export function stateEntries(root: string): string[] {
+  return existsSync(root) ? readdirSync(root).sort() : [];
+}
 
 /** Why the clients cannot run here, or undefined. */
 export function missingClient(tools: string[]): string | undefined {
