@@ -96,7 +96,9 @@ describe('clients: containerd drives cellblock-oci (ctr run --runc-binary)', fun
     const deadline = Date.now() + 30_000;
     while (sh('ctr', ['--address', sock, 'version'], { timeout: 5_000 }).status !== 0) {
       if (Date.now() > deadline || daemon.exitCode !== null)
-        throw new Error(`containerd did not come up: ${readFileSync(join(dir, 'containerd.log'), 'utf8').slice(-2000)}`);
+        throw new Error(
+          `containerd did not come up: ${readFileSync(join(dir, 'containerd.log'), 'utf8').slice(-2000)}`,
+        );
       await new Promise((r) => setTimeout(r, 100));
     }
   });
@@ -158,9 +160,11 @@ describe('clients: containerd drives cellblock-oci (ctr run --runc-binary)', fun
     const id = newId('detach');
     // A shell as PID 1 ignores SIGTERM unless it traps it (the kernel
     // shields a namespace's init from signals it has no handler for).
-    const started = run(id, ['/bin/sh', '-c', 'trap "exit 42" TERM; echo up; while :; do sleep 1 & wait $!; done'], [
-      '--detach',
-    ]);
+    const started = run(
+      id,
+      ['/bin/sh', '-c', 'trap "exit 42" TERM; echo up; while :; do sleep 1 & wait $!; done'],
+      ['--detach'],
+    );
     expect(started.status, started.stderr).to.equal(0);
 
     const ps = ctr(['task', 'ps', id]);

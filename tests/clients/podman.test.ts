@@ -67,7 +67,11 @@ describe('clients: Podman drives cellblock-oci (podman --runtime)', function () 
   const podman = (args: string[], timeout = 60_000) => sh('podman', [...flags, ...args], { env, timeout });
   const runRm = (args: string[]) => podman(['run', '--rm', ...args]);
   const libpodCgroups = (): string[] =>
-    cgroupsAt(PARENT).flatMap((p) => readdirSync(p).filter((d) => d.startsWith('libpod-')).map((d) => join(p, d)));
+    cgroupsAt(PARENT).flatMap((p) =>
+      readdirSync(p)
+        .filter((d) => d.startsWith('libpod-'))
+        .map((d) => join(p, d)),
+    );
   const netns = (): string[] => (existsSync('/run/netns') ? readdirSync('/run/netns') : []);
 
   before(function () {
@@ -207,7 +211,18 @@ describe('clients: Podman drives cellblock-oci (podman --runtime)', function () 
     it('-it: a terminal through the console socket, the exit code passed through', async function () {
       const term = pty.spawn(
         'podman',
-        [...flags, 'run', '--rm', '-it', '--network', 'none', IMAGE, '/bin/sh', '-c', 'tty; read line; echo "got $line"; exit 4'],
+        [
+          ...flags,
+          'run',
+          '--rm',
+          '-it',
+          '--network',
+          'none',
+          IMAGE,
+          '/bin/sh',
+          '-c',
+          'tty; read line; echo "got $line"; exit 4',
+        ],
         { cols: 100, rows: 30, env: env as Record<string, string> },
       );
       let out = '';
@@ -216,7 +231,8 @@ describe('clients: Podman drives cellblock-oci (podman --runtime)', function () 
       const waitFor = async (re: RegExp): Promise<void> => {
         const deadline = Date.now() + 30_000;
         while (!re.test(out)) {
-          if (Date.now() > deadline) throw new Error(`timed out waiting for ${re}; screen so far: ${JSON.stringify(out)}`);
+          if (Date.now() > deadline)
+            throw new Error(`timed out waiting for ${re}; screen so far: ${JSON.stringify(out)}`);
           await new Promise((r) => setTimeout(r, 20));
         }
       };

@@ -49,7 +49,11 @@ export function runtimeProblem(): string | undefined {
   return undefined;
 }
 
-export function sh(cmd: string, args: string[], opts: { input?: string | Buffer; timeout?: number; env?: NodeJS.ProcessEnv } = {}): SpawnSyncReturns<string> {
+export function sh(
+  cmd: string,
+  args: string[],
+  opts: { input?: string | Buffer; timeout?: number; env?: NodeJS.ProcessEnv } = {},
+): SpawnSyncReturns<string> {
   return spawnSync(cmd, args, {
     encoding: 'utf8',
     input: opts.input ?? '',
@@ -139,7 +143,12 @@ export function iptablesChains(): Map<string, string[]> {
     const r = sh('iptables', ['-t', table, '-S']);
     m.set(
       table,
-      r.status === 0 ? r.stdout.split('\n').filter((l) => l.startsWith('-N ')).map((l) => l.slice(3)) : [],
+      r.status === 0
+        ? r.stdout
+            .split('\n')
+            .filter((l) => l.startsWith('-N '))
+            .map((l) => l.slice(3))
+        : [],
     );
   }
   return m;
