@@ -16,9 +16,11 @@ import { CONTAINERS_DIR, RUN_DIR } from './names.js';
 import { releaseAddress, withNetworkLock } from './net/ipam.js';
 import { netInventory, netOps, type NetOps, type NetScope } from './net/inventory.js';
 import { defaultRootfs, STATE_DIR } from './paths.js';
+import { ociInventory, type OciScope } from './oci/inventory.js';
+import { DEFAULT_OCI_ROOT } from './oci/state.js';
 
 /** Where every area looks. */
-export type InventoryScope = HostScope & ImageScope & NetScope & CgroupScope & IpcScope;
+export type InventoryScope = HostScope & ImageScope & NetScope & CgroupScope & IpcScope & OciScope;
 /** Every operation that changes the machine: the seam tests replace with a recording one. */
 export type InventoryOps = HostOps & ImageOps & NetOps & CgroupOps & IpcOps;
 
@@ -34,6 +36,7 @@ export const INVENTORIES: Inventory<InventoryScope, InventoryOps>[] = [
   netInventory,
   cgroupInventory,
   ipcInventory,
+  ociInventory as Inventory<InventoryScope, InventoryOps>,
 ];
 
 /** The real machine. Tests point the same fields at temp directories. */
@@ -48,6 +51,7 @@ export function defaultScope(): InventoryScope {
     tmpDir: tmpdir(),
     rootfs: defaultRootfs(),
     initScript: INIT_SCRIPT,
+    ociRoot: process.env['CELLBLOCK_OCI_ROOT'] ?? DEFAULT_OCI_ROOT,
   };
 }
 
