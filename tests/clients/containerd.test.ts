@@ -145,9 +145,9 @@ describe('clients: containerd drives cellblock-oci (ctr run --runc-binary)', fun
 
   it('ctr run --rm prints the command’s output and exits 0', function () {
     const r = run(newId('echo'), ['/bin/echo', 'hello from containerd']);
+    expect(r.status, r.stderr).to.equal(0);
     expect(r.stderr).to.equal('');
     expect(r.stdout).to.equal('hello from containerd\n');
-    expect(r.status).to.equal(0);
   });
 
   it('ctr run --rm passes a non-zero exit code through', function () {
