@@ -119,7 +119,9 @@ describe('clients: containerd drives cellblock-oci (ctr run --runc-binary)', fun
       if (daemon.exitCode === null) daemon.kill('SIGKILL');
     }
     const leftovers = {
-      processes: processesWith(dir),
+      // containerd, its shims (their command lines name the socket in dir), and any
+      // runtime process still around for one of our containers (named by id).
+      processes: [...processesWith(dir), ...processesWith(`cb-ctd-${process.pid}-`)],
       mounts: mountsUnder(dir),
       runtimeState: existsSync(runcRoot) ? readdirSync(runcRoot).flatMap((ns) => readdirSync(join(runcRoot, ns))) : [],
       cgroups: ids.flatMap((id) => cgroupsAt(`/${NS}/${id}`)),
