@@ -92,16 +92,16 @@ function parseFlags(args: string[], valued = VALUED): Parsed {
 
 function makeLog(g: Globals): Log & { error(msg: string): void } {
   const write = (level: string, msg: string): void => {
+    const time = new Date().toISOString();
+    // Without --log, runc logs to stderr in its text form (Podman reads `level=error msg="…"` from it).
+    const json = g.log !== undefined && g.logFormat === 'json';
+    const line = json
+      ? JSON.stringify({ level, msg, time })
+      : `time="${time}" level=${level} msg=${JSON.stringify(msg)}`;
     if (g.log === undefined) {
-      if (level === 'error') return; // printed on stderr by the caller
-      process.stderr.write(`cellblock-oci: ${level}: ${msg}\n`);
+      process.stderr.write(`${line}\n`);
       return;
     }
-    const time = new Date().toISOString();
-    const line =
-      g.logFormat === 'json'
-        ? JSON.stringify({ level, msg, time })
-        : `time="${time}" level=${level} msg=${JSON.stringify(msg)}`;
     try {
       appendFileSync(g.log, `${line}\n`);
     } catch {
@@ -160,8 +160,9 @@ export async function main(argv: string[]): Promise<number> {
     return await dispatch(command!, args, g, log);
   } catch (err) {
     const msg = err instanceof Error ? err.message : String(err);
+    // As runc: the error in the log (stderr without --log), and the message alone on stderr.
     log.error(msg);
-    process.stderr.write(`cellblock-oci: ${msg}\n`);
+    process.stderr.write(`${msg}\n`);
     if (g.debug && err instanceof Error && !(err instanceof OciError)) process.stderr.write(`${err.stack}\n`);
     return 1;
   }

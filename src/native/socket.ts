@@ -27,7 +27,7 @@ const msghdr = koffi.struct('cb_msghdr', {
 
 const _socket = libc.func('int socket(int domain, int type, int protocol)');
 const _connect = libc.func('int connect(int sockfd, const uint8_t *addr, uint32_t addrlen)');
-const _sendmsg = libc.func('long sendmsg(int sockfd, const cb_msghdr *msg, int flags)');
+const _sendmsg = libc.func('sendmsg', 'long', ['int', koffi.pointer(msghdr), 'int']);
 const _close = libc.func('int close(int fd)');
 
 /** struct sockaddr_un for `path`: sa_family_t (2 bytes), then the path, NUL-terminated (at most 107 bytes). */

@@ -49,13 +49,7 @@ import { readNamespaces } from '../init/guard.js';
 import { setRuntimeOwner } from './proc.js';
 import { removeState, writeState } from './state.js';
 import { openContainerConsole } from './console.js';
-import {
-  InitError,
-  type InitCreated,
-  type InitMessage,
-  type InitReady,
-  type InitReport,
-} from '../init/protocol.js';
+import { InitError, type InitCreated, type InitMessage, type InitReady, type InitReport } from '../init/protocol.js';
 import { trace } from '../trace.js';
 
 export type { StdioEntry } from './namespaces.js';

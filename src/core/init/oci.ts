@@ -69,6 +69,9 @@ export function afterRootfs(config: OciConfig): void {
   const mounts = config.ociMounts ?? [];
   if (mounts.length === 0) return;
   mount(null, '/', null, MS_REC | MS_PRIVATE, null);
+  // The caller's /etc/hosts (containerd's, Podman's) wins over the one a
+  // lesson would write (config.etcHosts): runc writes none of its own.
+  if (mounts.some((m) => m.destination === '/etc/hosts')) delete config['etcHosts'];
   for (const m of mounts) {
     const target = secureJoin(config.rootfs, m.destination);
     if (m.type === 'bind') {
@@ -89,6 +92,7 @@ export function afterRootfs(config: OciConfig): void {
 
 export function beforeExec(config: OciConfig): void {
   for (const r of config.ociRlimits ?? []) prlimit(r.resource, BigInt(r.soft), BigInt(r.hard));
+  if (config.ociUmask !== undefined) process.umask(config.ociUmask);
   const user = config.ociUser;
   if (user) {
     setgroups(user.additionalGids);

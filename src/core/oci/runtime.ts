@@ -31,9 +31,10 @@ import { validateConfig } from '../validate.js';
 import { cleanupContainer, startContainer, undoFailuresOf, type RunningContainer } from '../host/run.js';
 import { readState } from '../host/state.js';
 import { readStat } from '../host/proc.js';
+import { InitError } from '../init/protocol.js';
 import { mknod } from '../../native/fs.js';
 import { sendFd } from '../../native/socket.js';
-import { translateSpec, OciSpecError, type OciHook, type OciHooks } from './spec.js';
+import { translateSpec, OciSpecError, type OciHook } from './spec.js';
 import {
   cellblockId,
   OCI_ID_PATTERN,
@@ -256,7 +257,15 @@ export async function create(opts: CreateOptions): Promise<Created> {
       await container.wait().catch(() => undefined);
     }
     rmSync(dir, { recursive: true, force: true });
-    throw err instanceof ConfigError ? new OciError(err.message) : err;
+    if (err instanceof ConfigError) throw new OciError(err.message);
+    // runc's words for a command that cannot run: Podman maps them to 127 and 126.
+    if (err instanceof InitError && err.exitCode === 127) {
+      throw new OciError(`exec: "${config.argv[0]}": executable file not found in $PATH (${err.message})`);
+    }
+    if (err instanceof InitError && err.exitCode === 126) {
+      throw new OciError(`exec: "${config.argv[0]}": permission denied (${err.message})`);
+    }
+    throw err;
   }
 }
 

@@ -17,6 +17,7 @@
 import { statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { CAPABILITIES } from '../../native/constants.js';
+import { knownSyscalls } from '../../native/syscalls.js';
 import type { ContainerConfig } from '../config.js';
 
 /** A config.json problem: the field, what is wrong, and the spec section that defines it. */
@@ -67,6 +68,8 @@ export interface OciFields {
   ociRlimits?: { resource: number; soft: string; hard: string }[];
   /** process.user: the command runs as this uid/gid, with these supplementary groups. */
   ociUser?: { uid: number; gid: number; additionalGids: number[] };
+  /** process.user.umask, set right before the exec. */
+  ociUmask?: number;
   /** linux.sysctl, written in the container's namespaces before its root changes. */
   ociSysctl?: Record<string, string>;
   /** linux.namespaces entries with a path: joined (setns) instead of created. */
@@ -287,7 +290,13 @@ export function translateSpec(spec: unknown, bundle: string, id: string): Transl
     const user = proc['user'];
     if (!isObject(user)) return refuse('process.user', 'config.md#user');
     known(user, 'process.user', 'config.md#posix-platform-user', ['uid', 'gid', 'umask', 'additionalGids']);
-    if (user['umask'] !== undefined) refuse('process.user.umask', 'config.md#posix-platform-user');
+    if (user['umask'] !== undefined) {
+      const umask = user['umask'];
+      if (!Number.isInteger(umask) || (umask as number) < 0 || (umask as number) > 0o777) {
+        refuse('process.user.umask', 'config.md#posix-platform-user', 'must be a mode from 0 to 0777');
+      }
+      fields.ociUmask = umask as number;
+    }
     const uid = user['uid'] ?? 0;
     const gid = user['gid'] ?? 0;
     const extra = user['additionalGids'] ?? [];
@@ -672,8 +681,15 @@ function seccomp(s: unknown, fields: OciConfig, warnings: string[], refuse: Refu
       refuse(`linux.seccomp.${k}`, S);
   }
   const syscalls = (s['syscalls'] ?? []) as Json[];
+  if (!Array.isArray(syscalls)) return refuse('linux.seccomp.syscalls', S, 'must be an array');
   let loosened = 0;
-  const rules = syscalls.map((r, i) => {
+  const unknownDenied = new Set<string>();
+  // Names the syscall table (native/syscalls.ts) does not know cannot be
+  // compiled: dropped from an allow rule (stricter: the default action applies),
+  // said in a warning when dropped from any other rule (looser).
+  const known = knownSyscalls();
+  const rules = syscalls.flatMap((r, i) => {
+    if (!isObject(r)) return refuse(`linux.seccomp.syscalls[${i}]`, S, 'must be an object');
     const { args, ...rest } = r;
     if (Array.isArray(args) && args.length > 0) {
       if (rest['action'] !== 'SCMP_ACT_ALLOW') {
@@ -685,12 +701,19 @@ function seccomp(s: unknown, fields: OciConfig, warnings: string[], refuse: Refu
       }
       loosened++;
     }
-    return rest;
+    const names = (Array.isArray(rest['names']) ? rest['names'] : []) as string[];
+    const kept = names.filter((n) => known.has(n));
+    if (rest['action'] !== 'SCMP_ACT_ALLOW') for (const n of names.filter((x) => !known.has(x))) unknownDenied.add(n);
+    return kept.length > 0 ? [{ ...rest, names: kept }] : [];
   });
-  if (loosened > 0)
+  if (loosened > 0) {
     warnings.push(
       `linux.seccomp: ${loosened} rule(s) allow a syscall only for some arguments; cellblock allows them for all`,
     );
+  }
+  if (unknownDenied.size > 0) {
+    warnings.push(`linux.seccomp: not in cellblock's syscall table, so not denied: ${[...unknownDenied].join(', ')}`);
+  }
   fields['ociSeccomp'] = {
     defaultAction: s['defaultAction'],
     ...(s['defaultErrnoRet'] !== undefined ? { defaultErrnoRet: s['defaultErrnoRet'] } : {}),
