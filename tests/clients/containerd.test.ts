@@ -23,6 +23,7 @@ import {
   runtimeProblem,
   scratch,
   sh,
+  workshopLeftovers,
 } from '../support/oci-clients.js';
 import { skipBecause } from '../support/skip.js';
 
@@ -138,11 +139,7 @@ describe('clients: containerd drives cellblock-oci (ctr run --runc-binary)', fun
       runtimeState: [],
       cgroups: [],
     });
-    // New items only: other workshop containers may come and go meanwhile (their end is not our leak).
-    expect(
-      hostState().filter((l) => !stateBefore.includes(l)),
-      'new items in the workshop inventories',
-    ).to.deep.equal([]);
+    expect(workshopLeftovers(stateBefore), 'new items in the workshop inventories').to.deep.equal([]);
   });
 
   it('ctr run --rm prints the command’s output and exits 0', function () {

@@ -32,6 +32,7 @@ import {
   runtimeProblem,
   scratch,
   sh,
+  workshopLeftovers,
   stateEntries,
 } from '../support/oci-clients.js';
 import { skipBecause } from '../support/skip.js';
@@ -153,11 +154,7 @@ describe('clients: Podman drives cellblock-oci (podman --runtime)', function () 
       linkNames().filter((l) => !linksBefore.includes(l) && l !== BRIDGE && !l.startsWith(VETH_PREFIX)),
       'new network links',
     ).to.deep.equal([]);
-    // New items only: other workshop containers may come and go meanwhile (their end is not our leak).
-    expect(
-      hostState().filter((l) => !stateBefore.includes(l)),
-      'new items in the workshop inventories',
-    ).to.deep.equal([]);
+    expect(workshopLeftovers(stateBefore), 'new items in the workshop inventories').to.deep.equal([]);
   });
 
   describe('podman run --rm', function () {

@@ -14,6 +14,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defaultRootfs, ROOT } from '../../src/core/paths.js';
+import { hostItems, itemLine } from '../../src/workshop/probe.js';
 
 export const CELLBLOCK_OCI = join(ROOT, 'src', 'bin', 'cellblock-oci.mjs');
 export const RUNTIME = process.env['CELLBLOCK_CLIENTS_RUNTIME'] ?? CELLBLOCK_OCI;
@@ -184,4 +185,22 @@ export function removeNewChains(before: Map<string, string[]>): string[] {
 /** Removes `dir` when it did not exist before the test (`existed` false). */
 export function removeIfNew(dir: string, existed: boolean): void {
   if (!existed) rmSync(dir, { recursive: true, force: true });
+}
+
+/**
+ * The workshop's inventories before a client test (hostState lines), and
+ * what is new in them afterwards and belongs to no running container: a leak
+ * of the runtime. Other workshop containers may start and end meanwhile (the
+ * suite's own, or another checkout's on a shared machine): a running one's
+ * items, and shared items (a cgroup parent) while any container runs, are
+ * theirs, not ours.
+ */
+export function workshopLeftovers(before: string[]): string[] {
+  const { items, running } = hostItems();
+  return items
+    .filter((i) => !i.stays && !before.includes(itemLine(i)))
+    .filter((i) => !(i.containerId !== undefined && running.has(i.containerId)))
+    .filter((i) => !(i.shared && running.size > 0))
+    .map(itemLine)
+    .sort();
 }
