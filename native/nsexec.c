@@ -16,6 +16,8 @@
  * Usage: cellblock-nsexec FLAGS PROG [ARGS...]
  *   FLAGS  decimal CLONE_NEW* mask (CLONE_NEWUSER included or not)
  *        cellblock-nsexec join PID KINDS PROG [ARGS...]      (cellblock exec)
+ *        cellblock-nsexec join-detached PID KINDS PROG …     (cellblock-oci exec --detach:
+ *                                                           not tied to the runtime's life)
  *   PID    host pid of a running container's init
  *   KINDS  comma-separated /proc/PID/ns names, in the order to join them
  *          (e.g. user,ipc,uts,net,cgroup,pid,mnt); the order is the caller's
@@ -154,9 +156,13 @@ static int join(const char *pid, char *kinds) {
 }
 
 int main(int argc, char **argv) {
-  if (argc >= 5 && strcmp(argv[1], "join") == 0) {
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) fail("prctl");
-    if (getppid() == 1) _exit(125);
+  /* join-detached (cellblock-oci exec --detach): the runtime exits at once and
+   * the helper, re-parented to the caller's subreaper (conmon), lives on as the
+   * process's parent — so it must not die with the runtime. */
+  int detached = argc >= 5 && strcmp(argv[1], "join-detached") == 0;
+  if (argc >= 5 && (detached || strcmp(argv[1], "join") == 0)) {
+    if (!detached && prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) fail("prctl");
+    if (!detached && getppid() == 1) _exit(125);
     int flags = join(argv[2], argv[3]);
     return run(flags, argv + 4);
   }

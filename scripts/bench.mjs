@@ -44,7 +44,8 @@ function runcBundle() {
   const config = JSON.parse(spawnSync('cat', [join(dir, 'config.json')], { encoding: 'utf8' }).stdout);
   config.process.terminal = false;
   config.process.args = ['/bin/true'];
-  config.root = { path: rootfs, readonly: true };
+  // Not read-only: cellblock-oci refuses root.readonly (the same bundle serves both rows).
+  config.root = { path: rootfs, readonly: false };
   writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
   return dir;
 }
@@ -56,6 +57,7 @@ const NONE = 'cellblock run --solutions --net none /bin/true';
 const PUBLISH = 'cellblock run --solutions -p PORT:80 /bin/true';
 const UNSHARE = 'unshare --uts --pid --fork --mount /bin/true (floor)';
 const RUNC = 'runc run /bin/true (reference)';
+const OCI = 'cellblock-oci --solutions run /bin/true (same bundle)';
 const VERIFY = 'cellblock verify 01 --solutions';
 const GRADE = 'cellblock grade (every lesson, the learner tree)';
 
@@ -89,10 +91,25 @@ if (has('runc')) {
   bundle = runcBundle();
   let n = 0;
   if (bundle)
-    cases.push({
-      name: RUNC,
-      argv: () => ['runc', 'run', '--bundle', bundle, `cellblock-bench-${process.pid}-${n++}`],
-    });
+    cases.push(
+      {
+        name: RUNC,
+        argv: () => ['runc', 'run', '--bundle', bundle, `cellblock-bench-${process.pid}-${n++}`],
+      },
+      // runc's place in the stack, taken by the lessons (lesson 11): create + start + wait + delete, as `runc run`.
+      {
+        name: OCI,
+        argv: () => [
+          process.execPath,
+          join(ROOT, 'src', 'bin', 'cellblock-oci.mjs'),
+          '--solutions',
+          'run',
+          '--bundle',
+          bundle,
+          `cellblock-bench-oci-${process.pid}-${n++}`,
+        ],
+      },
+    );
 } else {
   console.log('runc: not installed (apt-get install runc) — its row is left out');
 }
@@ -148,6 +165,7 @@ budget('-p PORT:80 ≤ bridge + 20 ms', m[PUBLISH], m[BRIDGE] + 20);
 console.log('\nratios');
 console.log(`  cellblock run / unshare (floor)    ${(m[BRIDGE] / m[UNSHARE]).toFixed(1)}×`);
 if (bundle) console.log(`  cellblock run / runc run           ${(m[BRIDGE] / m[RUNC]).toFixed(2)}×`);
+if (bundle) console.log(`  cellblock-oci run / runc run       ${(m[OCI] / m[RUNC]).toFixed(2)}× (same bundle)`);
 console.log(
   `  cellblock run − 2 × node -e 0      ${(m[BRIDGE] - 2 * node).toFixed(1)} ms (two Node start-ups are inherent)`,
 );

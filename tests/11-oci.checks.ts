@@ -45,7 +45,10 @@ function oci(env: CheckEnv, args: string[], out?: number): Cli {
   const r = spawnSync(process.execPath, [ENTRY, '--root', ROOT, ...args], {
     // Files, never pipes, for a create: the container keeps them open after the runtime has gone.
     stdio: out !== undefined ? ['ignore', out, out] : ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, CELLBLOCK_OCI_LESSONS: JSON.stringify(env.lessons.map((l) => ({ id: l.id, file: l.file }))) },
+    env: {
+      ...process.env,
+      CELLBLOCK_OCI_LESSONS: JSON.stringify(env.lessons.map((l) => ({ id: l.id, file: l.file }))),
+    },
     encoding: 'utf8',
     timeout: 15_000 * SLOW,
   });
@@ -149,7 +152,8 @@ function life(env: CheckEnv): Promise<Life> {
       await sleep(100); // an init the runtime's exit kills (PDEATHSIG) is gone by now
       const aliveAfterCreate = pid > 0 && isAlive(pid);
       const cmdlineAfterCreate = pid > 0 ? cmdline(pid) : '';
-      const ownPidNs = pid > 0 && namespacesOf(pid).pid !== undefined && namespacesOf(pid).pid !== namespacesOf('self').pid;
+      const ownPidNs =
+        pid > 0 && namespacesOf(pid).pid !== undefined && namespacesOf(pid).pid !== namespacesOf('self').pid;
       const st = oci(env, ['state', id]);
       let statePid: number | undefined;
       try {
@@ -198,7 +202,11 @@ function life(env: CheckEnv): Promise<Life> {
 const createFailed = (l: Life): { ok: false; expected: string; found: string } | undefined =>
   l.create.status === 0
     ? undefined
-    : { ok: false, expected: '`cellblock-oci create` exits 0', found: `status ${l.create.status}: ${l.create.stderr.trim()}` };
+    : {
+        ok: false,
+        expected: '`cellblock-oci create` exits 0',
+        found: `status ${l.create.status}: ${l.create.stderr.trim()}`,
+      };
 
 interface Signals {
   deleteRunning: Cli;

@@ -12,12 +12,13 @@
  * with `--solutions` or CELLBLOCK_OCI_SOLUTIONS=1 (containerd and Podman let
  * one name only the binary, not its flags).
  */
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, readFileSync } from 'node:fs';
 import { CAPABILITIES } from '../native/constants.js';
 import { ANNOTATIONS } from '../core/oci/spec.js';
 import {
   create,
   destroy,
+  execProcess,
   kill,
   loadLessonFiles,
   mustRead,
@@ -51,14 +52,27 @@ const VALUED = new Set([
   'pid-file',
   'console-socket',
   'format',
-  'f',
   'process',
   'p',
+  'cwd',
+  'env',
+  'e',
+  'user',
+  'u',
   'preserve-fds',
   'criu',
   'rootless',
 ]);
-const ALIASES: Record<string, string> = { b: 'bundle', d: 'detach', a: 'all', q: 'quiet' };
+const ALIASES: Record<string, string> = {
+  b: 'bundle',
+  d: 'detach',
+  a: 'all',
+  q: 'quiet',
+  t: 'tty',
+  e: 'env',
+  u: 'user',
+  p: 'process',
+};
 
 interface Parsed {
   flags: Record<string, string | boolean>;
@@ -122,6 +136,7 @@ commands:
   create --bundle DIR [--pid-file F] [--console-socket SOCK] ID
   start ID | state ID | kill [--all] ID [SIGNAL] | delete [--force] ID
   run --bundle DIR [--pid-file F] [--console-socket SOCK] [--detach] ID
+  exec [--detach] [--pid-file F] [--console-socket SOCK] (--process P.json | [-t] [--cwd D] [-e K=V] [-u UID[:GID]]) ID [CMD…]
   ps [--format table|json] ID | list [--format table|json] [--quiet] | features | --version
 root: ${DEFAULT_OCI_ROOT} by default. Reference lessons: --solutions or CELLBLOCK_OCI_SOLUTIONS=1.`;
 
@@ -171,7 +186,7 @@ export async function main(argv: string[]): Promise<number> {
 /**
  * The lessons a create runs: the learner's, or the reference with
  * --solutions. CELLBLOCK_OCI_LESSONS (a JSON list of {id, file}) names the
- * files outright — how lesson 11's checks run the learner's file on the
+ * files outright — how the OCI lesson’s checks run the learner's file on the
  * reference of the lessons before it, as `verify` does.
  */
 async function selectedLessons(g: Globals): Promise<LoadedLesson[]> {
@@ -302,8 +317,44 @@ async function dispatch(command: string, argv: string[], g: Globals, log: Log): 
     case 'features':
       process.stdout.write(`${JSON.stringify(features(), null, 2)}\n`);
       return 0;
-    case 'exec':
-      throw new OciError('exec is not implemented by cellblock-oci yet (use `cellblock exec ID -- CMD`)');
+    case 'exec': {
+      const { flags, rest } = parseFlags(argv);
+      if (rest.length < 1) throw new OciError('exec requires at least 1 argument: the container id');
+      const [id, ...cmd] = rest;
+      let proc: unknown;
+      if (typeof flags['process'] === 'string') {
+        try {
+          proc = JSON.parse(readFileSync(flags['process'], 'utf8'));
+        } catch (err) {
+          throw new OciError(`exec: cannot read the process file ${flags['process']}: ${(err as Error).message}`);
+        }
+      } else {
+        if (cmd.length === 0) throw new OciError('exec: give --process FILE or a command after the id');
+        proc = {
+          args: cmd,
+          env: typeof flags['env'] === 'string' ? [flags['env']] : [],
+          terminal: flags['tty'] === true,
+          ...(typeof flags['cwd'] === 'string' ? { cwd: flags['cwd'] } : {}),
+          ...(typeof flags['user'] === 'string'
+            ? {
+                user: {
+                  uid: Number(flags['user'].split(':')[0]),
+                  gid: Number(flags['user'].split(':')[1] ?? flags['user'].split(':')[0]),
+                },
+              }
+            : {}),
+        };
+      }
+      return execProcess({
+        root: g.root,
+        id: id!,
+        process: proc,
+        detach: flags['detach'] === true,
+        ...(typeof flags['pid-file'] === 'string' ? { pidFile: flags['pid-file'] } : {}),
+        ...(typeof flags['console-socket'] === 'string' ? { consoleSocket: flags['console-socket'] } : {}),
+        log,
+      });
+    }
     default:
       throw new OciError(`no such command: ${command}\n${USAGE}`);
   }

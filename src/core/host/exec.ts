@@ -58,6 +58,11 @@ export interface ExecOptions {
    * path inside, so `tty` would say "not a tty".
    */
   onConsole?: (master: number) => void;
+  /**
+   * cellblock-oci exec --detach: the runtime exits once the process runs; its
+   * helper (the process's parent, which ends with its status) must outlive it.
+   */
+  detached?: boolean;
 }
 
 /** What the joining process gets besides the config: who it runs as. */
@@ -187,7 +192,14 @@ export async function execInContainer(opts: ExecOptions): Promise<ExecProcess> {
     () => {
       const c = spawn(
         NSEXEC,
-        ['join', String(state.pid), kinds.join(','), process.execPath, JOIN_SCRIPT, ...lessons.map((l) => l.file)],
+        [
+          opts.detached ? 'join-detached' : 'join',
+          String(state.pid),
+          kinds.join(','),
+          process.execPath,
+          JOIN_SCRIPT,
+          ...lessons.map((l) => l.file),
+        ],
         { stdio: [...opts.stdio, 'pipe', 'pipe'], env: {} },
       );
       exited = new Promise((resolve) =>

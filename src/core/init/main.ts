@@ -148,6 +148,8 @@ async function main(): Promise<void> {
       step = id;
       await lesson.init?.(config, lessonSys);
     }
+    step = 'oci';
+    oci.afterLessons(config);
 
     // With -t, after the lessons: has the container a /dev of its own, where
     // the host's pty slave is not? Then it needs a console from its own devpts.

@@ -10,18 +10,28 @@
  *                   host's, and /proc/sys/net, /proc/sys/kernel/shm* answer
  *                   for the namespace of whoever opens them
  *   afterRootfs     after every prepareRootfs (the overlay lesson's root is
- *                   mounted), before the init steps (lesson 03's pivot_root):
+ *                   mounted), before the init steps (the mount lesson’s pivot_root):
  *                   the mounts, under the rootfs. A bind must be made while
  *                   its source is still in our mount namespace: after the
  *                   pivot the host's tree is detached, and mount(2) refuses a
  *                   source outside the caller's namespace (EINVAL). Nothing
  *                   may propagate to the host: / is made private first.
+ *   afterLessons    after the pivot: the config's masked and read-only paths
  *   beforeExec      rlimits, then the user (groups, gid, uid last: it takes the
  *                   capabilities away)
  */
 import { lstatSync, mkdirSync, readlinkSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { MS_BIND, MS_PRIVATE, MS_REC, MS_REMOUNT } from '../../native/constants.js';
+import {
+  MS_BIND,
+  MS_NODEV,
+  MS_NOEXEC,
+  MS_NOSUID,
+  MS_PRIVATE,
+  MS_RDONLY,
+  MS_REC,
+  MS_REMOUNT,
+} from '../../native/constants.js';
 import { mount } from '../../native/mount.js';
 import { prlimit, setgroups, setresgid, setresuid } from '../../native/process.js';
 import type { OciConfig } from '../oci/spec.js';
@@ -87,6 +97,26 @@ export function afterRootfs(config: OciConfig): void {
       mkdirSync(target, { recursive: true });
       mount('tmpfs', target, 'tmpfs', m.flags, m.data || null);
     }
+  }
+}
+
+/**
+ * After the lessons' init steps (the root is the container's, its /proc and
+ * /sys mounted): the config's masked and read-only paths, runc's way — a file
+ * masked by a bind of /dev/null, a directory by an empty read-only tmpfs; a
+ * read-only path bound onto itself and remounted read-only. A path this kernel
+ * does not have is skipped, as runc does.
+ */
+export function afterLessons(config: OciConfig): void {
+  for (const path of config.ociMaskedPaths ?? []) {
+    if (!existsSync(path)) continue;
+    if (statSync(path).isDirectory()) mount('tmpfs', path, 'tmpfs', MS_RDONLY, 'size=0');
+    else mount('/dev/null', path, null, MS_BIND, null);
+  }
+  for (const path of config.ociReadonlyPaths ?? []) {
+    if (!existsSync(path)) continue;
+    mount(path, path, null, MS_BIND | MS_REC, null);
+    mount(path, path, null, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, null);
   }
 }
 

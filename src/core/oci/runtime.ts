@@ -392,3 +392,79 @@ export async function destroy(root: string, state: OciState, lessons: LoadedLess
   }
   rmSync(stateDir(root, state.id), { recursive: true, force: true });
 }
+
+export interface ExecOptions {
+  root: string;
+  id: string;
+  /** A runtime-spec `process` object (exec --process FILE, as containerd and Podman pass it). */
+  process: unknown;
+  detach: boolean;
+  pidFile?: string;
+  consoleSocket?: string;
+  log: Log;
+}
+
+/**
+ * `exec`: a new process in a created or running container, through the
+ * core's exec (the lessons' joinNamespaces, hostJoin, beforeJoinExec — what
+ * `cellblock exec` does). With --detach this process exits as soon as it
+ * runs; the pid file names the helper that is its parent and ends with its
+ * status (native/nsexec.c join mode), which the caller's subreaper reaps.
+ */
+export async function execProcess(o: ExecOptions): Promise<number> {
+  const state = mustRead(o.root, o.id);
+  const lessons = await loadLessonFiles(state.lessons);
+  const status = statusOf(state, lessons);
+  if (status === 'stopped') throw new OciError(`cannot exec in a stopped container`);
+  const p = o.process;
+  if (typeof p !== 'object' || p === null) throw new OciError('exec: the process must be a JSON object');
+  const proc = p as Record<string, unknown>;
+  const args = proc['args'];
+  if (!Array.isArray(args) || args.length === 0 || args.some((a) => typeof a !== 'string')) {
+    throw new OciError('exec: process.args must be a non-empty array of strings (runtime-spec config.md#process)');
+  }
+  const env = (proc['env'] ?? []) as string[];
+  const user = (proc['user'] ?? {}) as { uid?: number; gid?: number; additionalGids?: number[] };
+  if ((user.additionalGids ?? []).length > 0) o.log.warn('exec: process.user.additionalGids are not applied');
+  for (const k of ['capabilities', 'rlimits', 'apparmorProfile', 'selinuxLabel', 'noNewPrivileges']) {
+    if (proc[k] !== undefined) o.log.debug(`exec: process.${k}: the container's own restrictions apply`);
+  }
+  const tty = proc['terminal'] === true;
+  if (tty && o.consoleSocket === undefined) {
+    throw new OciError('cannot allocate tty if runc will detach without setting console socket');
+  }
+  const { execInContainer } = await import('../host/exec.js');
+  let ran;
+  try {
+    ran = await execInContainer({
+      target: state.cellblockId,
+      argv: args as string[],
+      env,
+      ...(typeof proc['cwd'] === 'string' ? { cwd: proc['cwd'] } : {}),
+      // root:root is what the joining process is already (and the core's uid switch aborts Node for it).
+      ...((user.uid ?? 0) !== 0 || (user.gid ?? 0) !== 0
+        ? { user: `${user.uid ?? 0}:${user.gid ?? user.uid ?? 0}` }
+        : {}),
+      tty,
+      stdio: tty ? ['ignore', 'ignore', 'ignore'] : [0, 1, 2],
+      lessons,
+      detached: o.detach,
+      onConsole: (master) => {
+        try {
+          sendFd(o.consoleSocket!, master, 'console');
+        } finally {
+          closeSync(master);
+        }
+      },
+    });
+  } catch (err) {
+    if (err instanceof ConfigError) throw new OciError(err.message);
+    if (err instanceof InitError && err.exitCode === 127) {
+      throw new OciError(`exec: "${String(args[0])}": executable file not found in $PATH (${err.message})`);
+    }
+    throw err;
+  }
+  if (o.pidFile !== undefined) writeFileSync(resolve(o.pidFile), String(ran.child.pid));
+  if (o.detach) return 0;
+  return ran.wait();
+}

@@ -8,7 +8,7 @@
  * (core/init/oci.ts).
  *
  * Every field is either translated, accepted because cellblock already does
- * what it asks (runc's standard /proc, /dev, /sys mounts: lesson 03 makes
+ * what it asks (runc's standard /proc, /dev, /sys mounts: the mount lesson makes
  * them), or refused with an OciSpecError naming the field and its section of
  * the spec. Nothing is silently dropped; where cellblock does *more* than the
  * config asks (it always sets no_new_privs, masks its own list of paths), the
@@ -68,13 +68,16 @@ export interface OciFields {
   ociRlimits?: { resource: number; soft: string; hard: string }[];
   /** process.user: the command runs as this uid/gid, with these supplementary groups. */
   ociUser?: { uid: number; gid: number; additionalGids: number[] };
+  /** linux.maskedPaths / linux.readonlyPaths, applied after the lessons' steps (the container's /proc and /sys). */
+  ociMaskedPaths?: string[];
+  ociReadonlyPaths?: string[];
   /** process.user.umask, set right before the exec. */
   ociUmask?: number;
   /** linux.sysctl, written in the container's namespaces before its root changes. */
   ociSysctl?: Record<string, string>;
   /** linux.namespaces entries with a path: joined (setns) instead of created. */
   namespacePaths?: { kind: string; path: string }[];
-  /** The FIFO the created init waits on (the create/start split, lesson 11). */
+  /** The FIFO the created init waits on (the create/start split). */
   execFifo?: string;
 }
 
@@ -91,7 +94,7 @@ export interface Translation {
   warnings: string[];
 }
 
-/** Docker's default capability set (lesson 09 gives exactly this when no --cap-add/--cap-drop). */
+/** Docker's default capability set (the security lesson gives exactly this when no --cap-add/--cap-drop). */
 export const DEFAULT_CAPS = [
   'CHOWN',
   'DAC_OVERRIDE',
@@ -121,7 +124,7 @@ export const ANNOTATIONS = {
   'io.cellblock.init': 'init',
 } as const;
 
-// The mounts lesson 03 (and 07, 05) make in every container: accepted, made the lessons' way.
+// The mounts the mount, IPC and cgroup lessons make in every container: accepted, made the lessons' way.
 const STANDARD_MOUNTS: Record<string, string[]> = {
   '/proc': ['proc'],
   '/dev': ['tmpfs'],
@@ -312,7 +315,7 @@ export function translateSpec(spec: unknown, bundle: string, id: string): Transl
     }
   }
 
-  // capabilities → lesson 09's --cap-add / --cap-drop against Docker's default set
+  // capabilities → the security lesson’s --cap-add / --cap-drop against Docker's default set
   if (proc['capabilities'] !== undefined) {
     const caps = proc['capabilities'];
     if (!isObject(caps)) return refuse('process.capabilities', 'config.md#linux-process');
@@ -352,9 +355,19 @@ export function translateSpec(spec: unknown, bundle: string, id: string): Transl
     if (inheritable !== undefined && inheritable.length > 0 && !same(inheritable)) {
       refuse('process.capabilities.inheritable', 'config.md#linux-process', 'must be empty or equal to bounding');
     }
+    // Ambient capabilities matter only across the exec of a non-root user's
+    // program; root's command keeps its bounding set through execve anyway
+    // (runc spec writes ambient = bounding for its root default).
     const ambient = set('ambient');
     if (ambient !== undefined && ambient.length > 0) {
-      refuse('process.capabilities.ambient', 'config.md#linux-process', 'a non-empty ambient set is not implemented');
+      if (fields.ociUser !== undefined || ambient.some((c) => !bounding.includes(c))) {
+        refuse(
+          'process.capabilities.ambient',
+          'config.md#linux-process',
+          'a non-empty ambient set is implemented only for root, within bounding',
+        );
+      }
+      warnings.push('process.capabilities.ambient: not raised; the root command keeps the bounding set through exec');
     }
     const add = bounding.filter((c) => !DEFAULT_CAPS.includes(c));
     const drop = DEFAULT_CAPS.filter((c) => !bounding.includes(c));
@@ -363,9 +376,8 @@ export function translateSpec(spec: unknown, bundle: string, id: string): Transl
   } else {
     fields['cap-drop'] = ['ALL']; // no capabilities asked for: none given
   }
-  if (proc['noNewPrivileges'] !== true) {
-    warnings.push('process.noNewPrivileges is not true: cellblock sets no_new_privs anyway (lesson 09)');
-  }
+  // The security lesson sets no_new_privs unless told otherwise, as `--security-opt no-new-privileges=false` does.
+  if (proc['noNewPrivileges'] !== true) fields['security-opt'] = ['no-new-privileges=false'];
   let oomScoreAdj: number | undefined;
   if (proc['oomScoreAdj'] !== undefined) {
     const v = proc['oomScoreAdj'];
@@ -527,7 +539,7 @@ export function translateSpec(spec: unknown, bundle: string, id: string): Transl
     refuse(
       'linux.devices',
       'config-linux.md#devices',
-      'extra device nodes are not implemented (lesson 03 makes the standard ones)',
+      'extra device nodes are not implemented (the mount lesson makes the standard ones)',
     );
   }
   if (linux['mountLabel'] !== undefined && linux['mountLabel'] !== '')
@@ -552,7 +564,9 @@ export function translateSpec(spec: unknown, bundle: string, id: string): Transl
       );
     }
     cgroupsPath = p;
-    warnings.push(`linux.cgroupsPath "${p}": the container's cgroup is cellblock/${id} (lesson 05 names it by id)`);
+    warnings.push(
+      `linux.cgroupsPath "${p}": the container's cgroup is cellblock/${id} (the cgroup lesson names it by id)`,
+    );
   }
   for (const [k, list] of [
     ['maskedPaths', 'config-linux.md#masked-paths'],
@@ -563,9 +577,10 @@ export function translateSpec(spec: unknown, bundle: string, id: string): Transl
       refuse(`linux.${k}`, list, 'must be an array of paths');
     }
   }
-  if (linux['maskedPaths'] !== undefined || linux['readonlyPaths'] !== undefined) {
-    warnings.push("linux.maskedPaths/readonlyPaths: lesson 09 applies runc's default lists, not the config's");
-  }
+  // Applied by the init after the lessons' steps (init/oci.ts), on top of the security lesson's own lists.
+  const listOf = (k: string): string[] => ((linux[k] ?? []) as string[]).filter((p) => isAbsolute(p));
+  if (listOf('maskedPaths').length > 0) fields.ociMaskedPaths = listOf('maskedPaths');
+  if (listOf('readonlyPaths').length > 0) fields.ociReadonlyPaths = listOf('readonlyPaths');
   if (linux['sysctl'] !== undefined) {
     const s = linux['sysctl'];
     if (!isObject(s)) return refuse('linux.sysctl', 'config-linux.md#sysctl', 'must be an object');
@@ -613,7 +628,9 @@ function resources(r: unknown, fields: OciConfig, warnings: string[], refuse: Re
   const nonEmpty = (v: unknown): boolean => Array.isArray(v) && v.length > 0;
   if (nonEmpty(r['hugepageLimits'])) refuse('linux.resources.hugepageLimits', 'config-linux.md#huge-page-limits');
   if (r['devices'] !== undefined) {
-    warnings.push("linux.resources.devices: lesson 09 applies Docker's default device allow-list, not the config's");
+    warnings.push(
+      "linux.resources.devices: the security lesson applies Docker's default device allow-list, not the config's",
+    );
   }
   const mem = r['memory'];
   if (isObject(mem)) {
@@ -667,9 +684,9 @@ function resources(r: unknown, fields: OciConfig, warnings: string[], refuse: Re
 }
 
 /**
- * linux.seccomp → lesson 09's profile (the Docker JSON it already compiles):
+ * linux.seccomp → the security lesson’s profile (the Docker JSON it already compiles):
  * written next to the state by the CLI, named by `security-opt seccomp=FILE`.
- * Argument filters (`args`) are beyond lesson 09's assembler: a rule that
+ * Argument filters (`args`) are beyond the security lesson’s assembler: a rule that
  * allows only with some arguments becomes an allow without them, the one
  * place where cellblock is looser than the config — said in a warning.
  */
@@ -749,7 +766,7 @@ function mounts(list: unknown, bundle: string, refuse: Refuse): OciMount[] {
         refuse(
           `${where}.type`,
           S,
-          `${JSON.stringify(m['type'])} at ${dest}: cellblock mounts ${standard[0]} there itself (lessons 03, 05, 07)`,
+          `${JSON.stringify(m['type'])} at ${dest}: cellblock mounts ${standard[0]} there itself (the mount, cgroup and IPC lessons)`,
         );
       }
       return; // made by the lessons

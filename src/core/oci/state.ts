@@ -4,7 +4,7 @@
  *   <root>/<id>/state.json   what `state`, `start`, `kill` and `delete` read
  *                            (the runtime that created the container is gone)
  *   <root>/<id>/exec.fifo    from create until start: the created init waits on it
- *   <root>/<id>/seccomp.json the config's linux.seccomp, as lesson 09 reads it
+ *   <root>/<id>/seccomp.json the config's linux.seccomp, as the security lesson reads it
  *
  * <root> is /run/cellblock-oci unless `--root` says otherwise (runc's is
  * /run/runc): a tmpfs, gone after a reboot like the containers it describes.

@@ -1,0 +1,181 @@
+/**
+ * config.json → ContainerConfig (src/core/oci/spec.ts), without a kernel: what
+ * containerd's and Podman's configs become, and that every field cellblock
+ * does not implement is refused by name and spec section — never dropped.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect } from 'chai';
+import { OciSpecError, translateSpec } from '../../src/core/oci/spec.js';
+import { cellblockId } from '../../src/core/oci/state.js';
+import { parseSignal } from '../../src/core/oci/runtime.js';
+
+const ROOTFS = tmpdir(); // any directory will do: nothing is mounted
+const CAPS = ['CAP_CHOWN', 'CAP_KILL', 'CAP_NET_ADMIN'];
+
+// A config.json as the tests edit it: loosely typed on purpose (JSON from a client).
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Spec = Record<string, any>;
+
+function spec(edit: (s: Spec) => void = () => undefined): Record<string, unknown> {
+  // What `ctr run` hands the runtime (trimmed): the shape every test edits.
+  const s: Spec = {
+    ociVersion: '1.0.2-dev',
+    process: {
+      args: ['/bin/echo', 'hello'],
+      cwd: '/',
+      capabilities: { bounding: CAPS, effective: CAPS, permitted: CAPS },
+      rlimits: [{ type: 'RLIMIT_NOFILE', hard: 1024, soft: 1024 }],
+      noNewPrivileges: true,
+    },
+    root: { path: ROOTFS },
+    mounts: [
+      { destination: '/proc', type: 'proc', source: 'proc' },
+      { destination: '/dev', type: 'tmpfs', source: 'tmpfs' },
+      { destination: '/run', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755'] },
+    ],
+    linux: {
+      resources: {
+        memory: { limit: 67108864, swap: 134217728 },
+        cpu: { shares: 1024, quota: 50000, period: 100000 },
+        pids: { limit: 50 },
+      },
+      cgroupsPath: '/default/demo',
+      namespaces: ['pid', 'ipc', 'uts', 'mount', 'network'].map((type) => ({ type })),
+    },
+  };
+  edit(s);
+  return s;
+}
+
+function refusal(s: Record<string, unknown>): OciSpecError {
+  try {
+    translateSpec(s, '/tmp', 'demo');
+  } catch (err) {
+    if (err instanceof OciSpecError) return err;
+    throw err;
+  }
+  throw new Error('translated without a refusal');
+}
+
+describe('OCI config.json translation', function () {
+  it('maps containerd’s config onto the lessons’ fields', function () {
+    const t = translateSpec(spec(), '/tmp', 'demo');
+    expect(t.config).to.include({ id: 'demo', rootfs: ROOTFS, cwd: '/', tty: false, net: 'none', memory: '67108864' });
+    expect(t.config['memory-swap']).to.equal('134217728');
+    expect(t.config['cpus']).to.equal('0.5');
+    expect(t.config['pids-limit']).to.equal('50');
+    expect(t.config['cap-add']).to.deep.equal(['NET_ADMIN']);
+    expect(t.config['cap-drop']).to.include.members(['NET_RAW', 'SETUID']).and.not.include('KILL');
+    expect(t.config.ociRlimits).to.deep.equal([{ resource: 7, soft: '1024', hard: '1024' }]);
+    expect(t.config.ociMounts).to.have.length(1); // /run: /proc and /dev are the lessons'
+    expect(t.cgroupsPath).to.equal('/default/demo');
+    expect(t.warnings.join('\n')).to.match(/cgroupsPath/);
+  });
+
+  it('a network namespace with a path is joined; none at all is the host’s network', function () {
+    const joined = translateSpec(
+      spec((s) => (s.linux.namespaces[4] = { type: 'network', path: '/run/netns/x' })),
+      '/tmp',
+      'demo',
+    );
+    expect(joined.config.namespacePaths).to.deep.equal([{ kind: 'net', path: '/run/netns/x' }]);
+    const host = translateSpec(
+      spec((s) => s.linux.namespaces.pop()),
+      '/tmp',
+      'demo',
+    );
+    expect(host.config['net']).to.equal('host');
+  });
+
+  it('Podman’s user, umask and annotations', function () {
+    const t = translateSpec(
+      spec((s) => {
+        s.process.user = { uid: 1000, gid: 1000, umask: 18, additionalGids: [1000] };
+        s.annotations = { 'io.container.manager': 'libpod', 'io.cellblock.name': 'web' };
+      }),
+      '/tmp',
+      'demo',
+    );
+    expect(t.config.ociUser).to.deep.equal({ uid: 1000, gid: 1000, additionalGids: [1000] });
+    expect(t.config.ociUmask).to.equal(18);
+    expect(t.config['name']).to.equal('web');
+    expect(t.annotations['io.container.manager']).to.equal('libpod');
+  });
+
+  it('an allow-list seccomp profile: unknown names dropped, argument filters loosened, both said', function () {
+    const t = translateSpec(
+      spec((s) => {
+        s.linux.seccomp = {
+          defaultAction: 'SCMP_ACT_ERRNO',
+          defaultErrnoRet: 38,
+          architectures: ['SCMP_ARCH_X86_64'],
+          syscalls: [
+            { names: ['read', 'write', 'no_such_call'], action: 'SCMP_ACT_ALLOW' },
+            { names: ['personality'], action: 'SCMP_ACT_ALLOW', args: [{ index: 0, value: 0, op: 'SCMP_CMP_EQ' }] },
+            { names: ['vm86', 'mount'], action: 'SCMP_ACT_ERRNO', errnoRet: 1 },
+          ],
+        };
+      }),
+      '/tmp',
+      'demo',
+    );
+    const profile = t.config['ociSeccomp'] as { syscalls: { names: string[] }[]; defaultErrnoRet: number };
+    expect(profile.defaultErrnoRet).to.equal(38);
+    expect(profile.syscalls.map((r) => r.names)).to.deep.equal([['read', 'write'], ['personality'], ['mount']]);
+    expect(t.warnings.join('\n')).to.match(/only for some arguments/);
+    expect(t.warnings.join('\n')).to.match(/so not denied: vm86/); // x86-32 only
+  });
+
+  it('an unsupported field is refused by name and section', function () {
+    const cases: [(s: Spec) => void, RegExp][] = [
+      [(s) => (s.ociVersion = '0.6.0'), /ociVersion.*config\.md#specification-version/],
+      [(s) => delete s.root.path, /root\.path.*config\.md#root/],
+      [(s) => (s.root.readonly = true), /root\.readonly/],
+      [(s) => s.linux.namespaces.push({ type: 'user' }), /"user" namespace.*config-linux\.md#namespaces/],
+      [(s) => (s.linux.uidMappings = [{ containerID: 0, hostID: 1000, size: 1 }]), /linux\.uidMappings/],
+      [(s) => (s.linux.resources.cpu.cpus = '0-1'), /linux\.resources\.cpu\.cpus.*config-linux\.md#cpu/],
+      [(s) => (s.linux.cgroupsPath = 'system.slice:libpod:abc'), /systemd form/],
+      [(s) => (s.hooks = { createContainer: [{ path: '/bin/true' }] }), /hooks\.createContainer/],
+      [(s) => (s.linux.intelRdt = {}), /linux\.intelRdt/],
+      [(s) => s.mounts.push({ destination: '/x', type: 'nfs', source: 'h:/x' }), /mounts\[3\]\.type/],
+      [(s) => (s.annotations = { 'io.cellblock.nett': 'bridge' }), /unknown cellblock annotation/],
+      [(s) => (s.linux.sysctl = { 'kernel.hostname': 'x' }), /only namespaced sysctls/],
+      [(s) => (s.process.capabilities.ambient = ['CAP_SYS_ADMIN']), /ambient/],
+    ];
+    for (const [edit, says] of cases) expect(refusal(spec(edit)).message).to.match(says);
+  });
+
+  it('a bind mount source is resolved against the bundle and must exist', function () {
+    const dir = mkdtempSync(join(tmpdir(), 'cellblock-ocispec-'));
+    try {
+      writeFileSync(join(dir, 'hosts'), '127.0.0.1 localhost\n');
+      const ok = translateSpec(
+        spec((s) =>
+          s.mounts.push({ destination: '/etc/hosts', type: 'bind', source: 'hosts', options: ['rbind', 'ro'] }),
+        ),
+        dir,
+        'demo',
+      );
+      expect(ok.config.ociMounts?.at(-1)).to.include({ source: join(dir, 'hosts'), recursive: true, flags: 1 });
+      expect(
+        refusal(spec((s) => s.mounts.push({ destination: '/etc/x', type: 'bind', source: 'nope' }))).message,
+      ).to.match(/mounts\[3\]\.source.*does not exist/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('ids: a long one (Podman’s 64 hex) gets a short stable cellblock id; signals by name or number', function () {
+    expect(cellblockId('demo-1')).to.equal('demo-1');
+    const long = 'a'.repeat(64);
+    expect(cellblockId(long))
+      .to.match(/^oci-[0-9a-f]{16}$/)
+      .and.equal(cellblockId(long));
+    expect([parseSignal('9'), parseSignal('TERM'), parseSignal('SIGKILL'), parseSignal('hup')]).to.deep.equal([
+      9, 15, 9, 1,
+    ]);
+    expect(() => parseSignal('NOPE')).to.throw(/unknown signal/);
+  });
+});
