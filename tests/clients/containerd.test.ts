@@ -139,7 +139,7 @@ describe('clients: containerd drives cellblock-oci (ctr run --runc-binary)', fun
       runtimeState: [],
       cgroups: [],
     });
-    expect(workshopLeftovers(stateBefore), 'new items in the workshop inventories').to.deep.equal([]);
+    expect(workshopLeftovers(stateBefore, ids), 'new items in the workshop inventories').to.deep.equal([]);
   });
 
   it('ctr run --rm prints the command’s output and exits 0', function () {

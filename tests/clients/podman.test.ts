@@ -124,6 +124,10 @@ describe('clients: Podman drives cellblock-oci (podman --runtime)', function () 
   after(function () {
     if (!dir) return;
     for (const name of names) podman(['rm', '--force', '--time', '0', name], 30_000);
+    // Every container id Podman handed the runtime (--rm ones are gone from `podman ps`).
+    const ids = podman(['events', '--stream=false', '--filter', 'event=create', '--format', '{{.ID}}'])
+      .stdout.split('\n')
+      .filter((l) => /^[0-9a-f]{64}$/.test(l));
     const leftovers = {
       processes: processesWith(dir),
       mounts: mountsUnder(dir),
@@ -154,7 +158,7 @@ describe('clients: Podman drives cellblock-oci (podman --runtime)', function () 
       linkNames().filter((l) => !linksBefore.includes(l) && l !== BRIDGE && !l.startsWith(VETH_PREFIX)),
       'new network links',
     ).to.deep.equal([]);
-    expect(workshopLeftovers(stateBefore), 'new items in the workshop inventories').to.deep.equal([]);
+    expect(workshopLeftovers(stateBefore, ids), 'new items in the workshop inventories').to.deep.equal([]);
   });
 
   describe('podman run --rm', function () {

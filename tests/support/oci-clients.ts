@@ -13,6 +13,7 @@ import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { cellblockId } from '../../src/core/oci/state.js';
 import { defaultRootfs, ROOT } from '../../src/core/paths.js';
 import { hostItems, itemLine } from '../../src/workshop/probe.js';
 
@@ -188,19 +189,18 @@ export function removeIfNew(dir: string, existed: boolean): void {
 }
 
 /**
- * The workshop's inventories before a client test (hostState lines), and
- * what is new in them afterwards and belongs to no running container: a leak
- * of the runtime. Other workshop containers may start and end meanwhile (the
- * suite's own, or another checkout's on a shared machine): a running one's
- * items, and shared items (a cgroup parent) while any container runs, are
- * theirs, not ours.
+ * What is new in the workshop's inventories since `before` (hostState lines)
+ * and belongs to one of the test's containers (`ociIds`: the ids the client
+ * gave the runtime; cellblock-oci names its cgroups, veths and state by the
+ * cellblock id derived from them) or to no container at all: a leak of the
+ * runtime. Attributed by id, since other workshop containers may start and
+ * end meanwhile on a shared machine.
  */
-export function workshopLeftovers(before: string[]): string[] {
-  const { items, running } = hostItems();
-  return items
-    .filter((i) => !i.stays && !before.includes(itemLine(i)))
-    .filter((i) => !(i.containerId !== undefined && running.has(i.containerId)))
-    .filter((i) => !(i.shared && running.size > 0))
+export function workshopLeftovers(before: string[], ociIds: string[]): string[] {
+  const ours = new Set(ociIds.flatMap((id) => [id, cellblockId(id)]));
+  return hostItems(ours)
+    .items.filter((i) => !i.stays && !before.includes(itemLine(i)))
+    .filter((i) => (i.containerId === undefined ? !i.shared : ours.has(i.containerId)))
     .map(itemLine)
     .sort();
 }
