@@ -128,6 +128,7 @@ describe('clients: Podman drives cellblock-oci (podman --runtime)', function () 
     const ids = podman(['events', '--stream=false', '--filter', 'event=create', '--format', '{{.ID}}'])
       .stdout.split('\n')
       .filter((l) => /^[0-9a-f]{64}$/.test(l));
+    const attributed = ids.length > 0;
     const leftovers = {
       processes: processesWith(dir),
       mounts: mountsUnder(dir),
@@ -158,6 +159,10 @@ describe('clients: Podman drives cellblock-oci (podman --runtime)', function () 
       linkNames().filter((l) => !linksBefore.includes(l) && l !== BRIDGE && !l.startsWith(VETH_PREFIX)),
       'new network links',
     ).to.deep.equal([]);
+    expect(
+      attributed,
+      'podman events names the containers the tests made (leftovers are judged by their ids)',
+    ).to.equal(true);
     expect(workshopLeftovers(stateBefore, ids), 'new items in the workshop inventories').to.deep.equal([]);
   });
 
