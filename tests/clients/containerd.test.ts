@@ -19,6 +19,7 @@ import {
   mountsUnder,
   processesWith,
   removeCgroupTree,
+  removeEmptyDirs,
   RUNTIME,
   runtimeProblem,
   scratch,
@@ -128,7 +129,10 @@ describe('clients: containerd drives cellblock-oci (ctr run --runc-binary)', fun
       cgroups: ids.flatMap((id) => cgroupsAt(`/${NS}/${id}`)),
     };
     if (!cgroupParentBefore) removeCgroupTree(`/${NS}`);
-    if (!runContainerdBefore) rmSync('/run/containerd', { recursive: true, force: true });
+    // The shims remove their sockets, ctr its FIFOs: what is left is empty directories.
+    if (!runContainerdBefore) {
+      removeEmptyDirs(['/run/containerd/s', '/run/containerd/fifo', '/run/containerd/runc', '/run/containerd']);
+    }
     if (leftovers.mounts.length === 0) rmSync(dir, { recursive: true, force: true });
     // The container's processes, mounts, cgroups and the runtime's state are
     // the runtime's to remove (containerd deleted every task above); the

@@ -204,3 +204,18 @@ export function workshopLeftovers(before: string[], ociIds: string[]): string[] 
     .map(itemLine)
     .sort();
 }
+
+/**
+ * Removes the directories `dirs` (deepest first) when they are empty — for
+ * places under /run a client or the runtime makes on first use and another
+ * program may be using meanwhile: never a recursive delete there.
+ */
+export function removeEmptyDirs(dirs: string[]): void {
+  for (const d of dirs) {
+    try {
+      rmdirSync(d);
+    } catch {
+      // Not empty (someone else's), or already gone.
+    }
+  }
+}
