@@ -30,7 +30,7 @@ import { hintSteps } from '../src/workshop/hint-steps.js';
 import { hostItems, isAlive, namespacesOf } from '../src/workshop/probe.js';
 
 const ENTRY = fileURLToPath(new URL('../src/cli/oci-entry.js', import.meta.url));
-const ROOT = DEFAULT_OCI_ROOT;
+const ROOT = process.env['CELLBLOCK_OCI_ROOT'] || DEFAULT_OCI_ROOT; // where the inventories look too
 let counter = 0;
 const newId = (what: string): string => `cb-oci-${what}-${process.pid.toString(36)}${(counter++).toString(36)}`;
 
@@ -409,13 +409,14 @@ export default defineChecks('11-oci', [
         oci(env, ['start', id]);
         const running = statusIn(oci(env, ['state', id]));
         const pid = readOciState(ROOT, id)?.pid;
+        const aliveBefore = pid !== undefined && pid > 0 && isAlive(pid);
         const del = oci(env, ['delete', '--force', id]);
         await sleep(50);
         const left = leftovers(id, pid);
         return expectThat(
-          running === 'running' && del.status === 0 && left.length === 0,
-          'running, then delete --force exits 0 and nothing is left',
-          `${String(running)}, delete ${del.status}${left.length ? `, left: ${left.join(', ')}` : ''}`,
+          running === 'running' && aliveBefore && del.status === 0 && left.length === 0,
+          'running (its init alive), then delete --force exits 0 and nothing is left',
+          `${String(running)}${aliveBefore ? '' : ' (but its init is gone)'}, delete ${del.status}${left.length ? `, left: ${left.join(', ')}` : ''}`,
           'a container must be running after start for this check to mean anything: see the checks above',
         );
       } finally {

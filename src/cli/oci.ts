@@ -138,16 +138,18 @@ commands:
   run --bundle DIR [--pid-file F] [--console-socket SOCK] [--detach] ID
   exec [--detach] [--pid-file F] [--console-socket SOCK] (--process P.json | [-t] [--cwd D] [-e K=V] [-u UID[:GID]]) ID [CMD…]
   ps [--format table|json] ID | list [--format table|json] [--quiet] | features | --version
-root: ${DEFAULT_OCI_ROOT} by default. Reference lessons: --solutions or CELLBLOCK_OCI_SOLUTIONS=1.`;
+root: ${DEFAULT_OCI_ROOT} by default ($CELLBLOCK_OCI_ROOT). Reference lessons: --solutions or CELLBLOCK_OCI_SOLUTIONS=1.`;
 
 /** Run the command; resolves with the exit status. */
 export async function main(argv: string[]): Promise<number> {
-  let g: Globals = { root: DEFAULT_OCI_ROOT, logFormat: 'text', debug: false, solutions: false };
+  // CELLBLOCK_OCI_ROOT: the default --root (the inventories look there too: core/inventories.ts).
+  const defaultRoot = process.env['CELLBLOCK_OCI_ROOT'] || DEFAULT_OCI_ROOT;
+  let g: Globals = { root: defaultRoot, logFormat: 'text', debug: false, solutions: false };
   let log = makeLog(g);
   try {
     const { flags, rest } = parseFlags(argv);
     g = {
-      root: typeof flags['root'] === 'string' ? flags['root'] : DEFAULT_OCI_ROOT,
+      root: typeof flags['root'] === 'string' ? flags['root'] : defaultRoot,
       ...(typeof flags['log'] === 'string' ? { log: flags['log'] } : {}),
       logFormat: flags['log-format'] === 'json' ? 'json' : 'text',
       debug: flags['debug'] === true,

@@ -323,7 +323,10 @@ export async function startContainer(config: ContainerConfig, opts: StartOptions
     const state = {
       id: config.id,
       pid,
-      runtimePid: opts.detach ? pid : process.pid,
+      // Detached, the init holds the container once it is created (below); until then this
+      // process does: a create killed half way leaves a container whose runtime is gone,
+      // which `cellblock cleanup` removes like any other.
+      runtimePid: process.pid,
       rootfs: config.rootfs,
       startedAt: new Date().toISOString(),
       lessons: lessons.map((l) => ({ id: l.id, file: l.file })),
@@ -364,7 +367,10 @@ export async function startContainer(config: ContainerConfig, opts: StartOptions
     trace('init exec');
     if (result && 'ready' in result) throw new Error('init protocol: "ready" sent twice');
     if (opts.detach) {
-      if (result && 'created' in result) return new RunningContainer(config, child, exited, cleanup, notes, initPid);
+      if (result && 'created' in result) {
+        writeState({ ...state, config, runtimePid: pid });
+        return new RunningContainer(config, child, exited, cleanup, notes, initPid);
+      }
       if (!result) {
         // It died without a word (a lesson's step killed it, or its PDEATHSIG): say how it ended.
         const status = await exited.catch(() => 125);

@@ -433,6 +433,15 @@ export async function execProcess(o: ExecOptions): Promise<number> {
   if (tty && o.consoleSocket === undefined) {
     throw new OciError('cannot allocate tty if runc will detach without setting console socket');
   }
+  // The joining process switches its uid after the container's capabilities are applied
+  // (core/init/join.ts): without CAP_SETUID/CAP_SETGID among them it cannot.
+  const nonRoot = (user.uid ?? 0) !== 0 || (user.gid ?? 0) !== 0;
+  const dropped = list(state.config['cap-drop']).map((c) => c.toUpperCase().replace(/^CAP_/, ''));
+  if (nonRoot && ['ALL', 'SETUID', 'SETGID'].some((c) => dropped.includes(c))) {
+    throw new OciError(
+      `exec as ${user.uid ?? 0}:${user.gid ?? 0}: the container's capabilities lack CAP_SETUID/CAP_SETGID, which cellblock needs to switch the user (config.json process.capabilities)`,
+    );
+  }
   const { execInContainer } = await import('../host/exec.js');
   let ran;
   try {
