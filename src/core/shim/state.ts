@@ -11,7 +11,7 @@ import { ID_PATTERN } from '../config.js';
 import type { ExitRecord } from '../lesson.js';
 import { SHIMS_DIR } from '../names.js';
 import { listDir, readJson } from '../read.js';
-import { processStart } from '../host/proc.js';
+import { readStat } from '../host/proc.js';
 
 export type ShimStatus = 'created' | 'running' | 'exited' | 'dead';
 
@@ -73,8 +73,14 @@ export function readShimState(id: string, dir = SHIMS_DIR): ShimState | undefine
 /** Whether the shim of this record still lives (same pid, same start time). */
 export function shimAlive(s: Pick<ShimState, 'shimPid' | 'shimStart'>, proc = '/proc'): boolean {
   if (s.shimPid === undefined) return false;
-  const start = processStart(s.shimPid, proc);
-  return start !== undefined && (s.shimStart === undefined || start === s.shimStart);
+  // A zombie has ended: it only waits for its parent (the host's PID 1) to collect it.
+  const stat = readStat(s.shimPid, proc);
+  return (
+    stat !== undefined &&
+    stat.state !== 'Z' &&
+    stat.state !== 'X' &&
+    (s.shimStart === undefined || stat.start === s.shimStart)
+  );
 }
 
 /** The status to show: a record whose shim died before writing the end is 'dead'. */
