@@ -165,14 +165,12 @@ export async function main(argv: string[]): Promise<void> {
       'kill <containers..>',
       "send a signal to detached containers' init (default SIGKILL)",
       (y) =>
-        y
-          .positional('containers', { type: 'string', array: true, demandOption: true })
-          .option('signal', {
-            alias: 's',
-            type: 'string',
-            default: 'KILL',
-            describe: 'name (TERM, SIGTERM) or number',
-          }),
+        y.positional('containers', { type: 'string', array: true, demandOption: true }).option('signal', {
+          alias: 's',
+          type: 'string',
+          default: 'KILL',
+          describe: 'name (TERM, SIGTERM) or number',
+        }),
       async (args) => {
         const { kill } = await import('./commands/containers.js');
         process.exitCode = await kill(args as never);

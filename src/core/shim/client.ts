@@ -8,7 +8,9 @@
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ROOT } from '../paths.js';
 import { ConfigError, type ContainerConfig } from '../config.js';
 import type { LoadedLesson, LogStream } from '../lesson.js';
 import { validateConfig } from '../validate.js';
@@ -31,8 +33,15 @@ export type { ShimState, ShimStatus } from './state.js';
 
 const SHIM_SCRIPT = fileURLToPath(new URL('./main.js', import.meta.url));
 
-/** The OCI runtime binary: $CELLBLOCK_OCI_RUNTIME, or cellblock-oci on the PATH. */
-export const defaultRuntime = (): string => process.env['CELLBLOCK_OCI_RUNTIME'] || 'cellblock-oci';
+/**
+ * The OCI runtime binary: $CELLBLOCK_OCI_RUNTIME (runc works too: the bundle
+ * is plain runtime-spec), else this checkout's cellblock-oci — the same
+ * checkout as the lessons it runs — else cellblock-oci on the PATH.
+ */
+export function defaultRuntime(): string {
+  const own = join(ROOT, 'src', 'bin', 'cellblock-oci.mjs');
+  return process.env['CELLBLOCK_OCI_RUNTIME'] || (existsSync(own) ? own : 'cellblock-oci');
+}
 
 /** A container that is not there (Docker: 404 "No such container"). */
 export class NoSuchContainer extends Error {
