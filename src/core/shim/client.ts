@@ -423,6 +423,8 @@ export async function* logs(ref: string, o: { follow?: boolean; tail?: number } 
  */
 export async function attach(ref: string, o: { stdin?: boolean } = {}): Promise<{ socket: Socket; tty: boolean }> {
   const s = live(ref);
+  if (s.status === 'exited')
+    throw new ContainerStateError(`You cannot attach to a stopped container: ${s.id} has exited`);
   const socket = connect(socketPath(s.id));
   return new Promise((resolve, reject) => {
     let text = Buffer.alloc(0);

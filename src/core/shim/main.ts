@@ -32,14 +32,15 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, appendFileSync, readFileSync, rmSync, writeSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
+import { createServer, Socket } from 'node:net';
 import { constants as osConstants } from 'node:os';
 import { StringDecoder } from 'node:string_decoder';
 import { pathToFileURL } from 'node:url';
 import type { Lesson, LogStream, ShimSteps, ShimSys } from '../lesson.js';
 import { processStart } from '../host/proc.js';
 import * as native from '../../native/process.js';
-import { WNOHANG } from '../../native/constants.js';
+import { O_CLOEXEC, WNOHANG } from '../../native/constants.js';
+import { close, pipe2 } from '../../native/fd.js';
 import {
   logPath,
   pidFile,
@@ -91,7 +92,7 @@ function runtimeArgs(args: string[]): string[] {
 }
 const runtimeEnv = { ...process.env, ...(state.runtimeSolutions ? { CELLBLOCK_OCI_SOLUTIONS: '1' } : {}) };
 
-function spawnRuntime(args: string[], stdio: ('pipe' | 'ignore')[]): ChildProcess {
+function spawnRuntime(args: string[], stdio: ('pipe' | 'ignore' | number)[]): ChildProcess {
   return spawn(state.runtime, runtimeArgs(args), { stdio, env: runtimeEnv });
 }
 
@@ -118,6 +119,8 @@ async function loadSteps(): Promise<ShimSteps> {
 
 // ── output: the json-file log and the attached clients ───────────────────────
 const clients = new Set<{ socket: Socket; stdin: boolean }>();
+/** The write end of the container's stdin (run -d -i), while it is open. */
+let stdinPipe: Socket | undefined;
 const decoders = { stdout: new StringDecoder('utf8'), stderr: new StringDecoder('utf8') };
 const partial: Record<LogStream, string> = { stdout: '', stderr: '' };
 let logFailed = false;
@@ -170,17 +173,22 @@ async function main(): Promise<void> {
   // The socket before the runtime: a client that read "created" may connect at once.
   rmSync(socketPath(id), { force: true });
   const waiters: Socket[] = [];
-  let container: ChildProcess | undefined;
-  const server = createServer((socket) => serve(socket, steps, () => container, waiters));
+  const server = createServer((socket) => serve(socket, waiters));
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen(socketPath(id), resolve));
 
-  container = spawnRuntime(
+  // stdin is a pipe of the shim's own, not child_process's: Node closes a
+  // child's stdin pipe when the child exits — and this child, the runtime,
+  // exits right away while the container reads on.
+  const [stdinRead, stdinWrite] = state.openStdin ? pipe2(O_CLOEXEC) : [undefined, undefined];
+  const container = spawnRuntime(
     ['create', '--bundle', shimDir(id), '--pid-file', pidFile(id), id],
-    [state.openStdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+    [stdinRead ?? 'ignore', 'pipe', 'pipe'],
   );
+  if (stdinRead !== undefined) close(stdinRead);
+  stdinPipe = stdinWrite === undefined ? undefined : new Socket({ fd: stdinWrite, readable: false, writable: true });
+  stdinPipe?.on('error', () => undefined); // EPIPE once the container has gone
   container.stdout!.on('data', (d: Buffer) => onOutput(steps, 'stdout', d));
   container.stderr!.on('data', (d: Buffer) => onOutput(steps, 'stderr', d));
-  container.stdin?.on('error', () => undefined); // EPIPE once the container has gone
   const output = Promise.all([ended(container.stdout), ended(container.stderr)]);
   let created: number;
   try {
@@ -288,7 +296,7 @@ function readStatState(pid: number): string | undefined {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** One client of shim.sock: a JSON request line, a JSON reply line (attach: then the stream). */
-function serve(socket: Socket, steps: ShimSteps, container: () => ChildProcess | undefined, waiters: Socket[]): void {
+function serve(socket: Socket, waiters: Socket[]): void {
   let buffer = '';
   socket.on('error', () => undefined);
   const onData = (d: Buffer): void => {
@@ -304,7 +312,7 @@ function serve(socket: Socket, steps: ShimSteps, container: () => ChildProcess |
       socket.end(`${JSON.stringify({ error: 'not a JSON request line' })}\n`);
       return;
     }
-    handle(req, socket, rest, steps, container, waiters).catch((err: unknown) =>
+    handle(req, socket, rest, waiters).catch((err: unknown) =>
       socket.end(`${JSON.stringify({ error: message(err) })}\n`),
     );
   };
@@ -315,8 +323,6 @@ async function handle(
   req: { op?: string; signal?: number | string; all?: boolean; stdin?: boolean },
   socket: Socket,
   rest: Buffer,
-  steps: ShimSteps,
-  container: () => ChildProcess | undefined,
   waiters: Socket[],
 ): Promise<void> {
   const reply = (body: Record<string, unknown>): void => void socket.end(`${JSON.stringify(body)}\n`);
@@ -342,18 +348,20 @@ async function handle(
       return reply({ ok: true });
     }
     case 'attach': {
-      const c = container();
-      const entry = { socket, stdin: req.stdin === true && state.openStdin && c?.stdin != null };
+      const stdin = stdinPipe;
+      const entry = { socket, stdin: req.stdin === true && stdin !== undefined };
       socket.write(`${JSON.stringify({ ok: true, tty: state.tty })}\n`);
       if (state.status === 'exited') return void socket.end();
       clients.add(entry);
       socket.on('close', () => clients.delete(entry));
-      if (entry.stdin && c?.stdin) {
-        const stdin = c.stdin;
+      if (entry.stdin && stdin) {
         if (rest.length > 0) stdin.write(rest);
         socket.on('data', (d: Buffer) => stdin.write(d));
         // The client's end of input is the container's (docker run -i: StdinOnce).
-        socket.on('end', () => stdin.end());
+        socket.on('end', () => {
+          stdin.end();
+          stdinPipe = undefined;
+        });
       }
       return;
     }
