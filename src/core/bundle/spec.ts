@@ -221,6 +221,18 @@ export function ociSpec(config: ContainerConfig, pidOf: (name: string) => number
   };
 }
 
+/** What a container record shows of a config (`cellblock ps`, the daemon's inspect): its name, image, ports. */
+export function configFacts(config: ContainerConfig): { name?: string; image?: string; ports?: string[] } {
+  const name = typeof config['name'] === 'string' ? config['name'] : undefined;
+  const image = typeof config['image'] === 'string' ? config['image'] : undefined;
+  const ports = list(config['publish']);
+  return {
+    ...(name !== undefined ? { name } : {}),
+    ...(image !== undefined ? { image } : {}),
+    ...(ports.length ? { ports } : {}),
+  };
+}
+
 function noShared(name: string): number {
   throw new Error(`container:${name}: no way to find that container here`);
 }

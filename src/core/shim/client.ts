@@ -14,7 +14,7 @@ import { ROOT } from '../paths.js';
 import { ConfigError, type ContainerConfig } from '../config.js';
 import type { LoadedLesson, LogStream } from '../lesson.js';
 import { validateConfig } from '../validate.js';
-import { ociSpec, writeBundle } from '../bundle/spec.js';
+import { configFacts, ociSpec, writeBundle } from '../bundle/spec.js';
 import { runningState } from '../pods/pods.js';
 import {
   effectiveStatus,
@@ -103,7 +103,8 @@ export async function create(o: CreateOptions): Promise<ShimState> {
   const problems = validateConfig(config, o.lessons);
   if (existsSync(shimDir(config.id)))
     problems.push(`container id ${config.id} is already in use: \`cellblock rm ${config.id}\` first`);
-  const name = typeof config['name'] === 'string' ? config['name'] : undefined;
+  const facts = configFacts(config);
+  const name = facts.name;
   if (name !== undefined && resolveShim(name) !== undefined && readShimState(resolveShim(name)!)?.name === name) {
     problems.push(
       `the container name ${JSON.stringify(name)} is already in use: \`cellblock rm ${name}\` first, or choose another --name`,
@@ -121,7 +122,7 @@ export async function create(o: CreateOptions): Promise<ShimState> {
   });
   const dir = shimDir(config.id);
   writeBundle(dir, spec);
-  const image = o.image ?? (typeof config['image'] === 'string' ? config['image'] : undefined);
+  const image = o.image ?? facts.image;
   const state: ShimState = {
     id: config.id,
     ...(name !== undefined ? { name } : {}),
@@ -138,7 +139,7 @@ export async function create(o: CreateOptions): Promise<ShimState> {
       : {}),
     runtimeSolutions: o.runtimeSolutions === true,
     lessons: [{ id: shimLesson.id, file: shimLesson.file }],
-    ...(config['publish'] !== undefined ? { ports: [config['publish']].flat().map(String) } : {}),
+    ...(facts.ports ? { ports: facts.ports } : {}),
   };
   writeShimState(state);
   let answer: { created?: number; error?: string };
