@@ -91,6 +91,14 @@ if [[ $(readlink "$bin" 2>/dev/null) != "$target" ]]; then
   mkdir -p "$(dirname "$bin")"
   ln -sfn "$target" "$bin"
 fi
+# The OCI runtime (lesson 11): runc's command line, for containerd and Podman to call.
+ocibin=${CELLBLOCK_DESTDIR:-}/usr/local/bin/cellblock-oci
+ocitarget=$PWD/src/bin/cellblock-oci.mjs
+if [[ $(readlink "$ocibin" 2>/dev/null) != "$ocitarget" ]]; then
+  say "cellblock-oci now points at this checkout"
+  mkdir -p "$(dirname "$ocibin")"
+  ln -sfn "$ocitarget" "$ocibin"
+fi
 # Information, not a change: no "setup:" prefix (vagrant/provision.sh counts
 # those lines as changes, and a second run must have none).
 echo "the cellblock command ($bin) runs this checkout: $PWD" >&2

@@ -17,9 +17,11 @@ import { shimInventory, shimOps, type ShimOps, type ShimScope } from './shim/inv
 import { releaseAddress, withNetworkLock } from './net/ipam.js';
 import { netInventory, netOps, type NetOps, type NetScope } from './net/inventory.js';
 import { defaultRootfs, STATE_DIR } from './paths.js';
+import { ociInventory, type OciScope } from './oci/inventory.js';
+import { DEFAULT_OCI_ROOT } from './oci/state.js';
 
 /** Where every area looks. */
-export type InventoryScope = HostScope & ImageScope & NetScope & CgroupScope & IpcScope & ShimScope;
+export type InventoryScope = HostScope & ImageScope & NetScope & CgroupScope & IpcScope & OciScope & ShimScope;
 /** Every operation that changes the machine: the seam tests replace with a recording one. */
 export type InventoryOps = HostOps & ImageOps & NetOps & CgroupOps & IpcOps & ShimOps;
 
@@ -35,6 +37,7 @@ export const INVENTORIES: Inventory<InventoryScope, InventoryOps>[] = [
   netInventory,
   cgroupInventory,
   ipcInventory,
+  ociInventory as Inventory<InventoryScope, InventoryOps>,
   shimInventory,
 ];
 
@@ -50,6 +53,7 @@ export function defaultScope(): InventoryScope {
     tmpDir: tmpdir(),
     rootfs: defaultRootfs(),
     initScript: INIT_SCRIPT,
+    ociRoot: process.env['CELLBLOCK_OCI_ROOT'] ?? DEFAULT_OCI_ROOT,
     shimsDir: SHIMS_DIR,
   };
 }

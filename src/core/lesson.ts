@@ -19,6 +19,12 @@
  *   hostCleanup(ctx)         after exit, in reverse order, always; each
  *                            undo step on its own (ctx.undo, below)
  *
+ *   `cellblock-oci create` (core/oci): as above, but after beforeExec the init
+ *   says "created" to the runtime, which exits; the container lives on
+ *                                            awaitStart(config, sys)  blocks
+ *   `cellblock-oci start`: hostStart(ctx)    releases it → … execve(argv)
+ *   `cellblock-oci state`: status(ctx)       created | running | stopped
+ *
  *   `cellblock exec` (core/host/exec.ts), a new process into a running container:
  *   joinNamespaces(initPid)  which of the init's namespaces, in which order
  *                            → the C helper setns(2)s into them
@@ -169,8 +175,25 @@ export interface ShimSteps {
  *                  layer directories, top first) under a per-container upper
  *                  directory, and keeps that upper with `keep` — what `run
  *                  IMAGE` and `build` need (the overlay lesson)
+ *   create-start   the lesson splits a container's start in two for the OCI
+ *                  runtime (cellblock-oci): awaitStart, hostStart, status
  */
-export type Feature = 'image-layers';
+export type Feature = 'image-layers' | 'create-start';
+
+/** An OCI container's status as the runtime-spec names it (runtime.md#state). */
+export type OciStatus = 'creating' | 'created' | 'running' | 'stopped';
+
+/** What the create/start steps of `cellblock-oci` work on (host side). */
+export interface StartContext {
+  /** The container's id (cellblock's: it names its kernel objects). */
+  id: string;
+  /** Host pid of the container's init. */
+  pid: number;
+  /** The init's start time (field 22 of /proc/<pid>/stat) when it was created: a pid alone can be reused. */
+  startTime: number;
+  /** The FIFO in the container's state directory the created init waits on (config.execFifo). */
+  execFifo: string;
+}
 
 export interface Lesson<C extends ContainerConfig = ContainerConfig> {
   /** The manifest id (lessons/manifest.json): NN-name. */
@@ -287,12 +310,25 @@ export interface Lesson<C extends ContainerConfig = ContainerConfig> {
    * no_new_privs, seccomp). Not its mounts: those are the container's already.
    */
   beforeJoinExec?(config: C, sys: Sys): void | Promise<void>;
+  /**
+   * `cellblock-oci create`, container side: the very last step before the
+   * exec, run only when `config.execFifo` is set — after the init has told the
+   * runtime "created" and the runtime has exited. Block here until
+   * `cellblock-oci start` (hostStart) releases the process.
+   */
+  awaitStart?(config: C, sys: Sys): void | Promise<void>;
+  /** `cellblock-oci start`, host side: release the init waiting in awaitStart. */
+  hostStart?(ctx: StartContext): void | Promise<void>;
+  /** `cellblock-oci state`: the container's status, judged from the host. */
+  status?(ctx: StartContext): OciStatus;
 }
 
 /** A namespace to start in rather than create: `kind` of process `pid` (host pid). */
 export interface SharedNamespace {
   kind: string;
   pid: number;
+  /** A namespace file to join instead of /proc/<pid>/ns/<kind> (an OCI config's namespace `path`; pid is then 0). */
+  path?: string;
 }
 
 /** What hostJoin works on: the container's init and the process joining it (host pids). */

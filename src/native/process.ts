@@ -119,3 +119,15 @@ export function setresgid(gid: number): void {
 export function setresuid(uid: number): void {
   check(_setresuid(uid, uid, uid), 'setresuid');
 }
+
+const _prlimit = libc.func('int prlimit(int pid, int resource, const uint64_t *new_limit, _Out_ uint64_t *old_limit)');
+
+/**
+ * prlimit(2) on this process (pid 0): set `resource` (RLIMIT_*) to soft/hard.
+ * Limits are per process and survive execve — what an OCI config's
+ * `process.rlimits` asks for. EPERM: raising a hard limit without
+ * CAP_SYS_RESOURCE; EINVAL: soft above hard.
+ */
+export function prlimit(resource: number, soft: bigint, hard: bigint): void {
+  check(_prlimit(0, resource, [soft, hard], null), 'prlimit', `resource ${resource}`);
+}

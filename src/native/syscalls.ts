@@ -4,7 +4,11 @@
  * glibc does not wrap (pivot_root, seccomp, bpf), and seccomp filters, which
  * match the *number* the kernel sees, never a name. This module loads nothing
  * (no koffi), so validation and the recording fake can use it anywhere.
+ * The calls the runtime itself names are listed here, with why; every other
+ * number comes from syscall-table.ts (the kernel headers, whole).
  */
+import { FULL_SYSCALL_NUMBERS } from './syscall-table.js';
+
 const SYSCALL_NUMBERS: Record<string, Record<string, number>> = {
   // x86_64: arch/x86/entry/syscalls/syscall_64.tbl
   x64: {
@@ -116,14 +120,16 @@ const SYSCALL_NUMBERS: Record<string, Record<string, number>> = {
   },
 };
 
-/** Every syscall name the table knows, on any architecture (what a seccomp profile may name). */
+/** Every syscall name the tables know, on any architecture (what a seccomp profile may name). */
 export function knownSyscalls(): Set<string> {
-  return new Set(Object.values(SYSCALL_NUMBERS).flatMap((t) => Object.keys(t)));
+  return new Set(
+    [...Object.values(SYSCALL_NUMBERS), ...Object.values(FULL_SYSCALL_NUMBERS)].flatMap((t) => Object.keys(t)),
+  );
 }
 
 /** The number of `name` on `arch`, or undefined when the architecture has no such call (mkdir on arm64). */
 export function syscallNumberOrUndefined(name: string, arch: string = process.arch): number | undefined {
-  return SYSCALL_NUMBERS[arch]?.[name];
+  return SYSCALL_NUMBERS[arch]?.[name] ?? FULL_SYSCALL_NUMBERS[arch]?.[name];
 }
 
 export function syscallNumber(name: string, arch: string = process.arch): number {

@@ -58,7 +58,7 @@ export function spawnInNewNamespaces<T>(flags: number, spawn: () => T, shared: S
   }));
   try {
     // Opened before any move: /proc/<pid> is read as the host sees it.
-    for (const s of shared) fds.push(openSync(`/proc/${s.pid}/ns/${s.kind}`, 'r'));
+    for (const s of shared) fds.push(openSync(s.path ?? `/proc/${s.pid}/ns/${s.kind}`, 'r'));
     try {
       // Joined first, then the new ones made: setns(CLONE_NEWPID), like
       // unshare(CLONE_NEWPID), moves only the next child.

@@ -88,3 +88,22 @@ export function sparedPids(proc = '/proc'): Set<number> {
   }
   return spared;
 }
+
+let owner: number | undefined;
+
+/**
+ * The process that holds a container's runtime resources (its state file's
+ * runtimePid, its address lease): this one — `cellblock run` lives as long as
+ * its container — unless set. cellblock-oci create exits while its container
+ * lives on, so it names the container's init instead: when the init is gone,
+ * what it held is stale, exactly as when a `cellblock run` dies.
+ */
+export function setRuntimeOwner(pid: number | undefined): void {
+  owner = pid;
+}
+
+/** The runtime owner's pid and start time (see setRuntimeOwner). */
+export function runtimeOwner(): { pid: number; start: number } {
+  const pid = owner ?? process.pid;
+  return { pid, start: processStart(pid) ?? 0 };
+}

@@ -46,9 +46,10 @@ import { spawnInit, warmThreadPool, type StdioEntry } from './namespaces.js';
 import { helperArgs, NSEXEC, startInUserNamespace } from './userns.js';
 import { CLONE_NEWUSER } from '../../native/constants.js';
 import { readNamespaces } from '../init/guard.js';
+import { setRuntimeOwner } from './proc.js';
 import { removeState, writeState } from './state.js';
 import { openContainerConsole } from './console.js';
-import { InitError, type InitMessage, type InitReady, type InitReport } from '../init/protocol.js';
+import { InitError, type InitCreated, type InitMessage, type InitReady, type InitReport } from '../init/protocol.js';
 import { trace } from '../trace.js';
 
 export type { StdioEntry } from './namespaces.js';
@@ -73,6 +74,13 @@ export interface StartOptions {
    * what the lessons' "rejected before anything is created" checks count.
    */
   prespawn?: boolean;
+  /**
+   * cellblock-oci create: the init does every step, says "created" and waits
+   * in the lessons' awaitStart (core/oci); startContainer resolves then, and
+   * this process may exit while the container lives on. Its cleanup is
+   * `cleanupContainer`, called by whoever deletes it.
+   */
+  detach?: boolean;
 }
 
 const INIT_SCRIPT = fileURLToPath(new URL('../init/main.js', import.meta.url));
@@ -173,6 +181,9 @@ export async function startContainer(config: ContainerConfig, opts: StartOptions
   let shared: SharedNamespace[];
   try {
     shared = lessons.flatMap((l) => l.lesson.shareNamespaces?.(config) ?? []);
+    // An OCI config's namespaces given by path (core/oci): joined the same way.
+    const byPath = (config['namespacePaths'] ?? []) as { kind: string; path: string }[];
+    shared.push(...byPath.map((n) => ({ kind: n.kind, pid: 0, path: n.path })));
   } catch (err) {
     validate(); // names the bad value, when a validation does
     throw err;
@@ -292,6 +303,8 @@ export async function startContainer(config: ContainerConfig, opts: StartOptions
     exited.catch(() => undefined); // it rejects with the same error: reported here, once
     throw err;
   }
+  // Detached, the container outlives this process: its init holds what it uses.
+  if (opts.detach) setRuntimeOwner(pid);
   if (!validated) {
     try {
       validate();
@@ -310,7 +323,7 @@ export async function startContainer(config: ContainerConfig, opts: StartOptions
     const state = {
       id: config.id,
       pid,
-      runtimePid: process.pid,
+      runtimePid: opts.detach ? pid : process.pid,
       rootfs: config.rootfs,
       startedAt: new Date().toISOString(),
       lessons: lessons.map((l) => ({ id: l.id, file: l.file })),
@@ -329,7 +342,8 @@ export async function startContainer(config: ContainerConfig, opts: StartOptions
       lessons: lessons.map((l) => ({ id: l.id, file: l.file })),
       hostNamespaces: readNamespaces(),
       // With a terminal, the init may need a console from the container's devpts (console.ts).
-      waitBeforeExec: beforeExec.length > 0 || config.tty,
+      waitBeforeExec: beforeExec.length > 0 || config.tty || opts.detach === true,
+      ...(opts.detach ? { detach: true } : {}),
     };
     sync.write(`${JSON.stringify(message)}\n`);
     if (!message.waitBeforeExec) sync.end();
@@ -349,6 +363,15 @@ export async function startContainer(config: ContainerConfig, opts: StartOptions
     }
     trace('init exec');
     if (result && 'ready' in result) throw new Error('init protocol: "ready" sent twice');
+    if (opts.detach) {
+      if (result && 'created' in result) return new RunningContainer(config, child, exited, cleanup, notes, initPid);
+      if (!result) {
+        // It died without a word (a lesson's step killed it, or its PDEATHSIG): say how it ended.
+        const status = await exited.catch(() => 125);
+        throw new Error(`the container's init ended (status ${status}) before it was created`);
+      }
+    }
+    if (result && 'created' in result) throw new Error('init protocol: "created" without detach');
     if (result) throw InitError.fromReport(result);
   } catch (err) {
     return abort(err);
@@ -412,6 +435,36 @@ async function removeLeftovers(id: string, failures: UndoFailure[]): Promise<str
   }
 }
 
+/**
+ * The host-side cleanup of a container this process did not start (a
+ * detached one: cellblock-oci delete) — the same steps startContainer's own
+ * cleanup runs: the state file, every lesson's hostCleanup in reverse order,
+ * each on its own, and what the inventories still attribute to it when one
+ * threw. `pid` is the init's (gone by now).
+ */
+export async function cleanupContainer(
+  config: ContainerConfig,
+  pid: number,
+  lessons: LoadedLesson[],
+): Promise<CleanupOutcome & { notes: string[] }> {
+  const failures: UndoFailure[] = [];
+  const notes: string[] = [];
+  await runUndoSteps('runtime', { 'remove the state file': () => removeState(config.id) }, failures);
+  const root = process.getuid?.() === 0;
+  for (const l of [...lessons].reverse()) {
+    if (!root && l.lesson.withoutRoot?.(config) !== undefined) continue;
+    const ctx: HostContext<ContainerConfig> = {
+      config,
+      pid,
+      notes,
+      undo: (steps) => runUndoSteps(l.id, steps, failures),
+    };
+    await runUndoSteps(l.id, { hostCleanup: () => l.lesson.hostCleanup?.(ctx) }, failures);
+  }
+  const removed = failures.length > 0 ? await removeLeftovers(config.id, failures) : [];
+  return { failures, removed, notes };
+}
+
 /** start + wait: the exit status, like `sh -c` or `runc run` report it. */
 export async function runContainer(config: ContainerConfig, opts: StartOptions): Promise<number> {
   return (await startContainer(config, opts)).wait();
@@ -425,7 +478,7 @@ export async function runContainer(config: ContainerConfig, opts: StartOptions):
 class MessageReader {
   private buffer = '';
   private closed = false;
-  private readonly queue: (InitReport | InitReady)[] = [];
+  private readonly queue: (InitReport | InitReady | InitCreated)[] = [];
   private wake: (() => void) | undefined;
 
   constructor(sock: Socket) {
@@ -452,13 +505,13 @@ class MessageReader {
     const text = line.trim();
     if (!text) return;
     try {
-      this.queue.push(JSON.parse(text) as InitReport | InitReady);
+      this.queue.push(JSON.parse(text) as InitReport | InitReady | InitCreated);
     } catch {
       this.queue.push({ error: { kind: 'plain', message: `init said: ${text}` }, exitCode: 125 });
     }
   }
 
-  async next(): Promise<InitReport | InitReady | undefined> {
+  async next(): Promise<InitReport | InitReady | InitCreated | undefined> {
     while (this.queue.length === 0 && !this.closed) await new Promise<void>((r) => (this.wake = r));
     return this.queue.shift();
   }

@@ -42,9 +42,10 @@ import { pathToFileURL } from 'node:url';
 import { sys } from '../../native/index.js';
 import { SyscallError } from '../../native/errors.js';
 import type { Lesson } from '../lesson.js';
-import { execCommand } from './exec.js';
+import { enterCommand, execCommand } from './exec.js';
 import { guardedSys } from './guard.js';
 import { superviseCommand } from './supervise.js';
+import * as oci from './oci.js';
 import { errorData, type InitMessage, type InitReport } from './protocol.js';
 import { trace } from '../trace.js';
 
@@ -134,17 +135,24 @@ async function main(): Promise<void> {
     );
     trace('init lessons imported');
     const lessonSys = guardedSys(sys, message.hostNamespaces);
+    // An OCI config's own steps (cellblock-oci) run around the lessons' (oci.ts).
+    step = 'oci';
+    oci.beforeLessons(config);
     for (const { id, lesson } of lessons) {
       step = id;
       await lesson.prepareRootfs?.(config, lessonSys);
     }
+    step = 'oci';
+    oci.afterRootfs(config);
     for (const { id, lesson } of lessons) {
       step = id;
       await lesson.init?.(config, lessonSys);
     }
+
     // With -t, after the lessons: has the container a /dev of its own, where
     // the host's pty slave is not? Then it needs a console from its own devpts.
-    const wantConsole = config.tty && hostTtyIsGone();
+    // Detached (cellblock-oci), the console is what goes to --console-socket: always one of the container's own.
+    const wantConsole = config.tty && (message.detach === true || hostTtyIsGone());
     if (message.waitBeforeExec) {
       step = 'ready';
       writeSync(SYNC_FD, `${JSON.stringify({ ready: true, ...(wantConsole ? { console: true } : {}) })}\n`);
@@ -167,11 +175,33 @@ async function main(): Promise<void> {
       sys.setsid();
       sys.ioctl(0, sys.TIOCSCTTY, 0);
     }
+    if (message.detach) {
+      // cellblock-oci create: the runtime exits once we say "created", so
+      // whatever could still fail must fail now, while it can report it (runc
+      // looks the command up before it waits, too). Then nobody is left to
+      // read a report: the socket is closed, and a lesson's awaitStart blocks
+      // until `cellblock-oci start`.
+      step = 'exec';
+      enterCommand(config); // chdir + PATH lookup; the exec does both again
+      step = 'created';
+      writeSync(SYNC_FD, `${JSON.stringify({ created: true })}\n`);
+      sys.close(SYNC_FD);
+      for (const { id, lesson } of lessons) {
+        step = id;
+        await lesson.awaitStart?.(config, lessonSys);
+      }
+    }
+    step = 'oci';
+    oci.beforeExec(config);
     step = 'exec';
     trace('init exec');
     // A lesson may keep the init as PID 1 with the command as its child (Lesson.superviseCommand).
     if (lessons.some(({ lesson }) => lesson.superviseCommand?.(config))) {
-      process.exit(await superviseCommand(config, () => sys.close(SYNC_FD)));
+      process.exit(
+        await superviseCommand(config, () => {
+          if (!message.detach) sys.close(SYNC_FD); // detached: closed at "created"
+        }),
+      );
     }
     execCommand(config);
   } catch (err) {

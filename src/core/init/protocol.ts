@@ -7,6 +7,9 @@
  *                 container's own devpts, see host/console.ts)
  *   host → init   "go", after the lessons' hostBeforeExec steps — or "go
  *                 /dev/pts/N", the console's slave to use; then end-of-file
+ *   init → host   with `detach` (cellblock-oci create): {"created":true} once
+ *                 every step is done and the command was found; the socket
+ *                 is then closed and the init waits for `start` (awaitStart)
  *   init → host   nothing (the socket closes at exec: success)
  *                 or one InitReport if a step failed before exec
  */
@@ -22,6 +25,18 @@ export interface InitMessage {
   hostNamespaces: HostNamespaces;
   /** Stop before the exec and wait for the host's "go" (some lesson has a hostBeforeExec step). */
   waitBeforeExec?: boolean;
+  /**
+   * cellblock-oci create: the runtime will not stay. Say "created" before the
+   * exec and wait in the lessons' awaitStart steps; with config.tty, always ask
+   * for a console from the container's devpts (its master goes to the
+   * --console-socket).
+   */
+  detach?: boolean;
+}
+
+/** The init's "every step done, waiting for start" (detach only). */
+export interface InitCreated {
+  created: true;
 }
 
 /** The init's "my steps are done, the exec is next". */

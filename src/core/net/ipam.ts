@@ -26,7 +26,7 @@ import { closeSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync } fro
 import { join } from 'node:path';
 import { LOCK_EX } from '../../native/constants.js';
 import { flock } from '../../native/fd.js';
-import { processStart } from '../host/proc.js';
+import { processStart, runtimeOwner } from '../host/proc.js';
 import { BRIDGE, hostVethName, NET_DIR } from '../names.js';
 import { listDir, readJson } from '../read.js';
 import { formatIp, parseIp, usableIn, type Subnet } from './addr.js';
@@ -225,7 +225,7 @@ export function leaseAddress(req: LeaseRequest): Lease {
     ...(req.name !== undefined ? { name: req.name } : {}),
     hostname: req.hostname,
     pid: req.pid,
-    runtime: { pid: process.pid, start: processStart(process.pid)! },
+    runtime: runtimeOwner(),
     ports: req.ports,
   };
   const file = join(LEASES_DIR, address);

@@ -1,0 +1,102 @@
+/**
+ * Container-side steps that only an OCI config asks for (core/oci/spec.ts):
+ * the lessons build the container `cellblock run` makes; an OCI bundle may
+ * want a little more — bind mounts of files the caller prepared (containerd
+ * and Podman bind /etc/hosts, /etc/resolv.conf, /etc/hostname), a tmpfs on
+ * /run, sysctls, rlimits, a non-root user. The init runs these around the
+ * lessons' steps, in runc's order:
+ *
+ *   beforeLessons   sysctls: the new namespaces exist, /proc is still the
+ *                   host's, and /proc/sys/net, /proc/sys/kernel/shm* answer
+ *                   for the namespace of whoever opens them
+ *   afterRootfs     after every prepareRootfs (the overlay lesson's root is
+ *                   mounted), before the init steps (lesson 03's pivot_root):
+ *                   the mounts, under the rootfs. A bind must be made while
+ *                   its source is still in our mount namespace: after the
+ *                   pivot the host's tree is detached, and mount(2) refuses a
+ *                   source outside the caller's namespace (EINVAL). Nothing
+ *                   may propagate to the host: / is made private first.
+ *   beforeExec      rlimits, then the user (groups, gid, uid last: it takes the
+ *                   capabilities away)
+ */
+import { lstatSync, mkdirSync, readlinkSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { MS_BIND, MS_PRIVATE, MS_REC, MS_REMOUNT } from '../../native/constants.js';
+import { mount } from '../../native/mount.js';
+import { prlimit, setgroups, setresgid, setresuid } from '../../native/process.js';
+import type { OciConfig } from '../oci/spec.js';
+
+export function beforeLessons(config: OciConfig): void {
+  for (const [key, value] of Object.entries(config.ociSysctl ?? {})) {
+    writeFileSync(`/proc/sys/${key.replaceAll('.', '/')}`, value);
+  }
+}
+
+/**
+ * `path` (absolute, as seen inside the container) under `root`, every symlink
+ * on the way resolved as the container would — relative to `root`, never above
+ * it. A plain join would follow rootfs/etc/hosts -> /etc/hosts onto the host's
+ * file (runc's securejoin exists for this).
+ */
+export function secureJoin(root: string, path: string): string {
+  let parts = path.split('/').filter((p) => p !== '' && p !== '.');
+  const done: string[] = [];
+  for (let links = 0; parts.length > 0;) {
+    const part = parts.shift()!;
+    if (part === '..') {
+      done.pop();
+      continue;
+    }
+    const here = join(root, ...done, part);
+    let target: string | undefined;
+    try {
+      if (lstatSync(here).isSymbolicLink()) target = readlinkSync(here);
+    } catch {
+      // not there (yet): created as a plain name
+    }
+    if (target === undefined) {
+      done.push(part);
+      continue;
+    }
+    if (++links > 40) throw new Error(`too many symlinks under ${root} resolving ${path}`);
+    if (target.startsWith('/')) done.length = 0;
+    parts = [...target.split('/').filter((p) => p !== '' && p !== '.'), ...parts];
+  }
+  return join(root, ...done);
+}
+
+export function afterRootfs(config: OciConfig): void {
+  const mounts = config.ociMounts ?? [];
+  if (mounts.length === 0) return;
+  mount(null, '/', null, MS_REC | MS_PRIVATE, null);
+  // The caller's /etc/hosts (containerd's, Podman's) wins over the one a
+  // lesson would write (config.etcHosts): runc writes none of its own.
+  if (mounts.some((m) => m.destination === '/etc/hosts')) delete config['etcHosts'];
+  for (const m of mounts) {
+    const target = secureJoin(config.rootfs, m.destination);
+    if (m.type === 'bind') {
+      if (statSync(m.source).isDirectory()) mkdirSync(target, { recursive: true });
+      else if (!existsSync(target)) {
+        mkdirSync(dirname(target), { recursive: true });
+        writeFileSync(target, '');
+      }
+      mount(m.source, target, null, MS_BIND | (m.recursive ? MS_REC : 0), null);
+      // Flags on a bind take a second call (man 2 mount: MS_REMOUNT|MS_BIND).
+      if (m.flags !== 0) mount(null, target, null, MS_REMOUNT | MS_BIND | m.flags, null);
+    } else {
+      mkdirSync(target, { recursive: true });
+      mount('tmpfs', target, 'tmpfs', m.flags, m.data || null);
+    }
+  }
+}
+
+export function beforeExec(config: OciConfig): void {
+  for (const r of config.ociRlimits ?? []) prlimit(r.resource, BigInt(r.soft), BigInt(r.hard));
+  if (config.ociUmask !== undefined) process.umask(config.ociUmask);
+  const user = config.ociUser;
+  if (user) {
+    setgroups(user.additionalGids);
+    setresgid(user.gid);
+    setresuid(user.uid);
+  }
+}

@@ -1,0 +1,806 @@
+/**
+ * An OCI bundle's config.json (the runtime-spec, config.md and
+ * config-linux.md) translated into the ContainerConfig the lessons consume —
+ * the same fields `cellblock run`'s flags fill: `linux.resources.memory.limit`
+ * becomes `memory`, a `network` namespace without a path becomes `net: none`,
+ * and so on. What only the OCI runtime has (extra mounts, rlimits, a user, the
+ * sysctls) goes into fields of its own that the core's init applies
+ * (core/init/oci.ts).
+ *
+ * Every field is either translated, accepted because cellblock already does
+ * what it asks (runc's standard /proc, /dev, /sys mounts: lesson 03 makes
+ * them), or refused with an OciSpecError naming the field and its section of
+ * the spec. Nothing is silently dropped; where cellblock does *more* than the
+ * config asks (it always sets no_new_privs, masks its own list of paths), the
+ * translation returns a warning that the CLI writes to its log.
+ */
+import { statSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import { CAPABILITIES } from '../../native/constants.js';
+import { knownSyscalls } from '../../native/syscalls.js';
+import type { ContainerConfig } from '../config.js';
+
+/** A config.json problem: the field, what is wrong, and the spec section that defines it. */
+export class OciSpecError extends Error {
+  override readonly name = 'OciSpecError';
+  constructor(
+    readonly field: string,
+    readonly section: string,
+    problem: string,
+  ) {
+    super(`config.json: ${field}: ${problem} (runtime-spec ${section})`);
+  }
+}
+
+/** One hook (config.md#posix-platform-hooks). */
+export interface OciHook {
+  path: string;
+  args?: string[];
+  env?: string[];
+  timeout?: number;
+}
+
+/** The hooks cellblock runs (on the host, in the runtime's namespaces). */
+export interface OciHooks {
+  prestart: OciHook[];
+  createRuntime: OciHook[];
+  poststart: OciHook[];
+  poststop: OciHook[];
+}
+
+/** A mount the core's init makes after the lessons' steps (core/init/oci.ts). */
+export interface OciMount {
+  destination: string;
+  type: 'bind' | 'tmpfs';
+  /** bind: the host path (absolute); tmpfs: "tmpfs". */
+  source: string;
+  /** MS_* flags for the (re)mount, and the tmpfs data string. */
+  flags: number;
+  recursive: boolean;
+  data: string;
+}
+
+/** What the init applies itself for an OCI container (BaseConfig fields are not enough). */
+export interface OciFields {
+  /** core/init/oci.ts: extra mounts, after the lessons' init steps (after the pivot). */
+  ociMounts?: OciMount[];
+  /** setrlimit before the exec: [RLIMIT number, soft, hard] (bigint as strings for JSON). */
+  ociRlimits?: { resource: number; soft: string; hard: string }[];
+  /** process.user: the command runs as this uid/gid, with these supplementary groups. */
+  ociUser?: { uid: number; gid: number; additionalGids: number[] };
+  /** process.user.umask, set right before the exec. */
+  ociUmask?: number;
+  /** linux.sysctl, written in the container's namespaces before its root changes. */
+  ociSysctl?: Record<string, string>;
+  /** linux.namespaces entries with a path: joined (setns) instead of created. */
+  namespacePaths?: { kind: string; path: string }[];
+  /** The FIFO the created init waits on (the create/start split, lesson 11). */
+  execFifo?: string;
+}
+
+export type OciConfig = ContainerConfig & OciFields;
+
+export interface Translation {
+  config: OciConfig;
+  hooks: OciHooks;
+  annotations: Record<string, string>;
+  /** linux.cgroupsPath as given (recorded in the state; see warnings). */
+  cgroupsPath?: string;
+  oomScoreAdj?: number;
+  /** Where cellblock does something else than asked, one sentence each (to the log). */
+  warnings: string[];
+}
+
+/** Docker's default capability set (lesson 09 gives exactly this when no --cap-add/--cap-drop). */
+export const DEFAULT_CAPS = [
+  'CHOWN',
+  'DAC_OVERRIDE',
+  'FSETID',
+  'FOWNER',
+  'MKNOD',
+  'NET_RAW',
+  'SETGID',
+  'SETUID',
+  'SETFCAP',
+  'SETPCAP',
+  'NET_BIND_SERVICE',
+  'SYS_CHROOT',
+  'KILL',
+  'AUDIT_WRITE',
+];
+
+/** The cellblock-only settings, as annotations (see /work/notes/s3/oci-interface.md and the README). */
+export const ANNOTATIONS = {
+  'io.cellblock.net': 'net',
+  'io.cellblock.name': 'name',
+  'io.cellblock.publish': 'publish',
+  'io.cellblock.ip': 'ip',
+  'io.cellblock.subnet': 'subnet',
+  'io.cellblock.image': 'image',
+  'io.cellblock.keep': 'keep',
+  'io.cellblock.init': 'init',
+} as const;
+
+// The mounts lesson 03 (and 07, 05) make in every container: accepted, made the lessons' way.
+const STANDARD_MOUNTS: Record<string, string[]> = {
+  '/proc': ['proc'],
+  '/dev': ['tmpfs'],
+  '/dev/pts': ['devpts'],
+  '/dev/shm': ['tmpfs', 'bind'],
+  '/dev/mqueue': ['mqueue'],
+  '/sys': ['sysfs'],
+  '/sys/fs/cgroup': ['cgroup', 'cgroup2'],
+};
+
+const MS = {
+  ro: 0x1,
+  nosuid: 0x2,
+  nodev: 0x4,
+  noexec: 0x8,
+  noatime: 0x400,
+  nodiratime: 0x800,
+  relatime: 0x200000,
+  strictatime: 0x1000000,
+} as const;
+const NEUTRAL_OPTIONS = new Set([
+  'rw',
+  'suid',
+  'dev',
+  'exec',
+  'private',
+  'rprivate',
+  'slave',
+  'rslave',
+  'bind',
+  'rbind',
+  'nocopyup',
+  'copyup',
+  'async',
+  'atime',
+  'diratime',
+  'norelatime',
+]);
+
+const RLIMITS: Record<string, number> = {
+  RLIMIT_CPU: 0,
+  RLIMIT_FSIZE: 1,
+  RLIMIT_DATA: 2,
+  RLIMIT_STACK: 3,
+  RLIMIT_CORE: 4,
+  RLIMIT_RSS: 5,
+  RLIMIT_NPROC: 6,
+  RLIMIT_NOFILE: 7,
+  RLIMIT_MEMLOCK: 8,
+  RLIMIT_AS: 9,
+  RLIMIT_LOCKS: 10,
+  RLIMIT_SIGPENDING: 11,
+  RLIMIT_MSGQUEUE: 12,
+  RLIMIT_NICE: 13,
+  RLIMIT_RTPRIO: 14,
+  RLIMIT_RTTIME: 15,
+};
+
+// Namespaced sysctls (what runc accepts without a shared namespace): they act on the container's own.
+const NAMESPACED_SYSCTL = /^(net\.|fs\.mqueue\.|kernel\.(shm|msg|sem))/;
+
+/** The runtime-spec versions this runtime reads (config.md#specification-version). */
+export const SUPPORTED_VERSIONS = /^1\.[0-2]\.\d+(-[\w.]+)?$/;
+
+type Json = Record<string, unknown>;
+
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * Translate `spec` (config.json, parsed) of the bundle in `bundle` for the
+ * container `id` (cellblock's id). Throws OciSpecError on the first field it
+ * cannot honour — before anything exists.
+ */
+export function translateSpec(spec: unknown, bundle: string, id: string): Translation {
+  const warnings: string[] = [];
+  if (!isObject(spec)) throw new OciSpecError('(top level)', 'config.md', 'is not a JSON object');
+  const refuse = (field: string, section: string, problem = 'is not implemented by cellblock-oci'): never => {
+    throw new OciSpecError(field, section, problem);
+  };
+  const known = (obj: Json, where: string, section: string, keys: string[]): void => {
+    for (const k of Object.keys(obj)) {
+      if (!keys.includes(k)) refuse(where ? `${where}.${k}` : k, section);
+    }
+  };
+  known(spec, '', 'config.md', [
+    'ociVersion',
+    'root',
+    'mounts',
+    'process',
+    'hostname',
+    'domainname',
+    'hooks',
+    'annotations',
+    'linux',
+  ]);
+
+  // ── ociVersion ──
+  const version = spec['ociVersion'];
+  if (typeof version !== 'string' || !SUPPORTED_VERSIONS.test(version)) {
+    refuse(
+      'ociVersion',
+      'config.md#specification-version',
+      `${JSON.stringify(version)} is not supported: cellblock-oci reads runtime-spec 1.0.x to 1.2.x`,
+    );
+  }
+
+  // ── root ──
+  const root = spec['root'];
+  if (!isObject(root) || typeof root['path'] !== 'string' || root['path'] === '') {
+    refuse('root.path', 'config.md#root', 'is missing: give the root filesystem directory (relative to the bundle)');
+  }
+  known(root as Json, 'root', 'config.md#root', ['path', 'readonly']);
+  if ((root as Json)['readonly'] === true) refuse('root.readonly', 'config.md#root', 'true is not implemented');
+  const rootfs = resolve(bundle, (root as Json)['path'] as string);
+  let isDir = false;
+  try {
+    isDir = statSync(rootfs).isDirectory();
+  } catch {
+    // reported below
+  }
+  if (!isDir) refuse('root.path', 'config.md#root', `${rootfs} is not a directory`);
+
+  // ── process ──
+  const proc = spec['process'];
+  if (!isObject(proc)) return refuse('process', 'config.md#process', 'is missing: cellblock-oci needs a command');
+  known(proc, 'process', 'config.md#process', [
+    'terminal',
+    'consoleSize',
+    'cwd',
+    'env',
+    'args',
+    'rlimits',
+    'capabilities',
+    'noNewPrivileges',
+    'oomScoreAdj',
+    'user',
+    'apparmorProfile',
+    'selinuxLabel',
+  ]);
+  const args = proc['args'];
+  if (!Array.isArray(args) || args.length === 0 || args.some((a) => typeof a !== 'string')) {
+    refuse('process.args', 'config.md#process', 'must be a non-empty array of strings');
+  }
+  const cwd = proc['cwd'] ?? '/';
+  if (typeof cwd !== 'string' || !isAbsolute(cwd)) {
+    refuse('process.cwd', 'config.md#process', `${JSON.stringify(cwd)} must be an absolute path`);
+  }
+  const env = proc['env'] ?? [];
+  if (!Array.isArray(env) || env.some((e) => typeof e !== 'string' || !e.includes('='))) {
+    refuse('process.env', 'config.md#process', 'must be an array of KEY=VALUE strings');
+  }
+  for (const f of ['apparmorProfile', 'selinuxLabel']) {
+    if (proc[f] !== undefined && proc[f] !== '') refuse(`process.${f}`, 'config.md#linux-process');
+  }
+  const fields: OciConfig = {
+    id,
+    rootfs,
+    argv: args as string[],
+    env: env as string[],
+    cwd: cwd as string,
+    tty: proc['terminal'] === true,
+  };
+
+  // user
+  if (proc['user'] !== undefined) {
+    const user = proc['user'];
+    if (!isObject(user)) return refuse('process.user', 'config.md#user');
+    known(user, 'process.user', 'config.md#posix-platform-user', ['uid', 'gid', 'umask', 'additionalGids']);
+    if (user['umask'] !== undefined) {
+      const umask = user['umask'];
+      if (!Number.isInteger(umask) || (umask as number) < 0 || (umask as number) > 0o777) {
+        refuse('process.user.umask', 'config.md#posix-platform-user', 'must be a mode from 0 to 0777');
+      }
+      fields.ociUmask = umask as number;
+    }
+    const uid = user['uid'] ?? 0;
+    const gid = user['gid'] ?? 0;
+    const extra = user['additionalGids'] ?? [];
+    if (!Number.isInteger(uid) || (uid as number) < 0)
+      refuse('process.user.uid', 'config.md#posix-platform-user', 'must be a number ≥ 0');
+    if (!Number.isInteger(gid) || (gid as number) < 0)
+      refuse('process.user.gid', 'config.md#posix-platform-user', 'must be a number ≥ 0');
+    if (!Array.isArray(extra) || extra.some((g) => !Number.isInteger(g) || g < 0)) {
+      refuse('process.user.additionalGids', 'config.md#posix-platform-user', 'must be an array of numbers ≥ 0');
+    }
+    if (uid !== 0 || gid !== 0 || (extra as number[]).length > 0) {
+      fields.ociUser = { uid: uid as number, gid: gid as number, additionalGids: extra as number[] };
+    }
+  }
+
+  // capabilities → lesson 09's --cap-add / --cap-drop against Docker's default set
+  if (proc['capabilities'] !== undefined) {
+    const caps = proc['capabilities'];
+    if (!isObject(caps)) return refuse('process.capabilities', 'config.md#linux-process');
+    known(caps, 'process.capabilities', 'config.md#linux-process', [
+      'bounding',
+      'effective',
+      'permitted',
+      'inheritable',
+      'ambient',
+    ]);
+    const set = (k: string): string[] | undefined => {
+      const v = caps[k];
+      if (v === undefined) return undefined;
+      if (!Array.isArray(v) || v.some((c) => typeof c !== 'string' || !/^CAP_[A-Z_]+$/.test(c))) {
+        return refuse(`process.capabilities.${k}`, 'config.md#linux-process', 'must be an array of CAP_* names');
+      }
+      const names = (v as string[]).map((c) => c.slice(4));
+      const unknown = names.filter((n) => !(n in CAPABILITIES));
+      if (unknown.length > 0) {
+        refuse(`process.capabilities.${k}`, 'config.md#linux-process', `unknown capability CAP_${unknown[0]}`);
+      }
+      return [...new Set(names)].sort();
+    };
+    const bounding = set('bounding') ?? [];
+    const same = (a: string[] | undefined): boolean => a === undefined || a.join() === bounding.join();
+    // Lesson 09 gives the command one set in bounding, effective and permitted (as Docker does for root).
+    for (const k of ['effective', 'permitted']) {
+      if (!same(set(k))) {
+        refuse(
+          `process.capabilities.${k}`,
+          'config.md#linux-process',
+          'differs from bounding: cellblock gives one set (bounding = effective = permitted)',
+        );
+      }
+    }
+    const inheritable = set('inheritable');
+    if (inheritable !== undefined && inheritable.length > 0 && !same(inheritable)) {
+      refuse('process.capabilities.inheritable', 'config.md#linux-process', 'must be empty or equal to bounding');
+    }
+    const ambient = set('ambient');
+    if (ambient !== undefined && ambient.length > 0) {
+      refuse('process.capabilities.ambient', 'config.md#linux-process', 'a non-empty ambient set is not implemented');
+    }
+    const add = bounding.filter((c) => !DEFAULT_CAPS.includes(c));
+    const drop = DEFAULT_CAPS.filter((c) => !bounding.includes(c));
+    if (add.length > 0) fields['cap-add'] = add;
+    if (drop.length > 0) fields['cap-drop'] = drop;
+  } else {
+    fields['cap-drop'] = ['ALL']; // no capabilities asked for: none given
+  }
+  if (proc['noNewPrivileges'] !== true) {
+    warnings.push('process.noNewPrivileges is not true: cellblock sets no_new_privs anyway (lesson 09)');
+  }
+  let oomScoreAdj: number | undefined;
+  if (proc['oomScoreAdj'] !== undefined) {
+    const v = proc['oomScoreAdj'];
+    if (!Number.isInteger(v) || (v as number) < -1000 || (v as number) > 1000) {
+      refuse('process.oomScoreAdj', 'config.md#linux-process', 'must be an integer from -1000 to 1000');
+    }
+    oomScoreAdj = v as number;
+  }
+  if (proc['rlimits'] !== undefined) {
+    const list = proc['rlimits'];
+    if (!Array.isArray(list)) return refuse('process.rlimits', 'config.md#posix-process');
+    fields.ociRlimits = list.map((r: unknown, i) => {
+      const where = `process.rlimits[${i}]`;
+      if (!isObject(r) || typeof r['type'] !== 'string' || !(r['type'] in RLIMITS)) {
+        return refuse(`${where}.type`, 'config.md#posix-process', 'must be an RLIMIT_* name (man 2 getrlimit)');
+      }
+      const soft = r['soft'];
+      const hard = r['hard'];
+      if (
+        !Number.isInteger(soft) ||
+        !Number.isInteger(hard) ||
+        (soft as number) < 0 ||
+        (soft as number) > (hard as number)
+      ) {
+        refuse(where, 'config.md#posix-process', 'soft and hard must be integers, soft ≤ hard');
+      }
+      return { resource: RLIMITS[r['type']]!, soft: String(soft), hard: String(hard) };
+    });
+  }
+
+  // ── hostname ──
+  if (spec['hostname'] !== undefined) {
+    if (typeof spec['hostname'] !== 'string') refuse('hostname', 'config.md#hostname', 'must be a string');
+    if (spec['hostname'] !== '') fields['hostname'] = spec['hostname'];
+  }
+  if (spec['domainname'] !== undefined && spec['domainname'] !== '') refuse('domainname', 'config.md#domainname');
+
+  // ── annotations (io.cellblock.*) ──
+  const annotations: Record<string, string> = {};
+  if (spec['annotations'] !== undefined) {
+    if (!isObject(spec['annotations'])) refuse('annotations', 'config.md#annotations', 'must be an object');
+    for (const [k, v] of Object.entries(spec['annotations'] as Json)) {
+      if (typeof v !== 'string') refuse(`annotations.${k}`, 'config.md#annotations', 'values must be strings');
+      annotations[k] = v as string;
+      if (!k.startsWith('io.cellblock.')) continue;
+      const field = (ANNOTATIONS as Record<string, string>)[k];
+      if (!field) {
+        refuse(
+          `annotations.${k}`,
+          'config.md#annotations',
+          `unknown cellblock annotation: use one of ${Object.keys(ANNOTATIONS).join(', ')}`,
+        );
+      }
+      const value = v as string;
+      if (field === 'publish') fields['publish'] = value.split(',').filter(Boolean);
+      else if (field === 'keep' || field === 'init') fields[field] = value === 'true';
+      else fields[field!] = value;
+    }
+  }
+
+  // ── linux ──
+  const linux = spec['linux'];
+  if (!isObject(linux)) return refuse('linux', 'config-linux.md', 'is missing: cellblock-oci runs Linux containers');
+  known(linux, 'linux', 'config-linux.md', [
+    'namespaces',
+    'uidMappings',
+    'gidMappings',
+    'devices',
+    'cgroupsPath',
+    'resources',
+    'sysctl',
+    'seccomp',
+    'rootfsPropagation',
+    'maskedPaths',
+    'readonlyPaths',
+    'mountLabel',
+  ]);
+  // namespaces
+  const kinds: Record<string, string> = {
+    pid: 'pid',
+    network: 'net',
+    mount: 'mnt',
+    ipc: 'ipc',
+    uts: 'uts',
+    cgroup: 'cgroup',
+    user: 'user',
+    time: 'time',
+  };
+  const nsList = linux['namespaces'] ?? [];
+  if (!Array.isArray(nsList)) return refuse('linux.namespaces', 'config-linux.md#namespaces', 'must be an array');
+  const ns = new Map<string, string | undefined>();
+  nsList.forEach((n: unknown, i) => {
+    const where = `linux.namespaces[${i}]`;
+    if (!isObject(n) || typeof n['type'] !== 'string' || !(n['type'] in kinds)) {
+      refuse(`${where}.type`, 'config-linux.md#namespaces', `must be one of ${Object.keys(kinds).join(', ')}`);
+    }
+    const type = (n as Json)['type'] as string;
+    if (ns.has(type)) refuse(`${where}.type`, 'config-linux.md#namespaces', `"${type}" appears twice`);
+    const path = (n as Json)['path'];
+    if (path !== undefined && (typeof path !== 'string' || !isAbsolute(path))) {
+      refuse(`${where}.path`, 'config-linux.md#namespaces', 'must be an absolute path');
+    }
+    ns.set(type, path as string | undefined);
+  });
+  // What the lessons always create: cellblock cannot run without them.
+  for (const t of ['pid', 'mount', 'uts', 'ipc']) {
+    if (!ns.has(t)) {
+      refuse(
+        'linux.namespaces',
+        'config-linux.md#namespaces',
+        `has no "${t}" namespace: cellblock always creates one (sharing the host's is not implemented)`,
+      );
+    }
+    if (ns.get(t) !== undefined && t !== 'ipc' && t !== 'uts') {
+      refuse('linux.namespaces', 'config-linux.md#namespaces', `joining a "${t}" namespace by path is not implemented`);
+    }
+  }
+  for (const t of ['user', 'time']) {
+    if (ns.has(t)) refuse('linux.namespaces', 'config-linux.md#namespaces', `a "${t}" namespace is not implemented`);
+  }
+  if (ns.has('cgroup') && ns.get('cgroup') !== undefined) {
+    refuse('linux.namespaces', 'config-linux.md#namespaces', 'joining a "cgroup" namespace by path is not implemented');
+  }
+  if (!ns.has('network')) {
+    if (fields['net'] !== undefined && fields['net'] !== 'host') {
+      refuse(
+        'annotations.io.cellblock.net',
+        'config.md#annotations',
+        `"${String(fields['net'])}" needs a "network" namespace`,
+      );
+    }
+    fields['net'] = 'host';
+  } else if (fields['net'] === undefined) {
+    fields['net'] = 'none';
+  } else if (fields['net'] !== 'bridge' && fields['net'] !== 'none') {
+    refuse('annotations.io.cellblock.net', 'config.md#annotations', `"${String(fields['net'])}": use bridge or none`);
+  }
+  const paths = [...ns.entries()].filter(([, p]) => p !== undefined).map(([t, p]) => ({ kind: kinds[t]!, path: p! }));
+  if (paths.length > 0) {
+    if (paths.some((p) => p.kind === 'net') && fields['net'] === 'bridge') {
+      refuse(
+        'annotations.io.cellblock.net',
+        'config.md#annotations',
+        'bridge with a network namespace path: give one of them',
+      );
+    }
+    fields.namespacePaths = paths;
+  }
+  for (const f of ['uidMappings', 'gidMappings']) {
+    if (linux[f] !== undefined && (!Array.isArray(linux[f]) || (linux[f] as unknown[]).length > 0)) {
+      refuse(
+        `linux.${f}`,
+        'config-linux.md#user-namespace-mappings',
+        'user namespaces are not implemented by cellblock-oci',
+      );
+    }
+  }
+  if (linux['devices'] !== undefined && (!Array.isArray(linux['devices']) || linux['devices'].length > 0)) {
+    refuse(
+      'linux.devices',
+      'config-linux.md#devices',
+      'extra device nodes are not implemented (lesson 03 makes the standard ones)',
+    );
+  }
+  if (linux['mountLabel'] !== undefined && linux['mountLabel'] !== '')
+    refuse('linux.mountLabel', 'config-linux.md#mount-label');
+  const propagation = linux['rootfsPropagation'];
+  if (propagation !== undefined && !['private', 'rprivate', 'slave', 'rslave', ''].includes(propagation as string)) {
+    refuse(
+      'linux.rootfsPropagation',
+      'config-linux.md#rootfs-mount-propagation',
+      `${JSON.stringify(propagation)}: only private/slave`,
+    );
+  }
+  let cgroupsPath: string | undefined;
+  if (linux['cgroupsPath'] !== undefined) {
+    const p = linux['cgroupsPath'];
+    if (typeof p !== 'string') return refuse('linux.cgroupsPath', 'config-linux.md#cgroups-path', 'must be a string');
+    if (/^[^/]*:[^:]*:/.test(p)) {
+      refuse(
+        'linux.cgroupsPath',
+        'config-linux.md#cgroups-path',
+        `"${p}" is the systemd form (slice:prefix:name): use the cgroupfs driver (containerd: SystemdCgroup = false; podman --cgroup-manager cgroupfs)`,
+      );
+    }
+    cgroupsPath = p;
+    warnings.push(`linux.cgroupsPath "${p}": the container's cgroup is cellblock/${id} (lesson 05 names it by id)`);
+  }
+  for (const [k, list] of [
+    ['maskedPaths', 'config-linux.md#masked-paths'],
+    ['readonlyPaths', 'config-linux.md#readonly-paths'],
+  ] as const) {
+    const v = linux[k];
+    if (v !== undefined && (!Array.isArray(v) || v.some((p) => typeof p !== 'string'))) {
+      refuse(`linux.${k}`, list, 'must be an array of paths');
+    }
+  }
+  if (linux['maskedPaths'] !== undefined || linux['readonlyPaths'] !== undefined) {
+    warnings.push("linux.maskedPaths/readonlyPaths: lesson 09 applies runc's default lists, not the config's");
+  }
+  if (linux['sysctl'] !== undefined) {
+    const s = linux['sysctl'];
+    if (!isObject(s)) return refuse('linux.sysctl', 'config-linux.md#sysctl', 'must be an object');
+    for (const [k, v] of Object.entries(s)) {
+      if (typeof v !== 'string') refuse(`linux.sysctl.${k}`, 'config-linux.md#sysctl', 'must be a string');
+      if (!NAMESPACED_SYSCTL.test(k) || !/^[a-z0-9_.-]+$/.test(k)) {
+        refuse(
+          `linux.sysctl.${k}`,
+          'config-linux.md#sysctl',
+          'only namespaced sysctls (net.*, kernel.shm*/msg*/sem, fs.mqueue.*)',
+        );
+      }
+    }
+    if (Object.keys(s).some((k) => k.startsWith('net.')) && fields['net'] === 'host') {
+      refuse('linux.sysctl', 'config-linux.md#sysctl', "net.* sysctls need a network namespace of the container's own");
+    }
+    if (Object.keys(s).length > 0) fields.ociSysctl = s as Record<string, string>;
+  }
+  resources(linux['resources'], fields, warnings, refuse);
+  if (linux['seccomp'] !== undefined) seccomp(linux['seccomp'], fields, warnings, refuse);
+
+  // ── mounts ──
+  fields.ociMounts = mounts(spec['mounts'] ?? [], bundle, refuse);
+
+  return {
+    config: fields,
+    hooks: hooks(spec['hooks'], refuse),
+    annotations,
+    ...(cgroupsPath !== undefined ? { cgroupsPath } : {}),
+    ...(oomScoreAdj !== undefined ? { oomScoreAdj } : {}),
+    warnings,
+  };
+}
+
+type Refuse = (field: string, section: string, problem?: string) => never;
+
+function resources(r: unknown, fields: OciConfig, warnings: string[], refuse: Refuse): void {
+  if (r === undefined) return;
+  const S = 'config-linux.md#control-groups';
+  if (!isObject(r)) return refuse('linux.resources', S, 'must be an object');
+  for (const k of Object.keys(r)) {
+    if (!['memory', 'cpu', 'pids', 'blockIO', 'devices', 'hugepageLimits'].includes(k))
+      refuse(`linux.resources.${k}`, S);
+  }
+  const nonEmpty = (v: unknown): boolean => Array.isArray(v) && v.length > 0;
+  if (nonEmpty(r['hugepageLimits'])) refuse('linux.resources.hugepageLimits', 'config-linux.md#huge-page-limits');
+  if (r['devices'] !== undefined) {
+    warnings.push("linux.resources.devices: lesson 09 applies Docker's default device allow-list, not the config's");
+  }
+  const mem = r['memory'];
+  if (isObject(mem)) {
+    for (const [k, v] of Object.entries(mem)) {
+      if (v === undefined || v === null) continue;
+      if (k === 'limit') {
+        if ((v as number) > 0) fields['memory'] = String(v);
+      } else if (k === 'swap') {
+        if ((v as number) === -1) fields['memory-swap'] = '-1';
+        else if ((v as number) > 0) fields['memory-swap'] = String(v);
+      } else if (k === 'disableOOMKiller' && v === false) {
+        // the default
+      } else {
+        refuse(`linux.resources.memory.${k}`, 'config-linux.md#memory');
+      }
+    }
+  }
+  const cpu = r['cpu'];
+  if (isObject(cpu)) {
+    const quota = cpu['quota'] as number | undefined;
+    const period = (cpu['period'] as number | undefined) ?? 100000;
+    for (const [k, v] of Object.entries(cpu)) {
+      if (v === undefined || v === null || v === '' || v === 0) continue;
+      if (k === 'quota' || k === 'period') continue;
+      if (k === 'shares' && v === 1024) continue;
+      refuse(`linux.resources.cpu.${k}`, 'config-linux.md#cpu');
+    }
+    if (quota !== undefined && quota > 0) fields['cpus'] = String(quota / period);
+  }
+  const pids = r['pids'];
+  if (isObject(pids)) {
+    const limit = pids['limit'];
+    if (typeof limit === 'number' && limit > 0) fields['pids-limit'] = String(limit);
+  }
+  const io = r['blockIO'];
+  if (isObject(io)) {
+    for (const [k, v] of Object.entries(io)) {
+      if (k === 'throttleReadBpsDevice' || k === 'throttleWriteBpsDevice') {
+        if (!Array.isArray(v)) refuse(`linux.resources.blockIO.${k}`, 'config-linux.md#block-io', 'must be an array');
+        const flag = k === 'throttleReadBpsDevice' ? 'device-read-bps' : 'device-write-bps';
+        fields[flag] = (v as Json[]).map(
+          (d) => `/dev/block/${String(d['major'])}:${String(d['minor'])}:${String(d['rate'])}`,
+        );
+      } else if (!nonEmpty(v) && (v === undefined || Array.isArray(v))) {
+        // empty list
+      } else {
+        refuse(`linux.resources.blockIO.${k}`, 'config-linux.md#block-io');
+      }
+    }
+  }
+}
+
+/**
+ * linux.seccomp → lesson 09's profile (the Docker JSON it already compiles):
+ * written next to the state by the CLI, named by `security-opt seccomp=FILE`.
+ * Argument filters (`args`) are beyond lesson 09's assembler: a rule that
+ * allows only with some arguments becomes an allow without them, the one
+ * place where cellblock is looser than the config — said in a warning.
+ */
+function seccomp(s: unknown, fields: OciConfig, warnings: string[], refuse: Refuse): void {
+  const S = 'config-linux.md#seccomp';
+  if (!isObject(s)) return refuse('linux.seccomp', S, 'must be an object');
+  for (const k of Object.keys(s)) {
+    if (!['defaultAction', 'defaultErrnoRet', 'architectures', 'syscalls', 'flags'].includes(k))
+      refuse(`linux.seccomp.${k}`, S);
+  }
+  const syscalls = (s['syscalls'] ?? []) as Json[];
+  if (!Array.isArray(syscalls)) return refuse('linux.seccomp.syscalls', S, 'must be an array');
+  let loosened = 0;
+  const unknownDenied = new Set<string>();
+  // Names the syscall table (native/syscalls.ts) does not know cannot be
+  // compiled: dropped from an allow rule (stricter: the default action applies),
+  // said in a warning when dropped from any other rule (looser).
+  const known = knownSyscalls();
+  const rules = syscalls.flatMap((r, i) => {
+    if (!isObject(r)) return refuse(`linux.seccomp.syscalls[${i}]`, S, 'must be an object');
+    const { args, ...rest } = r;
+    if (Array.isArray(args) && args.length > 0) {
+      if (rest['action'] !== 'SCMP_ACT_ALLOW') {
+        refuse(
+          `linux.seccomp.syscalls[${i}].args`,
+          S,
+          'argument filters are not implemented for an action other than SCMP_ACT_ALLOW',
+        );
+      }
+      loosened++;
+    }
+    const names = (Array.isArray(rest['names']) ? rest['names'] : []) as string[];
+    const kept = names.filter((n) => known.has(n));
+    if (rest['action'] !== 'SCMP_ACT_ALLOW') for (const n of names.filter((x) => !known.has(x))) unknownDenied.add(n);
+    return kept.length > 0 ? [{ ...rest, names: kept }] : [];
+  });
+  if (loosened > 0) {
+    warnings.push(
+      `linux.seccomp: ${loosened} rule(s) allow a syscall only for some arguments; cellblock allows them for all`,
+    );
+  }
+  if (unknownDenied.size > 0) {
+    warnings.push(`linux.seccomp: not in cellblock's syscall table, so not denied: ${[...unknownDenied].join(', ')}`);
+  }
+  fields['ociSeccomp'] = {
+    defaultAction: s['defaultAction'],
+    ...(s['defaultErrnoRet'] !== undefined ? { defaultErrnoRet: s['defaultErrnoRet'] } : {}),
+    syscalls: rules,
+  };
+}
+
+function mounts(list: unknown, bundle: string, refuse: Refuse): OciMount[] {
+  const S = 'config.md#mounts';
+  if (!Array.isArray(list)) return refuse('mounts', S, 'must be an array');
+  const out: OciMount[] = [];
+  list.forEach((m: unknown, i) => {
+    const where = `mounts[${i}]`;
+    if (!isObject(m)) return refuse(where, S, 'must be an object');
+    for (const k of Object.keys(m)) {
+      if (!['destination', 'source', 'options', 'type', 'uidMappings', 'gidMappings'].includes(k))
+        refuse(`${where}.${k}`, S);
+    }
+    if (m['uidMappings'] !== undefined || m['gidMappings'] !== undefined)
+      refuse(`${where}.uidMappings`, S, 'idmapped mounts are not implemented');
+    const dest = m['destination'];
+    if (typeof dest !== 'string' || !isAbsolute(dest) || dest.split('/').includes('..')) {
+      return refuse(`${where}.destination`, S, `${JSON.stringify(dest)} must be an absolute path without ".."`);
+    }
+    const options = (m['options'] ?? []) as string[];
+    if (!Array.isArray(options) || options.some((o) => typeof o !== 'string'))
+      refuse(`${where}.options`, S, 'must be an array of strings');
+    const bind = m['type'] === 'bind' || options.includes('bind') || options.includes('rbind');
+    const type = bind ? 'bind' : (m['type'] as string | undefined);
+    const standard = STANDARD_MOUNTS[dest.replace(/\/+$/, '') || '/'];
+    if (standard) {
+      if (!type || !standard.includes(type)) {
+        refuse(
+          `${where}.type`,
+          S,
+          `${JSON.stringify(m['type'])} at ${dest}: cellblock mounts ${standard[0]} there itself (lessons 03, 05, 07)`,
+        );
+      }
+      return; // made by the lessons
+    }
+    if (type !== 'bind' && type !== 'tmpfs') {
+      refuse(`${where}.type`, S, `${JSON.stringify(m['type'])} at ${dest}: only bind and tmpfs mounts are implemented`);
+    }
+    if (/^\/(proc|sys|dev)(\/|$)/.test(dest))
+      refuse(`${where}.destination`, S, `${dest}: extra mounts below /proc, /sys, /dev are not implemented`);
+    let flags = 0;
+    const data: string[] = [];
+    for (const o of options) {
+      if (o in MS) flags |= MS[o as keyof typeof MS];
+      else if (NEUTRAL_OPTIONS.has(o)) continue;
+      else if (type === 'tmpfs' && /^(size|mode|nr_inodes|uid|gid)=[\w.]+$/.test(o)) data.push(o);
+      else refuse(`${where}.options`, S, `option ${JSON.stringify(o)} is not implemented`);
+    }
+    let source = 'tmpfs';
+    if (type === 'bind') {
+      const src = m['source'];
+      if (typeof src !== 'string' || src === '') return refuse(`${where}.source`, S, 'a bind mount needs a source');
+      source = resolve(bundle, src);
+      try {
+        statSync(source);
+      } catch {
+        refuse(`${where}.source`, S, `${source} does not exist`);
+      }
+    }
+    out.push({ destination: dest, type, source, flags, recursive: options.includes('rbind'), data: data.join(',') });
+  });
+  return out;
+}
+
+function hooks(h: unknown, refuse: Refuse): OciHooks {
+  const S = 'config.md#posix-platform-hooks';
+  const out: OciHooks = { prestart: [], createRuntime: [], poststart: [], poststop: [] };
+  if (h === undefined) return out;
+  if (!isObject(h)) return refuse('hooks', S, 'must be an object');
+  for (const [k, list] of Object.entries(h)) {
+    if (k === 'createContainer' || k === 'startContainer') {
+      if (Array.isArray(list) && list.length === 0) continue;
+      refuse(`hooks.${k}`, S, "hooks run inside the container's namespaces are not implemented");
+    }
+    if (!(k in out)) refuse(`hooks.${k}`, S);
+    if (!Array.isArray(list)) refuse(`hooks.${k}`, S, 'must be an array');
+    out[k as keyof OciHooks] = (list as unknown[]).map((x, i) => {
+      if (!isObject(x) || typeof x['path'] !== 'string' || !isAbsolute(x['path'])) {
+        return refuse(`hooks.${k}[${i}].path`, S, 'must be an absolute path');
+      }
+      return x as unknown as OciHook;
+    });
+  }
+  return out;
+}
