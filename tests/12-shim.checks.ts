@@ -112,98 +112,138 @@ function sessionOf(pid: number): number | undefined {
   }
 }
 
-interface Scenario {
-  ids: string[];
-  talk: Started;
-  talkLog?: shim.LogEntry[];
-  talkExit?: shim.ExitInfo;
-  talkNotes?: string[];
-  trap: Started;
-  /** While it ran: the shim's session and pid, the init's parent, the shim's parent, alive after the starter died. */
-  trapSession?: number;
-  trapShimPpid?: number;
-  trapInitPpid?: number;
-  aliveAfterStarter?: boolean;
-  trapStop?: shim.ExitInfo;
-  trapLog?: string;
-  hog: Started;
-  hogExit?: shim.ExitInfo;
-  orphan: Started;
-  orphanStatus?: string;
-  orphanInitGoneAfterCleanup?: boolean;
-  orphanReclaimed?: string[];
-  /** Errors met along the way, by step. */
+interface Talk {
+  c: Started;
+  log?: shim.LogEntry[];
+  exit?: shim.ExitInfo;
+  notes?: string[];
   errors: string[];
-  leaks: string[];
+}
+interface Trap {
+  c: Started;
+  /** While it ran: the shim's session, the shim's and the init's parents, alive after the starter's SIGKILL. */
+  session?: number;
+  shimPpid?: number;
+  initPpid?: number;
+  aliveAfterStarter?: boolean;
+  stop?: shim.ExitInfo;
+  log?: string;
+  errors: string[];
+}
+interface Hog {
+  c: Started;
+  exit?: shim.ExitInfo;
+  errors: string[];
+}
+interface Orphan {
+  c: Started;
+  status?: string;
+  initGone?: boolean;
+  reclaimed?: string[];
+  errors: string[];
 }
 
-async function attempt<T>(s: Scenario, step: string, fn: () => Promise<T>): Promise<T | undefined> {
+async function attempt<T>(errors: string[], step: string, fn: () => Promise<T>): Promise<T | undefined> {
   try {
     return await fn();
   } catch (err) {
-    s.errors.push(`${step}: ${message(err)}`);
+    errors.push(`${step}: ${message(err)}`);
     return undefined;
   }
 }
 
-function scenario(env: CheckEnv): Promise<Scenario> {
-  return env.once('detached', async () => {
-    const [talk, trap, hog, orphan] = await Promise.all([
-      startDetached(env, { argv: ['sh', '-c', 'echo one; sleep 0.2; echo two >&2; sleep 0.2; echo three; exit 7'] }),
-      startDetached(env, {
+/**
+ * The end of every container: rm -f, then whatever the inventories still
+ * attribute to it is a leak, for the final "nothing left behind".
+ */
+async function finish(env: CheckEnv, c: Started, errors: string[]): Promise<void> {
+  await shim.remove(c.id, { force: true }).catch((err: unknown) => {
+    if (!(err instanceof shim.NoSuchContainer)) errors.push(`rm -f ${c.id}: ${message(err)}`);
+  });
+  const leaks = hostItems([c.id])
+    .items.filter((i) => i.containerId === c.id && !i.stays)
+    .map(itemLine);
+  if (c.pid && isAlive(c.pid)) leaks.push(`process ${c.pid} (init of ${c.id})`);
+  env.report({ leaks, undoFailures: [], leftoversRemoved: [] });
+}
+
+/**
+ * The four containers start together (the first check to ask starts them
+ * all), each a scenario of its own: a check waits only for its container.
+ */
+function scenarios(env: CheckEnv): {
+  talk: Promise<Talk>;
+  trap: Promise<Trap>;
+  hog: Promise<Hog>;
+  orphan: Promise<Orphan>;
+} {
+  const talk = env.once('talk', async () => {
+    const t: Talk = {
+      c: await startDetached(env, {
+        argv: ['sh', '-c', 'echo one; sleep 0.2; echo two >&2; sleep 0.2; echo three; exit 7'],
+      }),
+      errors: [],
+    };
+    if (!t.c.error) {
+      t.exit = await attempt(t.errors, 'wait', () => shim.wait(t.c.id, { timeoutMs: 15_000 * SLOW }));
+      t.log = await attempt(t.errors, 'logs', () => collect(t.c.id));
+      t.notes = shim.inspect(t.c.id)?.notes;
+    }
+    await finish(env, t.c, t.errors);
+    return t;
+  });
+  const trap = env.once('trap', async () => {
+    const t: Trap = {
+      c: await startDetached(env, {
         argv: ['sh', '-c', 'trap "echo trapped; exit 3" TERM; echo ready; while :; do sleep 0.1; done'],
         name: `trap-${randomBytes(3).toString('hex')}`,
       }),
-      startDetached(env, {
+      errors: [],
+    };
+    const { shimPid, pid } = t.c;
+    if (!t.c.error && shimPid && pid) {
+      await sleep(300);
+      t.aliveAfterStarter = !isAlive(t.c.starterPid) && isAlive(pid);
+      t.session = sessionOf(shimPid);
+      t.shimPpid = readStat(shimPid)?.ppid;
+      t.initPpid = readStat(pid)?.ppid;
+      t.stop = await attempt(t.errors, 'stop', () => shim.stop(t.c.id, { timeoutSec: 5 }));
+      t.log = (await attempt(t.errors, 'logs', () => collect(t.c.id)))?.map((e) => e.log).join('');
+    }
+    await finish(env, t.c, t.errors);
+    return t;
+  });
+  const hog = env.once('hog', async () => {
+    const h: Hog = {
+      c: await startDetached(env, {
         argv: ['sh', '-c', 'x=$(head -c 64m /dev/zero | tr "\\0" a); echo survived'],
         memory: '16m',
         'memory-swap': '16m',
       }),
-      startDetached(env, { argv: ['sleep', '1000'] }),
-    ]);
-    const s: Scenario = { ids: [talk.id, trap.id, hog.id, orphan.id], talk, trap, hog, orphan, errors: [], leaks: [] };
-    for (const c of [talk, trap, hog, orphan]) if (c.error) s.errors.push(`start ${c.id}: ${c.error}`);
-
-    if (!trap.error && trap.shimPid && trap.pid) {
-      await sleep(300);
-      s.aliveAfterStarter = !isAlive(trap.starterPid) && isAlive(trap.pid);
-      s.trapSession = sessionOf(trap.shimPid);
-      s.trapShimPpid = readStat(trap.shimPid)?.ppid;
-      s.trapInitPpid = readStat(trap.pid)?.ppid;
-      s.trapStop = await attempt(s, 'stop', () => shim.stop(trap.id, { timeoutSec: 5 }));
-      s.trapLog = (await attempt(s, 'logs', () => collect(trap.id)))?.map((e) => e.log).join('');
-    }
-    if (!talk.error) {
-      s.talkExit = await attempt(s, 'wait', () => shim.wait(talk.id, { timeoutMs: 8000 * SLOW }));
-      s.talkLog = await attempt(s, 'logs', () => collect(talk.id));
-      s.talkNotes = shim.inspect(talk.id)?.notes;
-    }
-    if (!hog.error) s.hogExit = await attempt(s, 'wait', () => shim.wait(hog.id, { timeoutMs: 8000 * SLOW }));
-    if (!orphan.error && orphan.shimPid && orphan.pid) {
-      process.kill(orphan.shimPid, 'SIGKILL');
-      await sleep(200);
-      s.orphanStatus = shim.inspect(orphan.id)?.status;
-      const { removed, failed } = await removeContainerItems(orphan.id);
-      s.orphanReclaimed = removed;
-      for (const f of failed) s.errors.push(`cleanup ${f.item}: ${message(f.error)}`);
-      await sleep(200);
-      s.orphanInitGoneAfterCleanup = !isAlive(orphan.pid);
-    }
-    // The end of every run: rm -f, then whatever the inventories still attribute to one of them is a leak.
-    for (const id of s.ids) {
-      await shim.remove(id, { force: true }).catch((err: unknown) => {
-        if (!(err instanceof shim.NoSuchContainer)) s.errors.push(`rm -f ${id}: ${message(err)}`);
-      });
-    }
-    const mine = new Set(s.ids);
-    s.leaks = hostItems(s.ids)
-      .items.filter((i) => i.containerId !== undefined && mine.has(i.containerId) && !i.stays)
-      .map(itemLine);
-    for (const c of [talk, trap, hog, orphan])
-      if (c.pid && isAlive(c.pid)) s.leaks.push(`process ${c.pid} (init of ${c.id})`);
-    env.report({ leaks: s.leaks, undoFailures: [], leftoversRemoved: [] });
-    return s;
+      errors: [],
+    };
+    if (!h.c.error) h.exit = await attempt(h.errors, 'wait', () => shim.wait(h.c.id, { timeoutMs: 15_000 * SLOW }));
+    await finish(env, h.c, h.errors);
+    return h;
   });
+  const orphan = env.once('orphan', async () => {
+    const o: Orphan = { c: await startDetached(env, { argv: ['sleep', '1000'] }), errors: [] };
+    const { shimPid, pid } = o.c;
+    if (!o.c.error && shimPid && pid) {
+      process.kill(shimPid, 'SIGKILL');
+      await sleep(200);
+      o.status = shim.inspect(o.c.id)?.status;
+      // What `cellblock cleanup` does, for this one container: every inventory's items of it.
+      const { removed, failed } = await removeContainerItems(o.c.id);
+      o.reclaimed = removed;
+      for (const f of failed) o.errors.push(`cleanup ${f.item}: ${message(f.error)}`);
+      await sleep(200);
+      o.initGone = !isAlive(pid);
+    }
+    await finish(env, o.c, o.errors);
+    return o;
+  });
+  return { talk, trap, hog, orphan };
 }
 
 async function collect(id: string): Promise<shim.LogEntry[]> {
@@ -228,13 +268,13 @@ export default defineChecks('12-shim', [
     name: 'run -d: the container runs on after the process that started it is killed',
     provided: true,
     async run(env) {
-      const s = await scenario(env);
+      const t = await scenarios(env).trap;
       return (
-        notStarted(s.trap) ??
+        notStarted(t.c) ??
         expectThat(
-          s.aliveAfterStarter === true,
+          t.aliveAfterStarter === true,
           'the init alive, the starting process gone (SIGKILL)',
-          `init alive after the starter's SIGKILL: ${String(s.aliveAfterStarter)}`,
+          `init alive after the starter's SIGKILL: ${String(t.aliveAfterStarter)}`,
           'the container depends on the process that started it: core/shim starts the shim through `sh -c "… &"`',
         )
       );
@@ -243,13 +283,13 @@ export default defineChecks('12-shim', [
   {
     name: 'the shim has a session of its own (setsid)',
     async run(env) {
-      const s = await scenario(env);
+      const s = await scenarios(env).trap;
       return (
-        notStarted(s.trap) ??
+        notStarted(s.c) ??
         expectThat(
-          s.trapSession !== undefined && s.trapSession === s.trap.shimPid,
-          `session id = the shim's pid (${s.trap.shimPid})`,
-          `session id ${String(s.trapSession)} (field 6 of /proc/${s.trap.shimPid}/stat)`,
+          s.session !== undefined && s.session === s.c.shimPid,
+          `session id = the shim's pid (${s.c.shimPid})`,
+          `session id ${String(s.session)} (field 6 of /proc/${s.c.shimPid}/stat)`,
           'the shim still belongs to the session of whoever started it: a closed terminal would send it SIGHUP (man 2 setsid)',
         )
       );
@@ -258,13 +298,13 @@ export default defineChecks('12-shim', [
   {
     name: "the container's init is a child of the shim, the shim is nobody's but the host's",
     async run(env) {
-      const s = await scenario(env);
+      const s = await scenarios(env).trap;
       return (
-        notStarted(s.trap) ??
+        notStarted(s.c) ??
         expectThat(
-          s.trapInitPpid === s.trap.shimPid && s.trapShimPpid !== s.trap.starterPid && s.trapShimPpid !== process.pid,
-          `init's parent = the shim (${s.trap.shimPid}); the shim's parent not the starter (${s.trap.starterPid})`,
-          `init ${s.trap.pid}'s parent: ${String(s.trapInitPpid)}; shim's parent: ${String(s.trapShimPpid)}`,
+          s.initPpid === s.c.shimPid && s.shimPpid !== s.c.starterPid && s.shimPpid !== process.pid,
+          `init's parent = the shim (${s.c.shimPid}); the shim's parent not the starter (${s.c.starterPid})`,
+          `init ${s.c.pid}'s parent: ${String(s.initPpid)}; shim's parent: ${String(s.shimPpid)}`,
           "when the runtime exited, its child — the init — went to another process: only the shim's own children come back to it unless it asks for orphans (man 2 prctl)",
         )
       );
@@ -273,12 +313,12 @@ export default defineChecks('12-shim', [
   {
     name: 'logs: what it printed, in order, stdout and stderr told apart, with times',
     async run(env) {
-      const s = await scenario(env);
-      const got = (s.talkLog ?? []).map((e) => `${e.stream}:${JSON.stringify(e.log)}`).join(' ');
-      const times = (s.talkLog ?? []).every((e) => !Number.isNaN(Date.parse(e.time)) && /T.*Z$/.test(e.time));
+      const s = await scenarios(env).talk;
+      const got = (s.log ?? []).map((e) => `${e.stream}:${JSON.stringify(e.log)}`).join(' ');
+      const times = (s.log ?? []).every((e) => !Number.isNaN(Date.parse(e.time)) && /T.*Z$/.test(e.time));
       const want = 'stdout:"one\\n" stderr:"two\\n" stdout:"three\\n"';
       return (
-        notStarted(s.talk) ??
+        notStarted(s.c) ??
         expectThat(
           got === want && times,
           `${want}, each with an ISO time`,
@@ -291,14 +331,14 @@ export default defineChecks('12-shim', [
   {
     name: 'wait: 7 for `exit 7`',
     async run(env) {
-      const s = await scenario(env);
+      const s = await scenarios(env).talk;
       return (
-        notStarted(s.talk) ??
+        notStarted(s.c) ??
         expectThat(
-          s.talkExit?.exitCode === 7 && typeof s.talkExit.finishedAt === 'string',
+          s.exit?.exitCode === 7 && typeof s.exit.finishedAt === 'string',
           'exit code 7 and a finishedAt time in the record',
-          s.talkExit
-            ? `exit code ${String(s.talkExit.exitCode)}, finishedAt ${String(s.talkExit.finishedAt)}; notes: ${(s.talkNotes ?? []).join('; ') || 'none'}`
+          s.exit
+            ? `exit code ${String(s.exit.exitCode)}, finishedAt ${String(s.exit.finishedAt)}; notes: ${(s.notes ?? []).join('; ') || 'none'}`
             : `no end recorded: ${s.errors.join('; ') || 'wait timed out'}`,
           'the end was not recorded: was the init waited for (waitpid), and did recordExit set exitCode and finishedAt?',
         )
@@ -308,14 +348,14 @@ export default defineChecks('12-shim', [
   {
     name: 'wait: 137 for a container the kernel OOM-killed',
     async run(env) {
-      const s = await scenario(env);
+      const s = await scenarios(env).hog;
       return (
-        notStarted(s.hog) ??
+        notStarted(s.c) ??
         expectThat(
-          s.hogExit?.exitCode === 137,
+          s.exit?.exitCode === 137,
           '137 (128 + SIGKILL)',
-          s.hogExit
-            ? `exit code ${String(s.hogExit.exitCode)}`
+          s.exit
+            ? `exit code ${String(s.exit.exitCode)}`
             : `no end recorded: ${s.errors.join('; ') || 'wait timed out'}`,
           'a death by a signal is reported as 128 + the signal, as a shell does',
         )
@@ -325,13 +365,13 @@ export default defineChecks('12-shim', [
   {
     name: 'stop: SIGTERM runs the container’s TERM trap, and its status is the trap’s',
     async run(env) {
-      const s = await scenario(env);
+      const s = await scenarios(env).trap;
       return (
-        notStarted(s.trap) ??
+        notStarted(s.c) ??
         expectThat(
-          s.trapStop?.exitCode === 3 && (s.trapLog ?? '').includes('trapped'),
+          s.stop?.exitCode === 3 && (s.log ?? '').includes('trapped'),
           'exit code 3, "trapped" in its log',
-          `exit code ${String(s.trapStop?.exitCode)}, log ${JSON.stringify(s.trapLog ?? '')}`,
+          `exit code ${String(s.stop?.exitCode)}, log ${JSON.stringify(s.log ?? '')}`,
           'stop sends SIGTERM through the shim, and waits for the end the shim records',
         )
       );
@@ -340,14 +380,14 @@ export default defineChecks('12-shim', [
   {
     name: 'after the end, the shim had the runtime delete the container',
     async run(env) {
-      const s = await scenario(env);
-      const backstop = (s.talkNotes ?? []).filter((n) => /still had container/.test(n));
+      const s = await scenarios(env).talk;
+      const backstop = (s.notes ?? []).filter((n) => /still had container/.test(n));
       return (
-        notStarted(s.talk) ??
+        notStarted(s.c) ??
         expectThat(
-          s.talkExit !== undefined && backstop.length === 0,
+          s.exit !== undefined && backstop.length === 0,
           "the runtime's delete ran from the shim's cleanup",
-          s.talkExit ? backstop.join('; ') || 'it did' : 'the container did not end',
+          s.exit ? backstop.join('; ') || 'it did' : 'the container did not end',
           "the runtime still knew the container after the cleanup duty, so the shim deleted it itself: which runtime command removes a container's state and what it used?",
         )
       );
@@ -357,13 +397,13 @@ export default defineChecks('12-shim', [
     name: 'a shim killed with SIGKILL: the container shows as dead, and the cleanup reclaims it',
     provided: true,
     async run(env) {
-      const s = await scenario(env);
+      const s = await scenarios(env).orphan;
       return (
-        notStarted(s.orphan) ??
+        notStarted(s.c) ??
         expectThat(
-          s.orphanStatus === 'dead' && s.orphanInitGoneAfterCleanup === true,
+          s.status === 'dead' && s.initGone === true,
           'status dead; after the cleanup its init is gone',
-          `status ${String(s.orphanStatus)}; init gone: ${String(s.orphanInitGoneAfterCleanup)}; removed: ${(s.orphanReclaimed ?? []).join(', ') || 'nothing'}`,
+          `status ${String(s.status)}; init gone: ${String(s.initGone)}; removed: ${(s.reclaimed ?? []).join(', ') || 'nothing'}`,
           'the shim inventory (core/shim/inventory.ts) reclaims a dead record through the runtime',
         )
       );

@@ -236,6 +236,7 @@ async function main(): Promise<void> {
   tell({ created: pid });
 
   const exitStatus = await status;
+  const finishedAt = new Date(); // the end, not the end of the cleanup
   // The pipes end once every process that held them has gone; a process that
   // escaped the container could hold them for ever: not longer than 2 s.
   await Promise.race([output, sleep(2000)]);
@@ -254,7 +255,7 @@ async function main(): Promise<void> {
   let record: ShimState = { ...state, status: 'exited' };
   if (exitStatus !== undefined) {
     try {
-      record = steps.recordExit(record, exitStatus, new Date());
+      record = steps.recordExit(record, exitStatus, finishedAt);
     } catch (err) {
       notes.push(`recordExit threw: ${message(err)}`);
     }
