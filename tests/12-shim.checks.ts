@@ -8,11 +8,11 @@
  * OCI runtime is the checkout's cellblock-oci (or $CELLBLOCK_OCI_RUNTIME),
  * running the reference lessons, as `verify 12` runs every earlier lesson.
  *
- *   talk    prints a line on stdout, one on stderr, one on stdout, exits 7:
- *           the log, in order and by stream; `wait` says 7; the runtime has
- *           forgotten it after the end
- *   trap    a shell with a TERM trap: while it runs, the shim's session, the
- *           init's parent, the shim's parent; then `stop` runs the trap (3)
+ *   trap    prints a line on stdout, one on stderr, one on stdout, and waits
+ *           with a TERM trap that exits 7: while it runs, the shim's session,
+ *           the init's and the shim's parents; then `stop` runs the trap, and
+ *           the log holds the lines in order and by stream; `wait` says 7; the
+ *           runtime has forgotten it after the end
  *   hog     a 16 MiB memory limit and a 64 MiB allocation: `wait` says 137
  *   orphan  its shim is SIGKILLed: the record says "dead", and the cleanup
  *           (the inventories, as `cellblock cleanup` reads them) reclaims it
@@ -59,6 +59,9 @@ interface Started {
   pid?: number;
   error?: string;
 }
+
+/** Per check: a detached container goes through a separate process, the OCI runtime's commands and a shim. */
+const CHECK_MS = 60_000 * SLOW;
 
 const message = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
@@ -112,13 +115,6 @@ function sessionOf(pid: number): number | undefined {
   }
 }
 
-interface Talk {
-  c: Started;
-  log?: shim.LogEntry[];
-  exit?: shim.ExitInfo;
-  notes?: string[];
-  errors: string[];
-}
 interface Trap {
   c: Started;
   /** While it ran: the shim's session, the shim's and the init's parents, alive after the starter's SIGKILL. */
@@ -127,7 +123,11 @@ interface Trap {
   initPpid?: number;
   aliveAfterStarter?: boolean;
   stop?: shim.ExitInfo;
-  log?: string;
+  /** `wait` after the stop. */
+  exit?: shim.ExitInfo;
+  log?: shim.LogEntry[];
+  /** What the shim noted at the end (a duty it had to do itself). */
+  notes?: string[];
   errors: string[];
 }
 interface Hog {
@@ -168,47 +168,38 @@ async function finish(env: CheckEnv, c: Started, errors: string[]): Promise<void
 }
 
 /**
- * The four containers start together (the first check to ask starts them
+ * The three containers start together (the first check to ask starts them
  * all), each a scenario of its own: a check waits only for its container.
  */
 function scenarios(env: CheckEnv): {
-  talk: Promise<Talk>;
   trap: Promise<Trap>;
   hog: Promise<Hog>;
   orphan: Promise<Orphan>;
 } {
-  const talk = env.once('talk', async () => {
-    const t: Talk = {
-      c: await startDetached(env, {
-        argv: ['sh', '-c', 'echo one; sleep 0.2; echo two >&2; sleep 0.2; echo three; exit 7'],
-      }),
-      errors: [],
-    };
-    if (!t.c.error) {
-      t.exit = await attempt(t.errors, 'wait', () => shim.wait(t.c.id, { timeoutMs: 15_000 * SLOW }));
-      t.log = await attempt(t.errors, 'logs', () => collect(t.c.id));
-      t.notes = shim.inspect(t.c.id)?.notes;
-    }
-    await finish(env, t.c, t.errors);
-    return t;
-  });
   const trap = env.once('trap', async () => {
     const t: Trap = {
       c: await startDetached(env, {
-        argv: ['sh', '-c', 'trap "echo trapped; exit 3" TERM; echo ready; while :; do sleep 0.1; done'],
+        argv: [
+          'sh',
+          '-c',
+          'trap "echo trapped; exit 7" TERM; echo one; sleep 0.2; echo two >&2; sleep 0.2; echo three; while :; do sleep 0.1; done',
+        ],
         name: `trap-${randomBytes(3).toString('hex')}`,
       }),
       errors: [],
     };
     const { shimPid, pid } = t.c;
     if (!t.c.error && shimPid && pid) {
-      await sleep(300);
+      // Its three lines are out, the trap is set.
+      await waitForLog(t.c.id, 'three', 5000 * SLOW);
       t.aliveAfterStarter = !isAlive(t.c.starterPid) && isAlive(pid);
       t.session = sessionOf(shimPid);
       t.shimPpid = readStat(shimPid)?.ppid;
       t.initPpid = readStat(pid)?.ppid;
       t.stop = await attempt(t.errors, 'stop', () => shim.stop(t.c.id, { timeoutSec: 5 }));
-      t.log = (await attempt(t.errors, 'logs', () => collect(t.c.id)))?.map((e) => e.log).join('');
+      t.exit = await attempt(t.errors, 'wait', () => shim.wait(t.c.id, { timeoutMs: 5000 * SLOW }));
+      t.log = await attempt(t.errors, 'logs', () => collect(t.c.id));
+      t.notes = shim.inspect(t.c.id)?.notes;
     }
     await finish(env, t.c, t.errors);
     return t;
@@ -243,7 +234,17 @@ function scenarios(env: CheckEnv): {
     await finish(env, o.c, o.errors);
     return o;
   });
-  return { talk, trap, hog, orphan };
+  return { trap, hog, orphan };
+}
+
+/** Resolves once the log holds `text` (or after `ms`: the checks then say what it held). */
+async function waitForLog(id: string, text: string, ms: number): Promise<void> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    const log = await collect(id).catch(() => []);
+    if (log.some((e) => e.log.includes(text))) return;
+    await sleep(100);
+  }
 }
 
 async function collect(id: string): Promise<shim.LogEntry[]> {
@@ -267,6 +268,7 @@ export default defineChecks('12-shim', [
   {
     name: 'run -d: the container runs on after the process that started it is killed',
     provided: true,
+    timeoutMs: CHECK_MS,
     async run(env) {
       const t = await scenarios(env).trap;
       return (
@@ -282,6 +284,7 @@ export default defineChecks('12-shim', [
   },
   {
     name: 'the shim has a session of its own (setsid)',
+    timeoutMs: CHECK_MS,
     async run(env) {
       const s = await scenarios(env).trap;
       return (
@@ -297,6 +300,7 @@ export default defineChecks('12-shim', [
   },
   {
     name: "the container's init is a child of the shim, the shim is nobody's but the host's",
+    timeoutMs: CHECK_MS,
     async run(env) {
       const s = await scenarios(env).trap;
       return (
@@ -312,11 +316,12 @@ export default defineChecks('12-shim', [
   },
   {
     name: 'logs: what it printed, in order, stdout and stderr told apart, with times',
+    timeoutMs: CHECK_MS,
     async run(env) {
-      const s = await scenarios(env).talk;
+      const s = await scenarios(env).trap;
       const got = (s.log ?? []).map((e) => `${e.stream}:${JSON.stringify(e.log)}`).join(' ');
       const times = (s.log ?? []).every((e) => !Number.isNaN(Date.parse(e.time)) && /T.*Z$/.test(e.time));
-      const want = 'stdout:"one\\n" stderr:"two\\n" stdout:"three\\n"';
+      const want = 'stdout:"one\\n" stderr:"two\\n" stdout:"three\\n" stdout:"trapped\\n"';
       return (
         notStarted(s.c) ??
         expectThat(
@@ -329,9 +334,10 @@ export default defineChecks('12-shim', [
     },
   },
   {
-    name: 'wait: 7 for `exit 7`',
+    name: 'wait: 7 for `exit 7` (the TERM trap’s)',
+    timeoutMs: CHECK_MS,
     async run(env) {
-      const s = await scenarios(env).talk;
+      const s = await scenarios(env).trap;
       return (
         notStarted(s.c) ??
         expectThat(
@@ -347,6 +353,7 @@ export default defineChecks('12-shim', [
   },
   {
     name: 'wait: 137 for a container the kernel OOM-killed',
+    timeoutMs: CHECK_MS,
     async run(env) {
       const s = await scenarios(env).hog;
       return (
@@ -364,14 +371,15 @@ export default defineChecks('12-shim', [
   },
   {
     name: 'stop: SIGTERM runs the container’s TERM trap, and its status is the trap’s',
+    timeoutMs: CHECK_MS,
     async run(env) {
       const s = await scenarios(env).trap;
       return (
         notStarted(s.c) ??
         expectThat(
-          s.stop?.exitCode === 3 && (s.log ?? '').includes('trapped'),
-          'exit code 3, "trapped" in its log',
-          `exit code ${String(s.stop?.exitCode)}, log ${JSON.stringify(s.log ?? '')}`,
+          s.stop?.exitCode === 7 && (s.log ?? []).some((e) => e.log === 'trapped\n'),
+          'exit code 7 (the trap’s), "trapped" in its log',
+          `exit code ${String(s.stop?.exitCode)}, log ${JSON.stringify((s.log ?? []).map((e) => e.log).join(''))}`,
           'stop sends SIGTERM through the shim, and waits for the end the shim records',
         )
       );
@@ -379,8 +387,9 @@ export default defineChecks('12-shim', [
   },
   {
     name: 'after the end, the shim had the runtime delete the container',
+    timeoutMs: CHECK_MS,
     async run(env) {
-      const s = await scenarios(env).talk;
+      const s = await scenarios(env).trap;
       const backstop = (s.notes ?? []).filter((n) => /still had container/.test(n));
       return (
         notStarted(s.c) ??
@@ -396,6 +405,7 @@ export default defineChecks('12-shim', [
   {
     name: 'a shim killed with SIGKILL: the container shows as dead, and the cleanup reclaims it',
     provided: true,
+    timeoutMs: CHECK_MS,
     async run(env) {
       const s = await scenarios(env).orphan;
       return (

@@ -75,6 +75,11 @@ export interface Check {
    * tests/lessons.test.ts runs every starter to prove each flag right.
    */
   provided?: boolean;
+  /**
+   * How long the check may take (default CHECK_TIMEOUT_MS): the shim lesson's
+   * go through a separate process, the OCI runtime's commands and a shim each.
+   */
+  timeoutMs?: number;
   run(env: CheckEnv): Promise<CheckResult> | CheckResult;
 }
 
@@ -255,7 +260,7 @@ export async function runLessonChecks(
     let result: CheckResult;
     let completed = true;
     try {
-      result = await withTimeout(Promise.resolve(check.run(env)), CHECK_TIMEOUT_MS);
+      result = await withTimeout(Promise.resolve(check.run(env)), check.timeoutMs ?? CHECK_TIMEOUT_MS);
     } catch (err) {
       completed = false;
       result = {
