@@ -173,7 +173,8 @@ async function main(): Promise<void> {
   // The socket before the runtime: a client that read "created" may connect at once.
   rmSync(socketPath(id), { force: true });
   const waiters: Socket[] = [];
-  const server = createServer((socket) => serve(socket, waiters));
+  // Half-open: an attached client that ends its input (stdin EOF) still reads the output that follows.
+  const server = createServer({ allowHalfOpen: true }, (socket) => serve(socket, waiters));
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen(socketPath(id), resolve));
 
   // stdin is a pipe of the shim's own, not child_process's: Node closes a
