@@ -9,6 +9,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { expect } from 'chai';
+import pty from 'node-pty';
 import { readShimState, shimDir } from '../../src/core/shim/state.js';
 import { readStat } from '../../src/core/host/proc.js';
 import { hostItems, isAlive, itemLine } from '../../src/workshop/probe.js';
@@ -124,12 +125,28 @@ describe('cellblock run -d and the detached-container commands', function () {
     expect(leftOf([id])).to.deep.equal([]);
   });
 
-  it('bad input is refused before anything exists (125), -t is not supported detached', function () {
+  it('run -d -it: attach through a terminal (its size, a pty inside), exit status through', async function () {
+    const id = runD(['-i', '-t', '--', 'sh']);
+    ids.push(id);
+    const term = pty.spawn(process.execPath, [BIN, 'attach', id], { cols: 100, rows: 30 });
+    let out = '';
+    term.onData((d) => (out += d));
+    const exited = new Promise<number>((r) => term.onExit(({ exitCode }) => r(exitCode)));
+    await sleep(1500 * SLOW);
+    term.write('stty size; echo $((6*7)); tty\r');
+    await sleep(1000 * SLOW);
+    term.write('exit 3\r');
+    expect(await exited).to.equal(3);
+    expect(out)
+      .to.include('30 100')
+      .and.include('42')
+      .and.match(/\/dev\/pts\/\d/);
+    expect(cellblock(['rm', id]).status).to.equal(0);
+  });
+
+  it('bad input is refused before anything exists (125)', function () {
     const bad = cellblock(['run', '-d', '--solutions', '--hostname', 'x'.repeat(65), '--', 'true']);
     expect(bad.status).to.equal(125);
     expect(bad.stderr).to.match(/65 bytes long/);
-    const tty = cellblock(['run', '-d', '-t', '--solutions', '--', 'true']);
-    expect(tty.status).to.equal(125);
-    expect(tty.stderr).to.match(/-t with a detached container is not supported/);
   });
 });

@@ -151,10 +151,20 @@ export async function attach(args: { container: string; noStdin: boolean }): Pro
   );
   socket.on('data', (d: Buffer) => (tty ? process.stdout.write(d) : reader.push(d)));
   socket.resume();
+  const raw = tty && withStdin && process.stdin.isTTY;
+  if (raw) {
+    // Every key, ^C included, goes to the container's terminal; its size follows ours.
+    process.stdin.setRawMode(true);
+    const size = (): void =>
+      void s.resize(id, process.stdout.columns || 80, process.stdout.rows || 24).catch(() => undefined);
+    size();
+    process.stdout.on('resize', size);
+  }
   if (withStdin) process.stdin.pipe(socket);
   const forward = (sig: NodeJS.Signals): void => void s.kill(id, sig).catch(() => undefined);
   for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, forward);
   await new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  if (raw) process.stdin.setRawMode(false);
   process.stdin.unpipe(socket);
   process.stdin.destroy();
   const end = await s.wait(id, { timeoutMs: 5000 }).catch(() => undefined);

@@ -110,10 +110,6 @@ export async function create(o: CreateOptions): Promise<ShimState> {
       `the container name ${JSON.stringify(name)} is already in use: \`cellblock rm ${name}\` first, or choose another --name`,
     );
   }
-  if (config.tty) {
-    // The console socket (the pty master sent back by SCM_RIGHTS) is not wired into the shim yet.
-    problems.push('-t with a detached container is not supported yet: it gets pipes (drop -t)');
-  }
   if (problems.length > 0) throw new ConfigError(problems);
   const spec = ociSpec(config, (n) => {
     const s = runningState(n);
@@ -304,6 +300,12 @@ export async function stop(ref: string, o: { timeoutSec?: number } = {}): Promis
   }
   await kill(s.id, 'KILL').catch(ignoreEnded);
   return (await wait(s.id))!;
+}
+
+/** The container's terminal size (run -d -t): TIOCSWINSZ on its pty master, in the shim. */
+export async function resize(ref: string, cols: number, rows: number): Promise<void> {
+  const s = live(ref);
+  await request(s.id, { op: 'resize', cols, rows });
 }
 
 /** A kill that found the container already ended is no failure for stop/rm. */

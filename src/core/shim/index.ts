@@ -14,6 +14,7 @@ export {
   NoSuchContainer,
   reclaim,
   remove,
+  resize,
   resolve,
   ShimError,
   start,

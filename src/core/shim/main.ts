@@ -31,7 +31,9 @@
  * starter: {"created":PID} or {"error":"…"}.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, appendFileSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, appendFileSync, readFileSync, rmSync, write, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import tty from 'node:tty';
 import { createServer, Socket } from 'node:net';
 import { constants as osConstants } from 'node:os';
 import { StringDecoder } from 'node:string_decoder';
@@ -41,6 +43,8 @@ import { processStart } from '../host/proc.js';
 import * as native from '../../native/process.js';
 import { O_CLOEXEC, WNOHANG } from '../../native/constants.js';
 import { close, pipe2 } from '../../native/fd.js';
+import { acceptFd, listenUnix } from '../../native/socket.js';
+import { resizePty } from '../host/terminal.js';
 import {
   logPath,
   pidFile,
@@ -153,6 +157,66 @@ function flushOutput(steps: ShimSteps): void {
   }
 }
 
+/** The container's pty master (run -d -t), once the runtime has sent it. */
+let master: number | undefined;
+
+/** console.sock in the record's directory: `receive` polls it (non-blocking) until the fd comes or the runtime exits. */
+function listenConsole(): { path: string; receive(exited: Promise<number>): Promise<number | undefined> } {
+  const path = join(shimDir(id), 'console.sock');
+  rmSync(path, { force: true });
+  const fd = listenUnix(path);
+  return {
+    path,
+    async receive(exited) {
+      let done = false;
+      void exited.finally(() => (done = true)).catch(() => undefined);
+      try {
+        for (;;) {
+          const got = acceptFd(fd);
+          if (got !== undefined) return got;
+          if (done) return acceptFd(fd); // it may have sent just before it exited
+          await sleep(10);
+        }
+      } finally {
+        close(fd);
+        rmSync(path, { force: true });
+      }
+    },
+  };
+}
+
+/** The pty master's output: one stream (a terminal has no stderr of its own), raw to attached clients. */
+function readConsole(steps: ShimSteps, fd: number): Promise<void> {
+  const reader = new tty.ReadStream(fd);
+  reader.on('data', (d: Buffer) => onOutput(steps, 'stdout', d));
+  // EIO on read is how Linux says the slave side has closed: the end, not an error.
+  return new Promise((resolve) => {
+    reader.once('error', () => resolve());
+    reader.once('end', () => resolve());
+    reader.once('close', () => resolve());
+  });
+}
+
+/** Bytes for the container's terminal, in order (the master is non-blocking: short writes are retried). */
+let consoleWrites = Promise.resolve();
+function writeConsole(data: Buffer): void {
+  const fd = master;
+  if (fd === undefined) return;
+  consoleWrites = consoleWrites.then(async () => {
+    let off = 0;
+    while (off < data.length) {
+      try {
+        off += await new Promise<number>((res, rej) =>
+          write(fd, data, off, data.length - off, null, (e, n) => (e ? rej(e) : res(n))),
+        );
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') return;
+        await sleep(5);
+      }
+    }
+  });
+}
+
 const ended = (s: NodeJS.ReadableStream | null): Promise<void> =>
   new Promise((resolve) => (s ? s.once('close', () => resolve()).once('end', () => resolve()) : resolve()));
 
@@ -180,9 +244,20 @@ async function main(): Promise<void> {
   // stdin is a pipe of the shim's own, not child_process's: Node closes a
   // child's stdin pipe when the child exits — and this child, the runtime,
   // exits right away while the container reads on.
-  const [stdinRead, stdinWrite] = state.openStdin ? pipe2(O_CLOEXEC) : [undefined, undefined];
+  // With a terminal the runtime hands the pty master over --console-socket
+  // (SCM_RIGHTS, as runc does): the container's stdio is the pty's slave.
+  const consoleSocket = state.tty ? listenConsole() : undefined;
+  const [stdinRead, stdinWrite] = state.openStdin && !state.tty ? pipe2(O_CLOEXEC) : [undefined, undefined];
   const container = spawnRuntime(
-    ['create', '--bundle', shimDir(id), '--pid-file', pidFile(id), id],
+    [
+      'create',
+      '--bundle',
+      shimDir(id),
+      '--pid-file',
+      pidFile(id),
+      ...(consoleSocket ? ['--console-socket', consoleSocket.path] : []),
+      id,
+    ],
     [stdinRead ?? 'ignore', 'pipe', 'pipe'],
   );
   if (stdinRead !== undefined) close(stdinRead);
@@ -190,10 +265,15 @@ async function main(): Promise<void> {
   stdinPipe?.on('error', () => undefined); // EPIPE once the container has gone
   container.stdout!.on('data', (d: Buffer) => onOutput(steps, 'stdout', d));
   container.stderr!.on('data', (d: Buffer) => onOutput(steps, 'stderr', d));
-  const output = Promise.all([ended(container.stdout), ended(container.stderr)]);
+  let output: Promise<unknown> = Promise.all([ended(container.stdout), ended(container.stderr)]);
   let created: number;
   try {
-    created = await exitOf(container);
+    const exited = exitOf(container);
+    if (consoleSocket) {
+      master = await consoleSocket.receive(exited);
+      if (master !== undefined) output = readConsole(steps, master);
+    }
+    created = await exited;
   } catch (err) {
     created = -1;
     notes.push(
@@ -297,6 +377,15 @@ function readStatState(pid: number): string | undefined {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+interface Request {
+  op?: string;
+  signal?: number | string;
+  all?: boolean;
+  stdin?: boolean;
+  cols?: number;
+  rows?: number;
+}
+
 /** One client of shim.sock: a JSON request line, a JSON reply line (attach: then the stream). */
 function serve(socket: Socket, waiters: Socket[]): void {
   let buffer = '';
@@ -307,7 +396,7 @@ function serve(socket: Socket, waiters: Socket[]): void {
     if (nl < 0) return;
     socket.off('data', onData);
     const rest = Buffer.from(buffer.slice(nl + 1), 'utf8');
-    let req: { op?: string; signal?: number | string; all?: boolean; stdin?: boolean };
+    let req: Request;
     try {
       req = JSON.parse(buffer.slice(0, nl)) as typeof req;
     } catch {
@@ -321,12 +410,7 @@ function serve(socket: Socket, waiters: Socket[]): void {
   socket.on('data', onData);
 }
 
-async function handle(
-  req: { op?: string; signal?: number | string; all?: boolean; stdin?: boolean },
-  socket: Socket,
-  rest: Buffer,
-  waiters: Socket[],
-): Promise<void> {
+async function handle(req: Request, socket: Socket, rest: Buffer, waiters: Socket[]): Promise<void> {
   const reply = (body: Record<string, unknown>): void => void socket.end(`${JSON.stringify(body)}\n`);
   switch (req.op) {
     case 'state':
@@ -349,7 +433,22 @@ async function handle(
       if (code !== 0) return reply({ error: runtimeError(runtimeLog(id)) ?? `runtime kill exited with ${code}` });
       return reply({ ok: true });
     }
+    case 'resize': {
+      if (master === undefined) return reply({ error: `container ${id} has no terminal` });
+      resizePty(master, Number(req.cols) || 80, Number(req.rows) || 24);
+      return reply({ ok: true });
+    }
     case 'attach': {
+      if (master !== undefined && req.stdin === true && state.openStdin) {
+        // A terminal: what the client types goes to the pty master (and ^C becomes SIGINT inside).
+        socket.write(`${JSON.stringify({ ok: true, tty: true })}\n`);
+        const entry = { socket, stdin: true };
+        clients.add(entry);
+        socket.on('close', () => clients.delete(entry));
+        if (rest.length > 0) writeConsole(rest);
+        socket.on('data', (d: Buffer) => writeConsole(d));
+        return;
+      }
       const stdin = stdinPipe;
       const entry = { socket, stdin: req.stdin === true && stdin !== undefined };
       socket.write(`${JSON.stringify({ ok: true, tty: state.tty })}\n`);
@@ -368,7 +467,7 @@ async function handle(
       return;
     }
     default:
-      return reply({ error: `unknown op ${JSON.stringify(req.op)}: start, kill, wait, attach or state` });
+      return reply({ error: `unknown op ${JSON.stringify(req.op)}: start, kill, wait, attach, resize or state` });
   }
 }
 
