@@ -241,12 +241,12 @@ async function main(): Promise<void> {
   const server = createServer({ allowHalfOpen: true }, (socket) => serve(socket, waiters));
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen(socketPath(id), resolve));
 
-  // stdin is a pipe of the shim's own, not child_process's: Node closes a
-  // child's stdin pipe when the child exits — and this child, the runtime,
-  // exits right away while the container reads on.
   // With a terminal the runtime hands the pty master over --console-socket
   // (SCM_RIGHTS, as runc does): the container's stdio is the pty's slave.
   const consoleSocket = state.tty ? listenConsole() : undefined;
+  // Without one, stdin (-i) is a pipe of the shim's own, not child_process's:
+  // Node closes a child's stdin pipe when the child exits — and this child,
+  // the runtime, exits right away while the container reads on.
   const [stdinRead, stdinWrite] = state.openStdin && !state.tty ? pipe2(O_CLOEXEC) : [undefined, undefined];
   const container = spawnRuntime(
     [
@@ -282,7 +282,10 @@ async function main(): Promise<void> {
   }
   const pid = Number(existsSync(pidFile(id)) ? readFileSync(pidFile(id), 'utf8').trim() : NaN);
   if (created !== 0 || !(pid > 0)) {
-    const error = notes.at(-1) ?? runtimeError(runtimeLog(id)) ?? `${state.runtime} create exited with ${created}`;
+    const error =
+      (created === -1 ? notes.at(-1) : undefined) ??
+      runtimeError(runtimeLog(id)) ??
+      `${state.runtime} create exited with ${created}`;
     // Whatever the runtime made before it failed goes with it.
     if (created !== -1) await runtime(['delete', '--force', id]).catch(() => undefined);
     save({ status: 'exited', error, notes });
