@@ -12,7 +12,8 @@ import { sparedPids } from './host/proc.js';
 import { ipcInventory, ipcOps, type IpcOps, type IpcScope } from './ipc/inventory.js';
 import { imageInventory, type ImageOps, type ImageScope } from './images/inventory.js';
 import { AlreadyGone, type Inventory, type InventoryItem, type Kind, type Liveness } from './inventory.js';
-import { CONTAINERS_DIR, RUN_DIR } from './names.js';
+import { CONTAINERS_DIR, RUN_DIR, SHIMS_DIR } from './names.js';
+import { shimInventory, shimOps, type ShimOps, type ShimScope } from './shim/inventory.js';
 import { releaseAddress, withNetworkLock } from './net/ipam.js';
 import { netInventory, netOps, type NetOps, type NetScope } from './net/inventory.js';
 import { defaultRootfs, STATE_DIR } from './paths.js';
@@ -20,9 +21,9 @@ import { ociInventory, type OciScope } from './oci/inventory.js';
 import { DEFAULT_OCI_ROOT } from './oci/state.js';
 
 /** Where every area looks. */
-export type InventoryScope = HostScope & ImageScope & NetScope & CgroupScope & IpcScope & OciScope;
+export type InventoryScope = HostScope & ImageScope & NetScope & CgroupScope & IpcScope & OciScope & ShimScope;
 /** Every operation that changes the machine: the seam tests replace with a recording one. */
-export type InventoryOps = HostOps & ImageOps & NetOps & CgroupOps & IpcOps;
+export type InventoryOps = HostOps & ImageOps & NetOps & CgroupOps & IpcOps & ShimOps;
 
 type AnyKind = Kind<InventoryItem, InventoryScope, InventoryOps>;
 
@@ -37,6 +38,7 @@ export const INVENTORIES: Inventory<InventoryScope, InventoryOps>[] = [
   cgroupInventory,
   ipcInventory,
   ociInventory as Inventory<InventoryScope, InventoryOps>,
+  shimInventory,
 ];
 
 /** The real machine. Tests point the same fields at temp directories. */
@@ -52,6 +54,7 @@ export function defaultScope(): InventoryScope {
     rootfs: defaultRootfs(),
     initScript: INIT_SCRIPT,
     ociRoot: process.env['CELLBLOCK_OCI_ROOT'] ?? DEFAULT_OCI_ROOT,
+    shimsDir: SHIMS_DIR,
   };
 }
 
@@ -127,7 +130,7 @@ export async function settle(removed: InventoryItem[], ops: InventoryOps): Promi
 
 /** The real operations. The syscall bindings load only when something is actually removed. */
 export async function systemOps(): Promise<InventoryOps> {
-  return { ...(await systemHostOps()), ...netOps, cgroupFs: realCgroupFs, ...ipcOps(defaultRootfs()) };
+  return { ...(await systemHostOps()), ...netOps, cgroupFs: realCgroupFs, ...ipcOps(defaultRootfs()), ...shimOps };
 }
 
 /**

@@ -72,3 +72,62 @@ export function sendFd(path: string, fd: number, name: string): void {
     _close(sock);
   }
 }
+
+const SOCK_NONBLOCK = 0o4000;
+const _bind = libc.func('int bind(int sockfd, const uint8_t *addr, uint32_t addrlen)');
+const _listen = libc.func('int listen(int sockfd, int backlog)');
+const _accept4 = libc.func('int accept4(int sockfd, void *addr, void *addrlen, int flags)');
+const _recvmsg = libc.func('recvmsg', 'long', ['int', koffi.inout(koffi.pointer(msghdr)), 'int']);
+
+/** A listening, non-blocking stream socket at `path` (what --console-socket names): its fd. */
+export function listenUnix(path: string): number {
+  const sock = check(_socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), 'socket');
+  try {
+    const addr = sockaddrUn(path);
+    check(_bind(sock, addr, addr.length), 'bind', path);
+    check(_listen(sock, 1), 'listen', path);
+    return sock;
+  } catch (err) {
+    _close(sock);
+    throw err;
+  }
+}
+
+/**
+ * One connection on a listening socket, then the fd it sends with SCM_RIGHTS
+ * (sendFd's message). Undefined while nobody has connected or sent yet
+ * (EAGAIN: the socket is non-blocking, so Node's thread never waits here).
+ */
+export function acceptFd(listening: number): number | undefined {
+  const conn = _accept4(listening, null, null, SOCK_CLOEXEC);
+  if (conn === -1) {
+    const errno = koffi.errno();
+    if (errno === 11) return undefined; // EAGAIN
+    check(-1, 'accept4');
+  }
+  try {
+    const body = Buffer.alloc(256);
+    const control = Buffer.alloc(24);
+    const msg = {
+      msg_name: null,
+      msg_namelen: 0,
+      msg_iov: [{ iov_base: body, iov_len: body.length }],
+      msg_iovlen: 1,
+      msg_control: control,
+      msg_controllen: control.length,
+      msg_flags: 0,
+    };
+    // The sender connects, then sends at once: the message is there, or on its way.
+    for (let tries = 0; ; tries++) {
+      const n = Number(_recvmsg(conn, msg, 0));
+      if (n >= 0) break;
+      if (koffi.errno() !== 11 || tries > 1000) check(-1, 'recvmsg');
+    }
+    if (control.readInt32LE(8) !== SOL_SOCKET || control.readInt32LE(12) !== SCM_RIGHTS) {
+      throw new Error('recvmsg: the message carried no file descriptor (SCM_RIGHTS)');
+    }
+    return control.readInt32LE(16);
+  } finally {
+    _close(conn);
+  }
+}

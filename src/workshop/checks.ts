@@ -58,6 +58,11 @@ export interface CheckEnv {
    * meanwhile. Keys are one namespace with `shared`'s.
    */
   once<T>(key: string, make: () => Promise<T>): Promise<T>;
+  /**
+   * Containers a check ran some other way than `trial` (the shim lesson's
+   * detached ones): what they left, for the final "nothing left behind".
+   */
+  report(run: Pick<TrialResult, 'leaks' | 'undoFailures' | 'leftoversRemoved'>): void;
 }
 
 export interface Check {
@@ -70,6 +75,11 @@ export interface Check {
    * tests/lessons.test.ts runs every starter to prove each flag right.
    */
   provided?: boolean;
+  /**
+   * How long the check may take (default CHECK_TIMEOUT_MS): the shim lesson's
+   * go through a separate process, the OCI runtime's commands and a shim each.
+   */
+  timeoutMs?: number;
   run(env: CheckEnv): Promise<CheckResult> | CheckResult;
 }
 
@@ -238,6 +248,7 @@ export async function runLessonChecks(
       return t;
     },
     shared: (key, opts) => env.once(key, () => env.trial(opts)),
+    report: (run) => void trials.push(run as TrialResult),
     once: <T>(key: string, make: () => Promise<T>): Promise<T> => {
       if (!memo.has(key)) memo.set(key, make());
       return memo.get(key) as Promise<T>;
@@ -249,7 +260,7 @@ export async function runLessonChecks(
     let result: CheckResult;
     let completed = true;
     try {
-      result = await withTimeout(Promise.resolve(check.run(env)), CHECK_TIMEOUT_MS);
+      result = await withTimeout(Promise.resolve(check.run(env)), check.timeoutMs ?? CHECK_TIMEOUT_MS);
     } catch (err) {
       completed = false;
       result = {

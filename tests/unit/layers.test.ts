@@ -113,10 +113,13 @@ describe('architecture', function () {
     it("the runtime's own files read no lesson's config field", async function () {
       // The kernel areas (core/net, core/cgroups, core/images, core/security, core/pods) define the field
       // types their lesson uses (NetFields, CgroupConfig, OverlayFields, SecurityConfig) and may
-      // read them; core/oci translates an OCI config.json into those fields (and adds the
-      // seccomp file lesson 09 reads); the runtime itself — config, validation, host, init —
-      // and the CLI pass every lesson field through without looking.
-      const runtime = spine.filter((f) => !/\/src\/core\/(net|cgroups|images|security|userns|pods|oci)\//.test(f));
+      // read them; core/oci translates an OCI config.json into those fields (and adds the seccomp
+      // file lesson 09 reads), core/bundle the other way, every field into an OCI bundle's
+      // config.json; the runtime itself — config, validation, host, init, the shim — and the CLI
+      // pass every lesson field through without looking.
+      const runtime = spine.filter(
+        (f) => !/\/src\/core\/(net|cgroups|images|security|userns|pods|oci|bundle)\//.test(f),
+      );
       const lessons = await loadLessons(selectLessons({ kind: 'cumulative', source: 'solutions' }));
       const fields = [
         ...new Set(

@@ -18,6 +18,11 @@ interface PtyNative {
 }
 const ptyNative = (createRequire(import.meta.url)('node-pty') as { native: PtyNative }).native;
 
+/** TIOCSWINSZ on a pty master (the kernel sends SIGWINCH to the slave's foreground group). */
+export function resizePty(master: number, cols: number, rows: number): void {
+  ptyNative.resize(master, cols, rows);
+}
+
 export class Terminal {
   master: number;
   /** The fd to give the container as stdio; close it here once the container has it. */
