@@ -9,7 +9,17 @@
  * One log line per request: method, path, status, milliseconds.
  */
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { arch, constants as osConstants, cpus, hostname, release, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -119,7 +129,10 @@ export class Daemon {
   /** Listen on the socket: root and group `cellblock` only (mode 0660), as dockerd's group `docker`. */
   async listen(): Promise<void> {
     const server = createServer((req, res) => void this.handle(req, res));
-    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => void this.handleUpgrade(req, socket, head));
+    server.on(
+      'upgrade',
+      (req: IncomingMessage, socket: Duplex, head: Buffer) => void this.handleUpgrade(req, socket, head),
+    );
     mkdirSync(dirname(this.o.socket), { recursive: true, mode: 0o755 });
     // A socket left by a daemon that was killed: nobody listens on it (the
     // connect test tells; a live daemon's socket is never taken over).
@@ -256,16 +269,34 @@ export class Daemon {
   // ---- system -------------------------------------------------------------
 
   private async ping(_req: IncomingMessage, res: ServerResponse): Promise<void> {
-    res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-cache, no-store, must-revalidate', Pragma: 'no-cache', 'Builder-Version': '1' });
+    res.writeHead(200, {
+      'Content-Type': 'text/plain; charset=utf-8',
+      'Cache-Control': 'no-cache, no-store, must-revalidate',
+      Pragma: 'no-cache',
+      'Builder-Version': '1',
+    });
     res.end('OK');
     return Promise.resolve();
   }
 
   private version(_req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const details = { ApiVersion: API_VERSION, MinAPIVersion: MIN_API_VERSION, Os: 'linux', Arch: goArch(), KernelVersion: release(), Backend: this.o.backend.name };
+    const details = {
+      ApiVersion: API_VERSION,
+      MinAPIVersion: MIN_API_VERSION,
+      Os: 'linux',
+      Arch: goArch(),
+      KernelVersion: release(),
+      Backend: this.o.backend.name,
+    };
     sendJson(res, 200, {
       Platform: { Name: 'cellblock' },
-      Components: [{ Name: 'Engine', Version: VERSION, Details: { ...details, GitCommit: 'cellblock', GoVersion: `node${process.versions.node}` } }],
+      Components: [
+        {
+          Name: 'Engine',
+          Version: VERSION,
+          Details: { ...details, GitCommit: 'cellblock', GoVersion: `node${process.versions.node}` },
+        },
+      ],
       Version: VERSION,
       ApiVersion: API_VERSION,
       MinAPIVersion: MIN_API_VERSION,
@@ -323,7 +354,14 @@ export class Daemon {
       ServerVersion: VERSION,
       Runtimes: { [this.o.backend.name]: { path: this.o.backend.name } },
       DefaultRuntime: this.o.backend.name,
-      Swarm: { LocalNodeState: 'inactive', NodeID: '', NodeAddr: '', ControlAvailable: false, Error: '', RemoteManagers: null },
+      Swarm: {
+        LocalNodeState: 'inactive',
+        NodeID: '',
+        NodeAddr: '',
+        ControlAvailable: false,
+        Error: '',
+        RemoteManagers: null,
+      },
       LiveRestoreEnabled: this.o.backend.name !== 'inline',
       Isolation: '',
       InitBinary: '',
@@ -336,13 +374,22 @@ export class Daemon {
   // ---- images -------------------------------------------------------------
 
   private images(_req: IncomingMessage, res: ServerResponse): Promise<void> {
-    sendJson(res, 200, this.store.list().map((img) => imageSummary(img)));
+    sendJson(
+      res,
+      200,
+      this.store.list().map((img) => imageSummary(img)),
+    );
     return Promise.resolve();
   }
 
   private imageInspect(_req: IncomingMessage, res: ServerResponse, m: RegExpMatchArray): Promise<void> {
     const img = this.image(decodeURIComponent(m[1]!));
-    sendJson(res, 200, { ...imageSummary(img), Config: { Cmd: img.cmd, Env: img.env }, Os: 'linux', Architecture: goArch() });
+    sendJson(res, 200, {
+      ...imageSummary(img),
+      Config: { Cmd: img.cmd, Env: img.env },
+      Os: 'linux',
+      Architecture: goArch(),
+    });
     return Promise.resolve();
   }
 
@@ -373,7 +420,12 @@ export class Daemon {
 
   // ---- containers ---------------------------------------------------------
 
-  private async create(req: IncomingMessage, res: ServerResponse, _m: RegExpMatchArray, q: URLSearchParams): Promise<void> {
+  private async create(
+    req: IncomingMessage,
+    res: ServerResponse,
+    _m: RegExpMatchArray,
+    q: URLSearchParams,
+  ): Promise<void> {
     const body = parseJson<CreateBody>(await readBody(req));
     const name = q.get('name') ?? '';
     if (name !== '' && !/^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/.test(name)) {
@@ -395,7 +447,10 @@ export class Daemon {
       return { cmd: img.cmd, env: img.env.length > 0 ? img.env : DEFAULT_ENV };
     });
     if (typeof body.User === 'string' && body.User !== '' && body.User !== 'root' && body.User !== '0') {
-      throw new ApiError(400, `cellblockd does not support --user ${body.User}: containers run as root (use \`docker exec -u\`)`);
+      throw new ApiError(
+        400,
+        `cellblockd does not support --user ${body.User}: containers run as root (use \`docker exec -u\`)`,
+      );
     }
     // Docker's ids are 64 hex digits; cellblock's fit in 32 (they name cgroups and state files).
     const id = randomBytes(16).toString('hex');
@@ -452,7 +507,12 @@ export class Daemon {
    * before /start (condition next-exit, or removed with --rm), so the headers
    * go out now and the body when the exit comes.
    */
-  private async wait(_req: IncomingMessage, res: ServerResponse, m: RegExpMatchArray, q: URLSearchParams): Promise<void> {
+  private async wait(
+    _req: IncomingMessage,
+    res: ServerResponse,
+    m: RegExpMatchArray,
+    q: URLSearchParams,
+  ): Promise<void> {
     const { rec, state } = this.find(decodeURIComponent(m[1]!));
     const condition = q.get('condition') ?? 'not-running';
     res.writeHead(200, { 'Content-Type': 'application/json' });
@@ -471,7 +531,12 @@ export class Daemon {
     res.end(JSON.stringify({ StatusCode: info.exitCode, Error: null }));
   }
 
-  private async logs(_req: IncomingMessage, res: ServerResponse, m: RegExpMatchArray, q: URLSearchParams): Promise<void> {
+  private async logs(
+    _req: IncomingMessage,
+    res: ServerResponse,
+    m: RegExpMatchArray,
+    q: URLSearchParams,
+  ): Promise<void> {
     const { rec, state } = this.find(decodeURIComponent(m[1]!));
     const stdout = flag(q, 'stdout');
     const stderr = flag(q, 'stderr');
@@ -498,7 +563,12 @@ export class Daemon {
     res.end();
   }
 
-  private async stop(_req: IncomingMessage, res: ServerResponse, m: RegExpMatchArray, q: URLSearchParams): Promise<void> {
+  private async stop(
+    _req: IncomingMessage,
+    res: ServerResponse,
+    m: RegExpMatchArray,
+    q: URLSearchParams,
+  ): Promise<void> {
     const { rec, state } = this.find(decodeURIComponent(m[1]!));
     if (state.status !== 'running') {
       res.writeHead(304).end();
@@ -509,10 +579,16 @@ export class Daemon {
     res.writeHead(204).end();
   }
 
-  private async kill(_req: IncomingMessage, res: ServerResponse, m: RegExpMatchArray, q: URLSearchParams): Promise<void> {
+  private async kill(
+    _req: IncomingMessage,
+    res: ServerResponse,
+    m: RegExpMatchArray,
+    q: URLSearchParams,
+  ): Promise<void> {
     const { rec, state } = this.find(decodeURIComponent(m[1]!));
     const sig = parseSignal(q.get('signal') ?? 'SIGKILL');
-    if (state.status !== 'running') throw new ApiError(409, `Cannot kill container: ${rec.id}: Container ${rec.id} is not running`);
+    if (state.status !== 'running')
+      throw new ApiError(409, `Cannot kill container: ${rec.id}: Container ${rec.id} is not running`);
     await this.o.backend.kill(rec.id, sig);
     res.writeHead(204).end();
   }
@@ -532,7 +608,12 @@ export class Daemon {
     return Promise.resolve();
   }
 
-  private async remove(_req: IncomingMessage, res: ServerResponse, m: RegExpMatchArray, q: URLSearchParams): Promise<void> {
+  private async remove(
+    _req: IncomingMessage,
+    res: ServerResponse,
+    m: RegExpMatchArray,
+    q: URLSearchParams,
+  ): Promise<void> {
     const { rec, state } = this.find(decodeURIComponent(m[1]!));
     if (state.status === 'running' && !flag(q, 'force')) {
       throw new ApiError(
@@ -669,7 +750,7 @@ export class Daemon {
       return;
     }
     hijack(socket, e.tty);
-    if (rest.length > 0 && e.attachStdin) (term ? term.write(rest) : proc.child.stdin?.write(rest));
+    if (rest.length > 0 && e.attachStdin) term ? term.write(rest) : proc.child.stdin?.write(rest);
     const outputs: Promise<void>[] = [];
     const send = (d: Buffer): void => {
       if (!socket.destroyed) socket.write(d);
@@ -706,7 +787,13 @@ export class Daemon {
       ID: e.id,
       Running: e.running,
       ExitCode: e.exitCode,
-      ProcessConfig: { tty: e.tty, entrypoint: e.cmd[0], arguments: e.cmd.slice(1), privileged: false, user: e.user ?? '' },
+      ProcessConfig: {
+        tty: e.tty,
+        entrypoint: e.cmd[0],
+        arguments: e.cmd.slice(1),
+        privileged: false,
+        user: e.user ?? '',
+      },
       OpenStdin: e.attachStdin,
       OpenStderr: true,
       OpenStdout: true,
@@ -720,7 +807,12 @@ export class Daemon {
     return Promise.resolve();
   }
 
-  private execResize(_req: IncomingMessage, res: ServerResponse, m: RegExpMatchArray, q: URLSearchParams): Promise<void> {
+  private execResize(
+    _req: IncomingMessage,
+    res: ServerResponse,
+    m: RegExpMatchArray,
+    q: URLSearchParams,
+  ): Promise<void> {
     const e = this.execs.get(m[1]!);
     if (!e) throw notFound(`No such exec instance: ${m[1]}`);
     const w = Number(q.get('w'));
@@ -831,7 +923,11 @@ function inspectBody(rec: ContainerRecord, s: BackendState): Record<string, unkn
     RestartCount: 0,
     Driver: 'overlay',
     Platform: 'linux',
-    HostConfig: { AutoRemove: rec.spec.autoRemove, NetworkMode: rec.spec.networkMode, LogConfig: { Type: 'json-file', Config: {} } },
+    HostConfig: {
+      AutoRemove: rec.spec.autoRemove,
+      NetworkMode: rec.spec.networkMode,
+      LogConfig: { Type: 'json-file', Config: {} },
+    },
     Config: {
       Hostname: rec.spec.hostname ?? rec.id.slice(0, 12),
       User: '',
@@ -888,7 +984,6 @@ function groupId(name: string): number | undefined {
     return undefined;
   }
 }
-
 
 /** Does something accept connections on this unix socket? */
 async function answers(path: string): Promise<boolean> {

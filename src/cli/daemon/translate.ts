@@ -104,7 +104,8 @@ export function translate(
   const hc = body.HostConfig ?? {};
   // Refused by name: features that would silently change what runs.
   const binds = strings(hc.Binds, 'HostConfig.Binds');
-  if (binds && binds.length > 0) throw unsupported(`volumes (-v ${binds[0]})`, 'bind mounts and volumes are not implemented');
+  if (binds && binds.length > 0)
+    throw unsupported(`volumes (-v ${binds[0]})`, 'bind mounts and volumes are not implemented');
   if (Array.isArray(hc.Mounts) && hc.Mounts.length > 0) {
     throw unsupported('--mount', 'bind mounts and volumes are not implemented');
   }
