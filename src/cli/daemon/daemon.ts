@@ -750,7 +750,11 @@ export class Daemon {
       return;
     }
     hijack(socket, e.tty);
-    if (rest.length > 0 && e.attachStdin) term ? term.write(rest) : proc.child.stdin?.write(rest);
+    const toStdin = (d: Buffer): void => {
+      if (term) term.write(d);
+      else proc.child.stdin?.write(d);
+    };
+    if (rest.length > 0 && e.attachStdin) toStdin(rest);
     const outputs: Promise<void>[] = [];
     const send = (d: Buffer): void => {
       if (!socket.destroyed) socket.write(d);
@@ -769,7 +773,7 @@ export class Daemon {
       }
     }
     if (e.attachStdin) {
-      socket.on('data', (d: Buffer) => (term ? term.write(d) : proc.child.stdin?.write(d)));
+      socket.on('data', toStdin);
       socket.on('end', () => {
         if (!term) proc.child.stdin?.end();
       });
