@@ -108,6 +108,98 @@ export async function main(argv: string[]): Promise<void> {
         process.exitCode = await exec(args as never);
       },
     )
+    .command(
+      'ps',
+      'detached containers (`run -d`): running ones, or all with -a',
+      (y) =>
+        y
+          .option('all', {
+            alias: 'a',
+            type: 'boolean',
+            default: false,
+            describe: 'also created, exited and dead ones',
+          })
+          .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'only the ids' })
+          .option('json', { type: 'boolean', default: false }),
+      async (args) => {
+        const { ps } = await import('./commands/containers.js');
+        process.exitCode = await ps(args as never);
+      },
+    )
+    .command(
+      'logs <container>',
+      "a detached container's output, from its json-file log (stdout and stderr apart)",
+      (y) =>
+        y
+          .positional('container', { type: 'string', demandOption: true, describe: 'id, name or id prefix' })
+          .option('follow', { alias: 'f', type: 'boolean', default: false, describe: 'keep printing until it ends' })
+          .option('tail', { alias: 'n', type: 'string', describe: 'only the last N lines (or all)' })
+          .option('timestamps', { alias: 't', type: 'boolean', default: false, describe: 'the time of each line' }),
+      async (args) => {
+        const { logs } = await import('./commands/containers.js');
+        process.exitCode = await logs(args as never);
+      },
+    )
+    .command(
+      'wait <containers..>',
+      'wait until detached containers end; print each exit status',
+      (y) => y.positional('containers', { type: 'string', array: true, demandOption: true }),
+      async (args) => {
+        const { wait } = await import('./commands/containers.js');
+        process.exitCode = await wait(args as never);
+      },
+    )
+    .command(
+      'stop <containers..>',
+      'SIGTERM, then SIGKILL after the grace period',
+      (y) =>
+        y
+          .positional('containers', { type: 'string', array: true, demandOption: true })
+          .option('time', { alias: 't', type: 'number', default: 10, describe: 'seconds to wait before SIGKILL' }),
+      async (args) => {
+        const { stop } = await import('./commands/containers.js');
+        process.exitCode = await stop(args as never);
+      },
+    )
+    .command(
+      'kill <containers..>',
+      "send a signal to detached containers' init (default SIGKILL)",
+      (y) =>
+        y.positional('containers', { type: 'string', array: true, demandOption: true }).option('signal', {
+          alias: 's',
+          type: 'string',
+          default: 'KILL',
+          describe: 'name (TERM, SIGTERM) or number',
+        }),
+      async (args) => {
+        const { kill } = await import('./commands/containers.js');
+        process.exitCode = await kill(args as never);
+      },
+    )
+    .command(
+      'rm <containers..>',
+      'remove ended detached containers (with -f, running ones: killed first; dead ones: reclaimed)',
+      (y) =>
+        y
+          .positional('containers', { type: 'string', array: true, demandOption: true })
+          .option('force', { alias: 'f', type: 'boolean', default: false }),
+      async (args) => {
+        const { rm } = await import('./commands/containers.js');
+        process.exitCode = await rm(args as never);
+      },
+    )
+    .command(
+      'attach <container>',
+      "a detached container's output from now on, and stdin to it (run -d -i); exits with its status",
+      (y) =>
+        y
+          .positional('container', { type: 'string', demandOption: true })
+          .option('no-stdin', { type: 'boolean', default: false, describe: 'do not attach stdin' }),
+      async (args) => {
+        const { attach } = await import('./commands/containers.js');
+        process.exitCode = await attach(args as never);
+      },
+    )
     .command('pod', 'pods: containers that share one network, IPC and hostname (a pause container holds them)', (y) =>
       y
         .command(
@@ -358,7 +450,7 @@ export async function main(argv: string[]): Promise<void> {
     )
     .demandCommand(
       1,
-      'give a command: watch, run, exec, pod, daemon, verify, status, hint, reset, cleanup, grade, doctor, stats, pause, unpause, images, build, import, rmi or diff',
+      'give a command: watch, run, exec, ps, logs, wait, stop, kill, rm, attach, pod, daemon, verify, status, hint, reset, cleanup, grade, doctor, stats, pause, unpause, images, build, import, rmi or diff',
     )
     .strict()
     .parserConfiguration({ 'populate--': false, 'unknown-options-as-args': false, 'halt-at-non-option': false })

@@ -44,6 +44,11 @@ export function printError(err: unknown): number {
     if (err.hint) line(chalk.dim(`  → ${err.hint}`));
     return err.exitCode;
   }
+  // Detached containers (core/shim): "No such container" and a state that forbids it exit 1, as docker's; a failed runtime 125.
+  if (err instanceof Error && ['NoSuchContainer', 'ContainerStateError', 'ShimError'].includes(err.name)) {
+    line(`${chalk.red('cellblock:')} ${err.message}`);
+    return (err as Error & { exitCode?: number }).exitCode ?? 125;
+  }
   if (err instanceof Error && err.message.startsWith('TODO')) {
     line(`${chalk.red('cellblock: a lesson is not finished yet:')} ${err.message}`);
     line(chalk.dim('  → finish it (`cellblock status` shows which), or run with --solutions to use the reference'));

@@ -42,6 +42,13 @@ export function runOptions(lessonOptions: Record<string, LessonOption>): Record<
     },
     workdir: { alias: 'w', type: 'string', default: '/', describe: 'working directory inside' },
     id: { type: 'string', describe: 'container id (default: generated)' },
+    detach: {
+      alias: 'd',
+      type: 'boolean',
+      default: false,
+      describe: 'run in the background: print the id and return; a shim keeps the container (see `cellblock ps`)',
+    },
+    rm: { type: 'boolean', default: false, describe: 'with -d: remove the container once it has ended' },
   };
 }
 

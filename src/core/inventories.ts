@@ -12,15 +12,16 @@ import { sparedPids } from './host/proc.js';
 import { ipcInventory, ipcOps, type IpcOps, type IpcScope } from './ipc/inventory.js';
 import { imageInventory, type ImageOps, type ImageScope } from './images/inventory.js';
 import { AlreadyGone, type Inventory, type InventoryItem, type Kind, type Liveness } from './inventory.js';
-import { CONTAINERS_DIR, RUN_DIR } from './names.js';
+import { CONTAINERS_DIR, RUN_DIR, SHIMS_DIR } from './names.js';
+import { shimInventory, shimOps, type ShimOps, type ShimScope } from './shim/inventory.js';
 import { releaseAddress, withNetworkLock } from './net/ipam.js';
 import { netInventory, netOps, type NetOps, type NetScope } from './net/inventory.js';
 import { defaultRootfs, STATE_DIR } from './paths.js';
 
 /** Where every area looks. */
-export type InventoryScope = HostScope & ImageScope & NetScope & CgroupScope & IpcScope;
+export type InventoryScope = HostScope & ImageScope & NetScope & CgroupScope & IpcScope & ShimScope;
 /** Every operation that changes the machine: the seam tests replace with a recording one. */
-export type InventoryOps = HostOps & ImageOps & NetOps & CgroupOps & IpcOps;
+export type InventoryOps = HostOps & ImageOps & NetOps & CgroupOps & IpcOps & ShimOps;
 
 type AnyKind = Kind<InventoryItem, InventoryScope, InventoryOps>;
 
@@ -34,6 +35,7 @@ export const INVENTORIES: Inventory<InventoryScope, InventoryOps>[] = [
   netInventory,
   cgroupInventory,
   ipcInventory,
+  shimInventory,
 ];
 
 /** The real machine. Tests point the same fields at temp directories. */
@@ -48,6 +50,7 @@ export function defaultScope(): InventoryScope {
     tmpDir: tmpdir(),
     rootfs: defaultRootfs(),
     initScript: INIT_SCRIPT,
+    shimsDir: SHIMS_DIR,
   };
 }
 
@@ -123,7 +126,7 @@ export async function settle(removed: InventoryItem[], ops: InventoryOps): Promi
 
 /** The real operations. The syscall bindings load only when something is actually removed. */
 export async function systemOps(): Promise<InventoryOps> {
-  return { ...(await systemHostOps()), ...netOps, cgroupFs: realCgroupFs, ...ipcOps(defaultRootfs()) };
+  return { ...(await systemHostOps()), ...netOps, cgroupFs: realCgroupFs, ...ipcOps(defaultRootfs()), ...shimOps };
 }
 
 /**

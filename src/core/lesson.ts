@@ -110,6 +110,56 @@ export interface ProcessSteps {
   waitForExit(child: ChildProcess): Promise<number>;
 }
 
+/** The kernel calls a shim's duties use (native/process.ts): C names, C argument order. */
+export interface ShimSys {
+  /** setsid(2): a new session and process group, no controlling terminal; EPERM for a group leader. */
+  setsid: () => number;
+  /** prctl(2) with integer arguments. */
+  prctl: (option: number, arg2?: number, arg3?: number, arg4?: number, arg5?: number) => number;
+  /**
+   * waitpid(2): undefined with WNOHANG while `pid` runs; its end, decoded (code or signal), once
+   * it has ended — which also reaps it. ECHILD: `pid` is not a child of this process.
+   */
+  waitpid: (
+    pid: number,
+    options: number,
+  ) => { pid: number; code: number | undefined; signal: number | undefined } | undefined;
+}
+
+/** One line of a container's output, as a shim records it (Docker's json-file log driver). */
+export type LogStream = 'stdout' | 'stderr';
+
+/** What a shim records about a container's end (core/shim/state.ts keeps more). */
+export interface ExitRecord {
+  exitCode?: number;
+  finishedAt?: string;
+  [field: string]: unknown;
+}
+
+/** The runtime binary, as a shim calls it: `runtime(['delete', id])` resolves with its exit status. */
+export type RuntimeCall = (args: string[]) => Promise<number>;
+
+/**
+ * A shim's duties (the shim lesson), in the order a shim meets them. The core
+ * does the plumbing around them: it starts the shim, runs the runtime with
+ * the shim's pipes as the container's stdio, serves the control socket, and
+ * writes what these return.
+ */
+export interface ShimSteps {
+  /** Leave the session (and terminal) of whoever started the shim. */
+  detach(sys: ShimSys): void;
+  /** Become the process the container's init is re-parented to when the runtime exits. */
+  becomeSubreaper(sys: ShimSys): void;
+  /** The log file's line (without the newline) for `text` the container wrote on `stream` at `time`. */
+  logLine(stream: LogStream, text: string, time: Date): string;
+  /** Resolve with the init's status as a shell reports it (code, or 128 + signal) once it has ended. */
+  waitForInit(sys: ShimSys, pid: number): Promise<number>;
+  /** The state with the container's end recorded in it: its status and when it ended. */
+  recordExit<S extends ExitRecord>(state: S, status: number, finishedAt: Date): S;
+  /** Give back what the container used (cgroup, veth, lease, overlay): through the runtime. */
+  cleanup(runtime: RuntimeCall, id: string): Promise<void>;
+}
+
 /**
  * Capabilities a lesson can declare, for core code that builds on them. The
  * core checks for the capability (missingFeature), never for a lesson id, so
@@ -139,6 +189,12 @@ export interface Lesson<C extends ContainerConfig = ContainerConfig> {
    */
   shareNamespaces?(config: C): SharedNamespace[];
   process?: ProcessSteps;
+  /**
+   * The duties of a container's shim (core/shim/main.ts), the process that
+   * stays with a detached container once the OCI runtime has exited — what
+   * containerd's shim does for runc. The shim uses the last lesson that provides them.
+   */
+  shim?: ShimSteps;
   /** What this lesson lets core commands rely on (see Feature). */
   features?: Feature[];
   /**

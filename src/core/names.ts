@@ -105,3 +105,11 @@ export const IPC_MQ_PREFIX = 'cellblock-';
 export function isWorkshopIpcKey(key: number): boolean {
   return key >>> 16 === IPC_KEY_BASE >>> 16;
 }
+
+/**
+ * Detached containers' records (core/shim): one directory per container id,
+ * holding its OCI bundle (config.json), the shim's state.json, its control
+ * socket and the json-file log. It stays after the container ends, as Docker
+ * keeps a stopped container, until `cellblock rm`.
+ */
+export const SHIMS_DIR = join(RUN_DIR, 'shims');

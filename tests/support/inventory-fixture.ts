@@ -18,6 +18,7 @@ export function fixtureScope(t: string, more: Partial<InventoryScope> = {}): Inv
     tmpDir: join(t, 'tmp'),
     rootfs: join(t, 'checkout', '.cellblock', 'rootfs'),
     initScript: '/nonexistent/init/main.js',
+    shimsDir: join(t, 'run', 'shims'),
     cgroupRoots: [],
     links: () => [],
     states: () => [],

@@ -44,6 +44,7 @@ function recorder(): { ops: CleanupOps; log: string[] } {
       alive: () => false,
       umount: (p) => void log.push(`umount ${p}`),
       rmrf: (p) => void log.push(`rm -rf ${p}`),
+      reclaimShim: async (s) => void log.push(`reclaim ${s.id}`),
       detachLoop: (d) => void log.push(`losetup -d ${d}`),
       rmdirTree: (p) => void log.push(`rmdir ${p}/* ${p}`),
       deleteNetns: (n) => void log.push(`netns delete ${n}`),

@@ -23,6 +23,8 @@ interface RunArgs {
   env: string[];
   workdir: string;
   id?: string;
+  detach?: boolean;
+  rm?: boolean;
   [lessonOption: string]: unknown;
 }
 
@@ -33,10 +35,46 @@ const IGNORED_AFTER_MS = 300;
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
 
 export async function run(args: RunArgs): Promise<number> {
+  if (args.detach) return runDetached(args);
   if (args.tty && !process.stdin.isTTY) {
     throw new CliError('-t needs a terminal, and stdin is not one', 125, 'drop -t, or run from an interactive shell');
   }
   const lessons = await load(runSelection({ lesson: args.lesson, solutions: args.solutions }));
+  const config = await buildConfig(args, lessons);
+
+  const term = args.tty ? new Terminal(process.stdout.columns || 80, process.stdout.rows || 24) : undefined;
+  return runAttached(args, lessons, config, term);
+}
+
+/**
+ * `run -d`: the same config, as an OCI bundle, handed to a shim that runs the
+ * OCI runtime (core/shim); prints the id and returns while the container runs.
+ */
+async function runDetached(args: RunArgs): Promise<number> {
+  const lessons = await load(runSelection({ lesson: args.lesson, solutions: args.solutions }));
+  const config = await buildConfig(args, lessons);
+  const shim = await import('../../core/shim/index.js');
+  // The runtime runs the same lessons: the reference ones when every container lesson loaded is the reference's.
+  const runtimeSolutions = lessons.filter((l) => !l.lesson.shim).every((l) => l.file.includes('/solutions/'));
+  const created = await shim.create({
+    config,
+    lessons,
+    openStdin: args.interactive,
+    autoRemove: args.rm === true,
+    runtimeSolutions,
+  });
+  try {
+    await shim.start(created.id);
+  } catch (err) {
+    await shim.remove(created.id, { force: true }).catch(() => undefined);
+    throw err;
+  }
+  process.stdout.write(`${created.id}\n`);
+  return 0;
+}
+
+/** The container config from `run`'s options: what `run` starts itself, and what `run -d` writes as a bundle. */
+async function buildConfig(args: RunArgs, lessons: LoadedLesson[]): Promise<ContainerConfig> {
   // The fields lessons add (--hostname, …): exactly the options they declared.
   const lessonArgs = Object.fromEntries(
     lessons
@@ -61,8 +99,15 @@ export async function run(args: RunArgs): Promise<number> {
     cwd: args.workdir,
     tty: args.tty,
   };
+  return config;
+}
 
-  const term = args.tty ? new Terminal(process.stdout.columns || 80, process.stdout.rows || 24) : undefined;
+async function runAttached(
+  args: RunArgs,
+  lessons: LoadedLesson[],
+  config: ContainerConfig,
+  term: Terminal | undefined,
+): Promise<number> {
   const stdio: [StdioEntry, StdioEntry, StdioEntry] = term
     ? [term.slave!, term.slave!, term.slave!]
     : [args.interactive ? 0 : openSync('/dev/null', 'r'), 1, 2];
