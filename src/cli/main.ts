@@ -403,6 +403,11 @@ export async function main(argv: string[]): Promise<void> {
           .option('socket', { type: 'string', describe: 'the socket (default: /run/cellblock/docker.sock)' })
           .option('dir', { type: 'string', describe: "the daemon's records (default: /run/cellblock/daemon)" })
           .option('lesson', { type: 'string', describe: 'your lesson N on the reference of the others' })
+          .option('backend', {
+            type: 'string',
+            choices: ['shim', 'inline'],
+            describe: 'shim: a shim per container (default; they outlive the daemon); inline: inside the daemon',
+          })
           .example('DOCKER_HOST=unix:///run/cellblock/docker.sock docker run --rm busybox echo hi', 'from another shell'),
       async (args) => {
         const { daemon } = await import('./commands/daemon.js');

@@ -17,11 +17,19 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import pty from 'node-pty';
 import { readState } from '../../src/core/host/state.js';
+import { defaultRuntime } from '../../src/core/shim/index.js';
 import { hostItems, isAlive, itemLine } from '../../src/workshop/probe.js';
 import { BIN } from '../support/cli.js';
 import { skipBecause } from '../support/skip.js';
 
 const DOCKER = process.env['CELLBLOCK_DOCKER_CLIENT'] ?? '/usr/local/lib/cellblock-test/docker';
+
+/** The OCI runtime the shims run (the checkout's cellblock-oci, or $CELLBLOCK_OCI_RUNTIME), if there is one. */
+function ociRuntime(): string | undefined {
+  const r = defaultRuntime();
+  if (r.includes('/')) return existsSync(r) ? r : undefined;
+  return spawnSync('sh', ['-c', `command -v ${r}`], { encoding: 'utf8' }).stdout.trim() || undefined;
+}
 
 describe('cellblockd with the real docker CLI', function () {
   this.timeout(60_000);
@@ -76,15 +84,25 @@ describe('cellblockd with the real docker CLI', function () {
       DOCKER_CONFIG: join(dir, 'config'),
       HOME: dir,
     };
-    daemon = spawn(process.execPath, [BIN, 'daemon', '--socket', socket, '--dir', join(dir, 'state')], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-      env: { ...process.env, NO_COLOR: '1' },
-    });
+    await startDaemon();
+  });
+
+  /** Shims need an OCI runtime; without one the daemon keeps its containers itself (--backend inline). */
+  const backend = ociRuntime() ? 'shim' : 'inline';
+  async function startDaemon(): Promise<void> {
+    daemon = spawn(
+      process.execPath,
+      [BIN, 'daemon', '--socket', socket, '--dir', join(dir, 'state'), '--backend', backend],
+      {
+        stdio: ['ignore', 'ignore', 'pipe'],
+        env: { ...process.env, NO_COLOR: '1' },
+      },
+    );
     daemon.stderr!.on('data', (d: Buffer) => (daemonLog += d.toString('utf8')));
     const until = Date.now() + 30_000;
     while (!existsSync(socket) && Date.now() < until && daemon.exitCode === null) await sleep(50);
     expect(existsSync(socket), `the daemon's socket (log: ${daemonLog})`).to.equal(true);
-  });
+  }
 
   after(async function () {
     if (!daemon) return;
@@ -262,6 +280,29 @@ describe('cellblockd with the real docker CLI', function () {
     await sleep(500);
     expect(inspect('ticker', '{{.State.Running}}')).to.equal('true');
     expect(docker(['rm', '-f', 'ticker']).status).to.equal(0);
+    expect(leftOf([id])).to.deep.equal([]);
+  });
+
+  it('a restarted daemon finds its running containers again, from their shims', async function () {
+    if (backend !== 'shim')
+      skipBecause(
+        this,
+        `no OCI runtime for the shims (${defaultRuntime()}): the daemon keeps containers itself, and they end with it`,
+      );
+    const r = docker(['run', '-d', '--name', 'survivor', 'busybox', 'sh', '-c', 'echo before; sleep 1000']);
+    expect(r.status, r.stderr).to.equal(0);
+    const id = r.stdout.trim();
+    const pid = Number(inspect('survivor', '{{.State.Pid}}'));
+    daemon!.kill('SIGTERM');
+    expect(await new Promise((res) => daemon!.once('exit', res))).to.equal(0);
+    expect(existsSync(socket), 'the socket went with the daemon').to.equal(false);
+    expect(isAlive(pid), 'the container runs on without the daemon').to.equal(true);
+    await startDaemon();
+    const ps = docker(['ps', '--format', '{{.Names}} {{.Status}}']);
+    expect(ps.stdout).to.match(/^survivor Up /m);
+    expect(docker(['logs', 'survivor']).stdout).to.equal('before\n');
+    expect(docker(['exec', 'survivor', 'echo', 'inside']).stdout).to.equal('inside\n');
+    expect(docker(['rm', '-f', 'survivor']).status).to.equal(0);
     expect(leftOf([id])).to.deep.equal([]);
   });
 
