@@ -408,7 +408,10 @@ export async function main(argv: string[]): Promise<void> {
             choices: ['shim', 'inline'],
             describe: 'shim: a shim per container (default; they outlive the daemon); inline: inside the daemon',
           })
-          .example('DOCKER_HOST=unix:///run/cellblock/docker.sock docker run --rm busybox echo hi', 'from another shell'),
+          .example(
+            'DOCKER_HOST=unix:///run/cellblock/docker.sock docker run --rm busybox echo hi',
+            'from another shell',
+          ),
       async (args) => {
         const { daemon } = await import('./commands/daemon.js');
         process.exitCode = await daemon(args as never);
