@@ -59,7 +59,6 @@ export class InlineBackend implements Backend {
     mkdirSync(logDir, { recursive: true, mode: 0o700 });
     const state: BackendState = {
       id: o.config.id,
-      name: o.config['name'] as string | undefined,
       image: o.image,
       argv: o.config.argv,
       created: new Date().toISOString(),
