@@ -3,7 +3,7 @@
 // alike. Prints medians, ratios and the budgets of issue 17; asserts nothing
 // (numbers vary by machine — a busy shared machine makes every row slower).
 //
-//   npm run bench [-- --runs 30] [-- --grade-runs 2] [-- --baseline DIR]
+//   npm run bench [-- --runs 30] [-- --grade-runs 2] [-- --baseline DIR] [-- --only REGEX (rows by name)]
 //
 // --baseline DIR: another checkout (e.g. `git archive <commit> | tar -x -C DIR`,
 // with node_modules and .cellblock linked in, then `node scripts/build.mjs`):
@@ -58,6 +58,7 @@ const PUBLISH = 'cellblock run --solutions -p PORT:80 /bin/true';
 const UNSHARE = 'unshare --uts --pid --fork --mount /bin/true (floor)';
 const RUNC = 'runc run /bin/true (reference)';
 const OCI = 'cellblock-oci --solutions run /bin/true (same bundle)';
+const DAEMON = 'cellblockd create→start→wait→rm /bin/true (API, curl)';
 const VERIFY = 'cellblock verify 01 --solutions';
 const GRADE = 'cellblock grade (every lesson, the learner tree)';
 
@@ -116,6 +117,36 @@ if (has('runc')) {
 
 cases.push(...usernsCases());
 
+// cellblockd: one container through the Docker API — create, start, wait,
+// delete — as `docker run --rm` does, with curl as the client (no Node
+// start-up on the client side, as runc's row has none), --network none as
+// runc's default bundle. The daemon is started once, on a socket of the
+// bench's own, before the rounds.
+let daemon;
+const daemonDir = mkdtempSync(join(tmpdir(), 'cellblock-bench-daemon-'));
+if (has('curl')) {
+  const sock = join(daemonDir, 'docker.sock');
+  daemon = spawn(process.execPath, [bin, 'daemon', '--socket', sock, '--dir', join(daemonDir, 'state')], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let log = '';
+  daemon.stderr.on('data', (d) => (log += d));
+  for (let i = 0; i < 300 && !existsSync(sock); i++) await new Promise((r) => setTimeout(r, 50));
+  const kind = /containers: (\w+)/.exec(log)?.[1] ?? '?';
+  const api = `curl -sf --unix-socket ${sock} -H Content-Type:application/json`;
+  const body = JSON.stringify({ Image: 'busybox', Cmd: ['/bin/true'], HostConfig: { NetworkMode: 'none' } });
+  const script = [
+    `id=$(${api} -XPOST -d '${body}' http://d/v1.41/containers/create | sed 's/.*"Id":"\\([0-9a-f]*\\)".*/\\1/')`,
+    `${api} -XPOST http://d/v1.41/containers/$id/start`,
+    `${api} -XPOST http://d/v1.41/containers/$id/wait | grep -q '"StatusCode":0'`,
+    `${api} -XDELETE http://d/v1.41/containers/$id`,
+  ].join(' && ');
+  if (existsSync(sock)) cases.push({ name: `${DAEMON} [${kind}]`, daemon: true, argv: ['sh', '-c', script] });
+  else console.log(`cellblockd did not start — its row is left out: ${log}`);
+}
+const only = arg('--only') ? new RegExp(arg('--only')) : undefined;
+if (only) cases.splice(0, cases.length, ...cases.filter((c) => only.test(c.name) || c.name === NODE));
+
 const times = new Map(cases.map((c) => [c.name, []]));
 const once = (c) => {
   const argv = typeof c.argv === 'function' ? c.argv() : c.argv;
@@ -136,6 +167,11 @@ try {
   }
 } finally {
   if (bundle) rmSync(bundle, { recursive: true, force: true });
+  if (daemon && daemon.exitCode === null) {
+    daemon.kill('SIGTERM');
+    await new Promise((r) => daemon.once('exit', r));
+  }
+  rmSync(daemonDir, { recursive: true, force: true });
 }
 
 const median = (xs) => {
@@ -158,6 +194,13 @@ const budget = (label, value, limit) => {
     `  ${label.padEnd(44)} ${value.toFixed(1).padStart(7)} ms ≤ ${limit.toFixed(1).padStart(7)} ms: ${verdict}`,
   );
 };
+const daemonRow = cases.find((c) => c.daemon);
+if (daemonRow && bundle && m[RUNC] !== undefined) {
+  console.log(
+    `\ncellblockd (issue 16): API create→exit / runc run   ${(m[daemonRow.name] / m[RUNC]).toFixed(2)}× (no warm pool yet)`,
+  );
+}
+if (only) process.exit(0);
 console.log('\nbudgets (issue 17)');
 budget('bridge ≤ 2 × (node -e 0) + 30 ms', m[BRIDGE], 2 * node + 30);
 budget('--net host ≤ 2 × (node -e 0) + 15 ms', m[HOST], 2 * node + 15);

@@ -60,5 +60,8 @@ if ((${#want[@]} > 0)); then
   fi
 fi
 
+# The real Docker CLI for cellblockd's tests, taken from Debian's docker.io .deb (dockerd never installed).
+bash scripts/docker-client.sh
+
 node scripts/build.mjs --force
 exec node_modules/.bin/mocha --reporter tests/support/reporter.cjs "$@" 'dist/tests/**/*.test.js'

@@ -427,6 +427,28 @@ export async function main(argv: string[]): Promise<void> {
       },
     )
     .command(
+      'daemon',
+      'cellblockd: the Docker Engine API (1.41) on a unix socket, for the real docker CLI',
+      (y) =>
+        y
+          .option('socket', { type: 'string', describe: 'the socket (default: /run/cellblock/docker.sock)' })
+          .option('dir', { type: 'string', describe: "the daemon's records (default: /run/cellblock/daemon)" })
+          .option('lesson', { type: 'string', describe: 'your lesson N on the reference of the others' })
+          .option('backend', {
+            type: 'string',
+            choices: ['shim', 'inline'],
+            describe: 'shim: a shim per container (default; they outlive the daemon); inline: inside the daemon',
+          })
+          .example(
+            'DOCKER_HOST=unix:///run/cellblock/docker.sock docker run --rm busybox echo hi',
+            'from another shell',
+          ),
+      async (args) => {
+        const { daemon } = await import('./commands/daemon.js');
+        process.exitCode = await daemon(args as never);
+      },
+    )
+    .command(
       'cleanup',
       'remove every mount, cgroup, veth, netns, directory and process the workshop left behind',
       (y) =>
@@ -467,7 +489,7 @@ export async function main(argv: string[]): Promise<void> {
     )
     .demandCommand(
       1,
-      'give a command: watch, run, exec, ps, logs, wait, stop, kill, rm, attach, pod, verify, status, hint, reset, cleanup, grade, doctor, stats, pause, unpause, images, build, import, rmi or diff',
+      'give a command: watch, run, exec, ps, logs, wait, stop, kill, rm, attach, pod, daemon, verify, status, hint, reset, cleanup, grade, doctor, stats, pause, unpause, images, build, import, rmi or diff',
     )
     .strict()
     .parserConfiguration({ 'populate--': false, 'unknown-options-as-args': false, 'halt-at-non-option': false })

@@ -267,6 +267,10 @@ export async function wait(ref: string, o: { timeoutMs?: number } = {}): Promise
   try {
     const reply = await request(s.id, { op: 'wait' }, o.timeoutMs);
     if (reply === undefined) return undefined;
+    // The shim's own answer: with --rm the record may be gone by the time we would read it.
+    if (typeof reply['exitCode'] === 'number') {
+      return { exitCode: reply['exitCode'], finishedAt: reply['finishedAt'] as string | undefined };
+    }
   } catch (err) {
     // The shim ended between the look and the request: the record has the end, or it died.
     if (!(err instanceof ShimError)) throw err;
