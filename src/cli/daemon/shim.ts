@@ -119,10 +119,10 @@ export class ShimBackend implements Backend {
 }
 
 /**
- * Shims for every container, but for those with a terminal (-t): the shim
- * does not hand out a console yet (its create refuses -t), so those run
- * inside the daemon (inline.ts) and end with it. Each call goes to the
- * backend that holds the id.
+ * A shim for every new container (with a terminal too: the shim takes the
+ * console the runtime sends over --console-socket). Containers an older
+ * daemon ran inline (inline.ts) are still answered by the backend that holds
+ * the id.
  */
 export class SplitBackend implements Backend {
   readonly name = 'shim';
@@ -137,7 +137,7 @@ export class SplitBackend implements Backend {
   }
 
   create(o: CreateOptions): Promise<BackendState> {
-    return (o.config.tty ? this.inline : this.shims).create(o);
+    return this.shims.create(o);
   }
   start(id: string): Promise<BackendState> {
     return this.of(id).start(id);
