@@ -12,6 +12,7 @@
  * with `--solutions` or CELLBLOCK_OCI_SOLUTIONS=1 (containerd and Podman let
  * one name only the binary, not its flags).
  */
+import { resolve as resolvePath } from 'node:path';
 import { appendFileSync, readFileSync } from 'node:fs';
 import { CAPABILITIES } from '../native/constants.js';
 import { ANNOTATIONS } from '../core/oci/spec.js';
@@ -149,7 +150,9 @@ export async function main(argv: string[]): Promise<number> {
   try {
     const { flags, rest } = parseFlags(argv);
     g = {
-      root: typeof flags['root'] === 'string' ? flags['root'] : defaultRoot,
+      // Absolute, as runc makes it: the FIFO's path is recorded in the state and
+      // read by later commands run from other directories.
+      root: resolvePath(typeof flags['root'] === 'string' ? flags['root'] : defaultRoot),
       ...(typeof flags['log'] === 'string' ? { log: flags['log'] } : {}),
       logFormat: flags['log-format'] === 'json' ? 'json' : 'text',
       debug: flags['debug'] === true,

@@ -74,6 +74,32 @@ describe('OCI config.json translation', function () {
     expect(t.warnings.join('\n')).to.match(/cgroupsPath/);
   });
 
+  it('RLIM_INFINITY (2^64 - 1, read by JSON.parse as 2^64) is unlimited; another unsafe integer is refused', function () {
+    const t = translateSpec(
+      JSON.parse(
+        JSON.stringify(spec()).replace(
+          '"hard":1024,"soft":1024',
+          '"hard":18446744073709551615,"soft":18446744073709551615',
+        ),
+      ) as Record<string, unknown>,
+      '/tmp',
+      'demo',
+    );
+    expect(t.config.ociRlimits?.[0]).to.include({ soft: '18446744073709551615', hard: '18446744073709551615' });
+    const err = refusal(spec((s) => (s.process.rlimits = [{ type: 'RLIMIT_NOFILE', hard: 2 ** 60, soft: 1 }])));
+    expect(err.message).to.contain('process.rlimits[0]');
+  });
+
+  it('no linux.seccomp: no filter at all, as runc (not the security lesson’s default profile)', function () {
+    expect(translateSpec(spec(), '/tmp', 'demo').config['security-opt']).to.include('seccomp=unconfined');
+    const t = translateSpec(
+      spec((s) => (s.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [] })),
+      '/tmp',
+      'demo',
+    );
+    expect(t.config['security-opt'] ?? []).not.to.include('seccomp=unconfined');
+  });
+
   it('a network namespace with a path is joined; none at all is the host’s network', function () {
     const joined = translateSpec(
       spec((s) => (s.linux.namespaces[4] = { type: 'network', path: '/run/netns/x' })),

@@ -21,7 +21,7 @@
  * Bad input is refused before anything exists, as `cellblock run` does.
  */
 import { spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -183,6 +183,21 @@ export async function create(opts: CreateOptions): Promise<Created> {
   if (!config.tty && opts.consoleSocket !== undefined) {
     throw new OciError('cannot use console socket if runc will not detach or allocate tty');
   }
+  if (opts.consoleSocket !== undefined) {
+    // runc connects before it makes anything: a wrong path must fail here, not
+    // after the namespaces, cgroup, veth and overlay exist and must be undone.
+    let isSocket = false;
+    try {
+      isSocket = statSync(opts.consoleSocket).isSocket();
+    } catch {
+      // missing: said below
+    }
+    if (!isSocket)
+      throw new OciError(`--console-socket ${opts.consoleSocket}: not a unix socket (no such file, or another kind)`);
+    if (Buffer.byteLength(opts.consoleSocket) > 107) {
+      throw new OciError(`--console-socket ${opts.consoleSocket}: longer than a unix socket path may be (107 bytes)`);
+    }
+  }
   const seccomp = config['ociSeccomp'];
   delete config['ociSeccomp'];
   // Every lesson's validation, before the state directory exists (seccomp's file comes after: it is ours).
@@ -276,7 +291,11 @@ export function runHook(h: OciHook, state: SpecState, kind: string): void {
   const [argv0, ...rest] = h.args ?? [h.path];
   const r = spawnSync(h.path, rest, {
     argv0: argv0 ?? h.path,
-    env: Object.fromEntries((h.env ?? []).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)])),
+    // No env: the runtime's own, as runc (Go's exec.Cmd with a nil Env) gives it.
+    env:
+      h.env === undefined
+        ? process.env
+        : Object.fromEntries(h.env.map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)])),
     input: JSON.stringify(state),
     stdio: ['pipe', 'inherit', 'inherit'],
     ...(h.timeout !== undefined ? { timeout: h.timeout * 1000 } : {}),

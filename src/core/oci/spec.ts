@@ -20,6 +20,9 @@ import { CAPABILITIES } from '../../native/constants.js';
 import { knownSyscalls } from '../../native/syscalls.js';
 import type { ContainerConfig } from '../config.js';
 
+/** RLIM_INFINITY (man 2 getrlimit), as the decimal string prlimit is given. */
+const RLIM_INFINITY = '18446744073709551615';
+
 /** A config.json problem: the field, what is wrong, and the spec section that defines it. */
 export class OciSpecError extends Error {
   override readonly name = 'OciSpecError';
@@ -396,6 +399,20 @@ export function translateSpec(spec: unknown, bundle: string, id: string): Transl
       }
       const soft = r['soft'];
       const hard = r['hard'];
+      // RLIM_INFINITY is 2^64 - 1, which JSON.parse can only read as the
+      // float 2^64: that one value means "unlimited" (Podman and CRI-O write
+      // it); any other integer past 2^53 has lost digits and is refused.
+      const rlimitValue = (v: unknown, at: string): string => {
+        if (v === 2 ** 64) return RLIM_INFINITY;
+        if (typeof v !== 'number' || v > Number.MAX_SAFE_INTEGER) {
+          return refuse(
+            at,
+            'config.md#posix-process',
+            `${String(v)} is not a limit JSON can carry exactly (unlimited: 18446744073709551615)`,
+          );
+        }
+        return String(v);
+      };
       if (
         !Number.isInteger(soft) ||
         !Number.isInteger(hard) ||
@@ -404,7 +421,7 @@ export function translateSpec(spec: unknown, bundle: string, id: string): Transl
       ) {
         refuse(where, 'config.md#posix-process', 'soft and hard must be integers, soft ≤ hard');
       }
-      return { resource: RLIMITS[r['type']]!, soft: String(soft), hard: String(hard) };
+      return { resource: RLIMITS[r['type']]!, soft: rlimitValue(soft, where), hard: rlimitValue(hard, where) };
     });
   }
 
@@ -601,6 +618,9 @@ export function translateSpec(spec: unknown, bundle: string, id: string): Transl
   }
   resources(linux['resources'], fields, warnings, refuse);
   if (linux['seccomp'] !== undefined) seccomp(linux['seccomp'], fields, warnings, refuse);
+  // No linux.seccomp: runc installs no filter, and neither may we — the
+  // security lesson's default (Docker's profile) is for `cellblock run`.
+  else fields['security-opt'] = [...((fields['security-opt'] as string[] | undefined) ?? []), 'seccomp=unconfined'];
 
   // ── mounts ──
   fields.ociMounts = mounts(spec['mounts'] ?? [], bundle, refuse);
