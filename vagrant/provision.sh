@@ -158,6 +158,27 @@ while IFS= read -r line; do
   [[ $line == setup:* ]] && changed "${line#setup: }"
 done <"$setup_log"
 
+# 7. cellblockd (lesson 12's daemon, the Docker Engine API for the real docker
+#    CLI) starts at boot. KillMode=process: stopping or restarting the daemon
+#    leaves the shims — and the containers they keep — running, as containerd's
+#    shims outlive dockerd; the daemon finds them again from their records.
+install_file 0644 "$destdir/etc/systemd/system/cellblockd.service" "[Unit]
+Description=cellblockd: the Docker Engine API on /run/cellblock/docker.sock (cellblock workshop)
+After=network.target
+
+[Service]
+ExecStart=$destdir/usr/local/sbin/cellblock daemon
+KillMode=process
+Restart=on-failure
+
+[Install]
+WantedBy=multi-user.target"
+if [[ -z $destdir && -d /run/systemd/system ]] && ! systemctl is-active --quiet cellblockd; then
+  systemctl daemon-reload
+  systemctl enable --now --quiet cellblockd
+  changed "cellblockd started (systemctl status cellblockd; DOCKER_HOST=unix:///run/cellblock/docker.sock)"
+fi
+
 if ((changes == 0)); then
   say "nothing to change"
 else

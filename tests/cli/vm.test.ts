@@ -148,6 +148,10 @@ describe('the workshop VM (vagrant/)', function () {
       expect(wrapper).to.match(/exec sudo/);
       expect(statSync(join(dest, 'usr', 'local', 'sbin', 'cellblock')).mode & 0o111).to.not.equal(0);
       expect(readFileSync(join(dest, 'etc', 'profile.d', 'cellblock.sh'), 'utf8')).to.contain(`cd ${co.dir}`);
+      // cellblockd at boot, through the same wrapper; its shims outlive a restart of it.
+      const unit = readFileSync(join(dest, 'etc', 'systemd', 'system', 'cellblockd.service'), 'utf8');
+      expect(unit).to.contain(`ExecStart=${join(dest, 'usr', 'local', 'sbin', 'cellblock')} daemon`);
+      expect(unit).to.match(/^KillMode=process$/m);
       expect(existsSync(join(co.dir, '.cellblock', 'rootfs', 'bin', 'busybox'))).to.equal(true);
       expect(existsSync(join(co.dir, 'dist', 'src', 'cli', 'main.js'))).to.equal(true);
       // setup.sh's link, under the same prefix: this machine's /usr/local/bin is not touched.
