@@ -5,6 +5,8 @@
  * runs; `pod rm -f` kills it and leaves no state file, cgroup or lease. And the
  * `container:NAME` spelling with a lesson selection that cannot join (`--lesson`
  * before the lesson that shares namespaces) is refused, naming that lesson.
+ * A pod whose runtimes were SIGKILLed (no cleanup ran) is still removed whole
+ * by `pod rm`.
  */
 import { type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -14,7 +16,7 @@ import { listCgroups } from '../../src/core/cgroups/inventory.js';
 import { readState } from '../../src/core/host/state.js';
 import { leaseOf } from '../../src/core/net/ipam.js';
 import { podId } from '../../src/core/pods/pods.js';
-import { isAlive } from '../../src/workshop/probe.js';
+import { hostItems, isAlive, itemLine } from '../../src/workshop/probe.js';
 import { cellblock, cellblockAsync } from '../support/cli.js';
 
 /** Resolve with everything the process printed once `pattern` matches its stdout (or after `ms`). */
@@ -89,6 +91,52 @@ describe('cellblock pod: create, members, rm (lesson 10)', function () {
       expect(readState(m.id), 'the member’s state file').to.equal(undefined);
       expect(isAlive(m.pid) || isAlive(pause.pid), 'member and pause ended').to.equal(false);
       expect(leaseOf(id), 'the pod’s address').to.equal(undefined);
+      const left = listCgroups({ mountinfo: '/proc/self/mountinfo' }).filter((c) => c.path.includes(`/${id}`));
+      expect(
+        left.map((c) => c.path),
+        'the pod’s cgroup and its leaves',
+      ).to.deep.equal([]);
+    } finally {
+      if (readState(id)) cellblock(['pod', 'rm', '-f', name]);
+      member?.kill('SIGKILL');
+    }
+  });
+
+  it('runtimes killed by SIGKILL (pause and member): `pod rm` removes what they left', async function () {
+    const name = `t${randomBytes(3).toString('hex')}`;
+    const id = podId(name);
+    const created = cellblock(['pod', 'create', '--solutions', name]);
+    expect(created.status, created.stderr).to.equal(0);
+    let member: ChildProcess | undefined;
+    let memberId = '';
+    try {
+      member = cellblockAsync(['run', '--solutions', '--pod', name, '--', 'sh', '-c', 'echo ready; exec sleep 1000']);
+      expect(await waitFor(member, /ready/)).to.include('ready');
+      const pods = JSON.parse(cellblock(['pod', 'ls', '--json']).stdout) as { name: string; members: string[] }[];
+      memberId = pods.find((p) => p.name === name)?.members[0] ?? '';
+      const m = readState(memberId)!;
+      const pause = readState(id)!;
+      expect(m, 'the member’s state file').not.to.equal(undefined);
+      expect(leaseOf(id), 'the pod has an address').not.to.equal(undefined);
+      // The runtimes die without a word: nothing of theirs is cleaned up.
+      process.kill(m.runtimePid, 'SIGKILL');
+      process.kill(pause.runtimePid, 'SIGKILL');
+      for (let i = 0; i < 100 && (isAlive(m.runtimePid) || isAlive(pause.runtimePid)); i++)
+        await new Promise((r) => setTimeout(r, 50));
+      const mine = (): string[] =>
+        hostItems([id, memberId])
+          .items.filter((i) => i.containerId === id || i.containerId === memberId || i.name.includes(id))
+          .map(itemLine);
+      expect(mine(), 'the killed runtimes left their things').not.to.deep.equal([]);
+
+      const rm = cellblock(['pod', 'rm', name]);
+      expect(rm.status, rm.stderr).to.equal(0);
+      expect(rm.stdout.trim()).to.equal(name);
+      expect(readState(id), 'the pause’s state file').to.equal(undefined);
+      expect(readState(memberId), 'the member’s state file').to.equal(undefined);
+      expect(leaseOf(id), 'the pod’s address').to.equal(undefined);
+      expect(isAlive(m.pid) || isAlive(pause.pid), 'member and pause ended').to.equal(false);
+      expect(mine(), 'the inventories: nothing of the pod is left').to.deep.equal([]);
       const left = listCgroups({ mountinfo: '/proc/self/mountinfo' }).filter((c) => c.path.includes(`/${id}`));
       expect(
         left.map((c) => c.path),

@@ -11,7 +11,7 @@ import { ConfigError } from '../../core/config.js';
 import { ROOT } from '../../core/paths.js';
 import { leaseOf } from '../../core/net/ipam.js';
 import { alive, listPods, nameOf, PAUSE, podId, podPause, POD_NAME, runningState } from '../../core/pods/pods.js';
-import { readState, type ContainerState } from '../../core/host/state.js';
+import { readState, sameProcess, type ContainerState } from '../../core/host/state.js';
 
 const CLI = join(ROOT, 'src', 'bin', 'cellblock.mjs');
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -138,10 +138,29 @@ async function stop(s: ContainerState, signal: NodeJS.Signals, target: 'init' | 
   throw new Error(`container ${s.id} did not end within 10 s (its runtime is pid ${s.runtimePid})`);
 }
 
+/** The container's runtime still runs (the very process its state file names, not a reuse of its pid). */
+const runtimeAlive = (s: ContainerState): boolean => sameProcess(s.runtimePid, s.runtimeStartTime);
+
+/**
+ * What a container whose runtime is gone left behind — a runtime killed by
+ * SIGKILL ran no cleanup: its state file, lease, veth, cgroup, maybe its
+ * init. Removed as `cellblock cleanup` removes them, but only this id's
+ * (the inventories' per-container removal). Throws when an item stays.
+ */
+async function removeRemains(id: string): Promise<void> {
+  const { removeContainerItems } = await import('../../core/inventories.js');
+  const { failed } = await removeContainerItems(id);
+  if (failed.length > 0) {
+    throw new Error(
+      `container ${id}: could not remove ${failed.map((f) => `${f.item} (${String(f.error)})`).join('; ')} — \`cellblock cleanup\` retries`,
+    );
+  }
+}
+
 export async function podRm(args: { name: string; force: boolean }): Promise<number> {
   const pod = listPods().find((p) => p.name === args.name);
   if (!pod) throw new ConfigError([`no pod ${JSON.stringify(args.name)}: \`cellblock pod ls\` lists them`]);
-  const running = pod.members.filter((m) => alive(m.runtimePid));
+  const running = pod.members.filter(runtimeAlive);
   if (running.length > 0 && !args.force) {
     throw new ConfigError([
       `pod ${args.name} has running members (${running.map(nameOf).join(', ')}): stop them, or \`cellblock pod rm -f ${args.name}\``,
@@ -150,7 +169,12 @@ export async function podRm(args: { name: string; force: boolean }): Promise<num
   // Members first: they are in the pause's namespaces, not the other way round.
   await Promise.all(running.map((m) => stop(m, 'SIGKILL', 'init')));
   // The pause ends on SIGTERM (scripts/rootfs/pause.c), passed on by its runtime, which then removes veth, lease and cgroup.
-  await stop(pod.pause, 'SIGTERM', 'runtime');
+  if (runtimeAlive(pod.pause)) await stop(pod.pause, 'SIGTERM', 'runtime');
+  // A member or pause whose runtime died (SIGKILL, a crash) cleaned up nothing:
+  // its state file still names it. Its remains go too — members' first.
+  for (const s of [...pod.members, pod.pause]) {
+    if (readState(s.id) && !runtimeAlive(s)) await removeRemains(s.id);
+  }
   process.stdout.write(`${args.name}\n`);
   return 0;
 }
