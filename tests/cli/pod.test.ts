@@ -147,4 +147,45 @@ describe('cellblock pod: create, members, rm (lesson 10)', function () {
       member?.kill('SIGKILL');
     }
   });
+
+  it('two `pod create NAME` at once: exactly one pod, the other 125 “pod name taken”, and it touched nothing', async function () {
+    const name = `t${randomBytes(3).toString('hex')}`;
+    const id = podId(name);
+    const create = (): Promise<{ code: number | null; stdout: string; stderr: string }> =>
+      new Promise((resolve) => {
+        const port = 20000 + (randomBytes(2).readUInt16BE() % 20000);
+        const c = cellblockAsync(['pod', 'create', '--solutions', name, '-p', `${port}:80`]);
+        let stdout = '';
+        let stderr = '';
+        c.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+        c.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+        c.once('exit', (code) => resolve({ code, stdout, stderr }));
+      });
+    try {
+      const results = await Promise.all([create(), create()]);
+      const codes = results.map((r) => r.code).sort();
+      expect(codes, results.map((r) => r.stderr).join('\n')).to.deep.equal([0, 125]);
+      const loser = results.find((r) => r.code === 125)!;
+      expect(loser.stderr).to.include(`pod name ${name} is taken`);
+      // The winner's pod is whole: its pause runs, with its state file, address and published port.
+      const pause = readState(id);
+      expect(pause, 'the pod’s state file').not.to.equal(undefined);
+      expect(isAlive(pause!.pid), 'the pause runs').to.equal(true);
+      const lease = leaseOf(id);
+      expect(lease?.ports ?? [], 'the pod’s address and its one published port').to.have.length(1);
+      const pods = (JSON.parse(cellblock(['pod', 'ls', '--json']).stdout) as { name: string }[]).filter(
+        (p) => p.name === name,
+      );
+      expect(pods, 'exactly one pod of that name').to.have.length(1);
+
+      const rm = cellblock(['pod', 'rm', name]);
+      expect(rm.status, rm.stderr).to.equal(0);
+      const mine = hostItems([id])
+        .items.filter((i) => i.containerId === id || i.name.includes(id))
+        .map(itemLine);
+      expect(mine, 'nothing of the pod is left').to.deep.equal([]);
+    } finally {
+      if (readState(id)) cellblock(['pod', 'rm', '-f', name]);
+    }
+  });
 });
