@@ -16,6 +16,7 @@ import { listCgroups } from '../../src/core/cgroups/inventory.js';
 import { readState } from '../../src/core/host/state.js';
 import { leaseOf } from '../../src/core/net/ipam.js';
 import { podId } from '../../src/core/pods/pods.js';
+import { reserveId } from '../../src/core/host/reserve.js';
 import { hostItems, isAlive, itemLine } from '../../src/workshop/probe.js';
 import { cellblock, cellblockAsync } from '../support/cli.js';
 
@@ -185,6 +186,32 @@ describe('cellblock pod: create, members, rm (lesson 10)', function () {
         .map(itemLine);
       expect(mine, 'nothing of the pod is left').to.deep.equal([]);
     } finally {
+      if (readState(id)) cellblock(['pod', 'rm', '-f', name]);
+    }
+  });
+
+  it('an id another runtime has reserved (it is creating that container): `run --id` and `pod create` 125, nothing made', async function () {
+    // The window two concurrent starts race in, held open: the reservation is
+    // taken, no state file exists yet — as while the first one spawns its init.
+    const name = `t${randomBytes(3).toString('hex')}`;
+    const id = podId(name);
+    const plain = `r${randomBytes(3).toString('hex')}`;
+    const held = [await reserveId(id), await reserveId(plain)];
+    try {
+      const run = cellblock(['run', '--solutions', '--id', plain, '--', 'true']);
+      expect(run.status, run.stderr).to.equal(125);
+      expect(run.stderr).to.include(`container id ${plain} is taken`);
+      const pod = cellblock(['pod', 'create', '--solutions', name]);
+      expect(pod.status, pod.stderr).to.equal(125);
+      expect(pod.stderr).to.include(`pod name ${name} is taken`);
+      expect(readState(id) ?? readState(plain), 'no state file').to.equal(undefined);
+      expect(leaseOf(id), 'no address').to.equal(undefined);
+      const mine = hostItems([id, plain])
+        .items.filter((i) => [id, plain].includes(i.containerId ?? '') && !i.name.endsWith('.lock'))
+        .map(itemLine);
+      expect(mine, 'nothing was created').to.deep.equal([]);
+    } finally {
+      for (const r of held) r.release();
       if (readState(id)) cellblock(['pod', 'rm', '-f', name]);
     }
   });

@@ -160,7 +160,6 @@ async function stop(s: ContainerState, signal: NodeJS.Signals, target: 'init' | 
   throw new Error(`container ${s.id} did not end within 10 s (its runtime is pid ${s.runtimePid})`);
 }
 
-
 /**
  * What a container whose runtime is gone left behind — a runtime killed by
  * SIGKILL ran no cleanup: its state file, lease, veth, cgroup, maybe its
