@@ -5,13 +5,13 @@
  * every container here it lives as long as its runtime process does.
  */
 import { spawn } from 'node:child_process';
-import { readlinkSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError } from '../../core/config.js';
 import { ROOT } from '../../core/paths.js';
 import { leaseOf } from '../../core/net/ipam.js';
-import { alive, listPods, nameOf, PAUSE, podId, podPause, POD_NAME, runningState } from '../../core/pods/pods.js';
-import { readState, type ContainerState } from '../../core/host/state.js';
+import { listPods, nameOf, PAUSE, podId, podPause, POD_NAME, runningState } from '../../core/pods/pods.js';
+import { readState, sameProcess, type ContainerState } from '../../core/host/state.js';
 
 const CLI = join(ROOT, 'src', 'bin', 'cellblock.mjs');
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -62,6 +62,12 @@ export async function podCreate(args: CreateArgs): Promise<number> {
   void exited.then((c) => (ended = c));
   for (let waited = 0; waited < 15_000; waited += 50) {
     if (ended !== undefined) {
+      // Another `pod create` of this name started at the same time and reserved the id first (core/host/reserve.ts).
+      if (stderr.includes(`container id ${podId(name)} is taken`)) {
+        throw new ConfigError([
+          `pod name ${name} is taken by a pod being created at the same time: choose another, or \`cellblock pod rm ${name}\``,
+        ]);
+      }
       process.stderr.write(stderr);
       return ended === 0 ? 125 : ended; // the pause never ends by itself
     }
@@ -114,6 +120,20 @@ export async function podLs(args: { json: boolean }): Promise<number> {
 }
 
 /**
+ * The container's runtime still runs: the very process its state file names
+ * (not a reuse of its pid), and not a zombie its parent has yet to reap.
+ */
+function runtimeAlive(s: ContainerState): boolean {
+  if (!sameProcess(s.runtimePid, s.runtimeStartTime)) return false;
+  try {
+    const stat = readFileSync(`/proc/${s.runtimePid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/**
  * End a container and wait until its runtime has cleaned up after it (its
  * state file gone, or the runtime itself). `kill` is what to send and to whom:
  * the pause gets SIGTERM (pause.c ends on it at once); a running member gets
@@ -127,21 +147,39 @@ export async function podLs(args: { json: boolean }): Promise<number> {
 async function stop(s: ContainerState, signal: NodeJS.Signals, target: 'init' | 'runtime'): Promise<void> {
   try {
     // Only while its runtime lives: then s.pid is still the container's init, not a reused pid.
-    if (alive(s.runtimePid)) process.kill(target === 'init' ? s.pid : s.runtimePid, signal);
+    if (runtimeAlive(s)) process.kill(target === 'init' ? s.pid : s.runtimePid, signal);
   } catch {
     // already gone
   }
+  // Until the runtime has exited, not just removed the state file: that is its
+  // cleanup's first step, and the lease, veth and cgroup go after it.
   for (let waited = 0; waited < 10_000; waited += 20) {
-    if (!readState(s.id) || !alive(s.runtimePid)) return;
+    if (!runtimeAlive(s)) return;
     await sleep(20);
   }
   throw new Error(`container ${s.id} did not end within 10 s (its runtime is pid ${s.runtimePid})`);
 }
 
+/**
+ * What a container whose runtime is gone left behind — a runtime killed by
+ * SIGKILL ran no cleanup: its state file, lease, veth, cgroup, maybe its
+ * init. Removed as `cellblock cleanup` removes them, but only this id's
+ * (the inventories' per-container removal). Throws when an item stays.
+ */
+async function removeRemains(id: string): Promise<void> {
+  const { removeContainerItems } = await import('../../core/inventories.js');
+  const { failed } = await removeContainerItems(id);
+  if (failed.length > 0) {
+    throw new Error(
+      `container ${id}: could not remove ${failed.map((f) => `${f.item} (${String(f.error)})`).join('; ')} — \`cellblock cleanup\` retries`,
+    );
+  }
+}
+
 export async function podRm(args: { name: string; force: boolean }): Promise<number> {
   const pod = listPods().find((p) => p.name === args.name);
   if (!pod) throw new ConfigError([`no pod ${JSON.stringify(args.name)}: \`cellblock pod ls\` lists them`]);
-  const running = pod.members.filter((m) => alive(m.runtimePid));
+  const running = pod.members.filter(runtimeAlive);
   if (running.length > 0 && !args.force) {
     throw new ConfigError([
       `pod ${args.name} has running members (${running.map(nameOf).join(', ')}): stop them, or \`cellblock pod rm -f ${args.name}\``,
@@ -150,7 +188,12 @@ export async function podRm(args: { name: string; force: boolean }): Promise<num
   // Members first: they are in the pause's namespaces, not the other way round.
   await Promise.all(running.map((m) => stop(m, 'SIGKILL', 'init')));
   // The pause ends on SIGTERM (scripts/rootfs/pause.c), passed on by its runtime, which then removes veth, lease and cgroup.
-  await stop(pod.pause, 'SIGTERM', 'runtime');
+  if (runtimeAlive(pod.pause)) await stop(pod.pause, 'SIGTERM', 'runtime');
+  // A member or pause whose runtime died (SIGKILL, a crash) cleaned up nothing:
+  // its state file still names it. Its remains go too — members' first.
+  for (const s of [...pod.members, pod.pause]) {
+    if (readState(s.id) && !runtimeAlive(s)) await removeRemains(s.id);
+  }
   process.stdout.write(`${args.name}\n`);
   return 0;
 }

@@ -11,13 +11,13 @@
  *   loop     a loop device whose backing file is a <tmpdir>/cellblock-loop-*
  *            image: a check made it (the device breakout of a security check) and died
  *            before detaching it
- *   state    RUN_DIR/<id>.json
+ *   state    RUN_DIR/<id>.json; RUN_DIR/<id>.lock (reserve.ts) that no runtime holds
  *
  * The state files are also how this area knows which containers run: their
  * runtime process is alive (and is Node).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, readlinkSync, rmdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync, rmdirSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { listCgroups, type CgroupScope } from '../cgroups/inventory.js';
@@ -34,6 +34,8 @@ import { TMP_PREFIX } from '../names.js';
 import { netnsByInode, type NetScope } from '../net/inventory.js';
 import { processes, readProc, type ProcInfo } from './proc.js';
 import { listStates, type ContainerState } from './state.js';
+import { removeStaleLock } from './reserve.js';
+import { listDir } from '../read.js';
 
 export interface HostScope {
   proc: string;
@@ -320,16 +322,64 @@ const stateFiles: Kind<StateItem, HostScope, HostOps> = {
   kind: 'state',
   stage: STAGE.stateFiles,
   list: (scope) =>
-    statesOf(scope).map((s) => ({
-      area: 'host',
-      kind: 'state',
-      name: join(scope.runDir, `${s.id}.json`),
-      path: join(scope.runDir, `${s.id}.json`),
-      why: `container ${s.id} is gone`,
-      containerId: s.id,
-    })),
-  remove: (item, ops) => ops.rmrf(item.path),
+    statesOf(scope)
+      .map((s): StateItem => ({
+        area: 'host',
+        kind: 'state',
+        name: join(scope.runDir, `${s.id}.json`),
+        path: join(scope.runDir, `${s.id}.json`),
+        why: `container ${s.id} is gone`,
+        containerId: s.id,
+      }))
+      .concat(staleLocks(scope)),
+  // A lock file is removed only while nobody holds it (a runtime may have taken it since the listing).
+  remove: (item, ops) => (item.path.endsWith('.lock') ? removeStaleLock(item.path) : ops.rmrf(item.path)),
 };
+
+/**
+ * The id reservations (reserve.ts) no process holds: their runtime died
+ * before its cleanup. A held one is a runtime's that runs (or is creating
+ * its container, before its state file exists): /proc/locks lists its
+ * inode, and it is nobody's leftover.
+ */
+function staleLocks(scope: HostScope): StateItem[] {
+  let locks = '';
+  try {
+    locks = readFileSync(join(scope.proc, 'locks'), 'utf8');
+  } catch {
+    // no /proc/locks: every lock file counts as held, none is listed
+    return [];
+  }
+  const held = new Set(
+    locks
+      .split('\n')
+      .filter((l) => /\bFLOCK\b/.test(l))
+      .map((l) => l.trim().split(/\s+/)[5]?.split(':')[2]),
+  );
+  return listDir(scope.runDir)
+    .filter((f) => f.endsWith('.lock'))
+    .flatMap((f) => {
+      const path = join(scope.runDir, f);
+      let ino: string;
+      try {
+        ino = String(statSync(path).ino);
+      } catch {
+        return [];
+      }
+      if (held.has(ino)) return [];
+      const id = f.slice(0, -'.lock'.length);
+      return [
+        {
+          area: 'host',
+          kind: 'state' as const,
+          name: path,
+          path,
+          why: `container ${id}'s runtime is gone`,
+          containerId: id,
+        },
+      ];
+    });
+}
 
 /**
  * The real operations: SIGKILL, umount2 and rm — also the image area's (its

@@ -48,6 +48,7 @@ import { CLONE_NEWUSER } from '../../native/constants.js';
 import { readNamespaces } from '../init/guard.js';
 import { setRuntimeOwner } from './proc.js';
 import { processStartTime, removeState, writeState } from './state.js';
+import { reserveId, type IdReservation } from './reserve.js';
 import { openContainerConsole } from './console.js';
 import { InitError, type InitCreated, type InitMessage, type InitReady, type InitReport } from '../init/protocol.js';
 import { trace } from '../trace.js';
@@ -159,6 +160,25 @@ function processSteps(lessons: LoadedLesson[]): ProcessSteps {
 
 export async function startContainer(config: ContainerConfig, opts: StartOptions): Promise<RunningContainer> {
   trace('startContainer');
+  // The id first, before validation reads the state files and before anything
+  // exists (reserve.ts: two runs of one id at once). An invalid id is left to validation.
+  const reservation = ID_PATTERN.test(config.id) ? await reserveId(config.id) : undefined;
+  try {
+    const running = await startReserved(config, opts, reservation);
+    // Detached, this process exits now: the container's state file (its init alive) guards the id from here.
+    if (opts.detach) reservation?.release();
+    return running;
+  } catch (err) {
+    reservation?.release(); // after the failed start's cleanup: nothing of it is left
+    throw err;
+  }
+}
+
+async function startReserved(
+  config: ContainerConfig,
+  opts: StartOptions,
+  reservation: IdReservation | undefined,
+): Promise<RunningContainer> {
   const lessons = opts.lessons;
   // With prespawn, validation comes after the spawn (see StartOptions.prespawn).
   const validate = (): void => {
@@ -241,6 +261,8 @@ export async function startContainer(config: ContainerConfig, opts: StartOptions
     // A step that threw left its object behind: remove what the inventories
     // still attribute to this container, as `cellblock cleanup` would.
     const removed = failures.length > 0 ? await removeLeftovers(config.id, failures) : [];
+    // Everything of it is gone (or reported): the id is free again.
+    reservation?.release();
     return { failures: [...failures], removed };
   };
   // The start's error is what the caller reports; the undo failures ride on it.
