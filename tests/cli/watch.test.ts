@@ -80,7 +80,7 @@ function lessonFile(co: Checkout, tree: 'lessons' | 'solutions', id: string): st
 }
 
 describe('cellblock watch (through a pseudo-terminal)', function () {
-  this.timeout(90_000);
+  this.timeout(300_000);
   let co: Checkout;
   let s: Session | undefined;
 
@@ -165,7 +165,8 @@ describe('cellblock watch (through a pseudo-terminal)', function () {
     await s.waitFor(
       /Checking every lesson[\s\S]*00-process\s+\d+\/\d+[\s\S]*01-uts\s+\d+\/\d+[\s\S]*q quit/,
       m,
-      60_000,
+      // Thirteen lessons' checks on the starters, one after the other.
+      180_000,
     );
 
     // q: a clean exit.
