@@ -351,6 +351,7 @@ export async function startContainer(config: ContainerConfig, opts: StartOptions
       lessons: lessons.map((l) => ({ id: l.id, file: l.file })),
       initStartTime: processStartTime(pid),
       runtimeStartTime: processStartTime(process.pid),
+      ...(config.cgroupPath !== undefined ? { cgroupPath: config.cgroupPath } : {}),
     };
     writeState(state);
     for (const l of hostLessons) {

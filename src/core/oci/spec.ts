@@ -19,6 +19,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { CAPABILITIES } from '../../native/constants.js';
 import { knownSyscalls } from '../../native/syscalls.js';
 import type { ContainerConfig } from '../config.js';
+import { ociCgroupPath } from './cgroup.js';
 
 /** A config.json problem: the field, what is wrong, and the spec section that defines it. */
 export class OciSpecError extends Error {
@@ -87,7 +88,7 @@ export interface Translation {
   config: OciConfig;
   hooks: OciHooks;
   annotations: Record<string, string>;
-  /** linux.cgroupsPath as given (recorded in the state; see warnings). */
+  /** linux.cgroupsPath as given (config.cgroupPath: where the cgroup is). */
   cgroupsPath?: string;
   oomScoreAdj?: number;
   /** Where cellblock does something else than asked, one sentence each (to the log). */
@@ -563,10 +564,12 @@ export function translateSpec(spec: unknown, bundle: string, id: string): Transl
         `"${p}" is the systemd form (slice:prefix:name): use the cgroupfs driver (containerd: SystemdCgroup = false; podman --cgroup-manager cgroupfs)`,
       );
     }
+    // The cgroup is where the caller says (core/oci/cgroup.ts): "/default/ID" from each hierarchy's root.
+    const path = ociCgroupPath(p);
+    if (typeof path !== 'string')
+      return refuse('linux.cgroupsPath', 'config-linux.md#cgroups-path', `"${p}" ${path.problem}`);
     cgroupsPath = p;
-    warnings.push(
-      `linux.cgroupsPath "${p}": the container's cgroup is cellblock/${id} (the cgroup lesson names it by id)`,
-    );
+    fields.cgroupPath = path;
   }
   for (const [k, list] of [
     ['maskedPaths', 'config-linux.md#masked-paths'],
