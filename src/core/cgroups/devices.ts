@@ -33,7 +33,7 @@ import {
 } from '../../native/bpf.js';
 import { cgroupMode } from './detect.js';
 import { CgroupError, realCgroupFs, type CgroupFs } from './fs.js';
-import { removeCgroupDir, removeParentIfUnused } from './manager.js';
+import { removeCgroupDir, removeParentIfUnused, retryWhileParentVanishes } from './manager.js';
 import { findCgroupName, openCgroup } from './index.js';
 
 /** One rule as Docker and runc write it: type a/c/b, major and minor (or '*'), access from "rwm". */
@@ -151,8 +151,11 @@ export function applyDeviceRules(id: string, rules: DeviceRule[], fs: CgroupFs =
   const { version, dir, above } = devicesCgroup(id);
   if (version === 'v1') {
     // The level above (cellblock/), or every level of an OCI path (/default/ID: the OCI runtime removes those).
-    for (const d of above ?? [join(dir, '..')]) fs.mkdir(d);
-    fs.mkdir(dir);
+    // Another container's end may remove a shared level between two mkdirs (ENOENT): make it again.
+    retryWhileParentVanishes(() => {
+      for (const d of above ?? [join(dir, '..')]) fs.mkdir(d);
+      fs.mkdir(dir);
+    });
     // A new cgroup inherits its parent's list (everything): take it all away, then allow.
     fs.write(join(dir, 'devices.deny'), 'a');
     for (const r of rules) fs.write(join(dir, 'devices.allow'), deviceLine(r));
