@@ -112,6 +112,25 @@ describe('OCI linux.cgroupsPath (core/oci/cgroup.ts)', function () {
   });
 });
 
+describe('OCI hooks createContainer / startContainer', function () {
+  it('are translated for the init (they run in the container’s namespaces), the others stay the host’s', function () {
+    const t = translateSpec(
+      spec((s) => {
+        s.hooks = {
+          createContainer: [{ path: '/usr/bin/hook', args: ['hook', 'cc'], timeout: 5 }],
+          startContainer: [{ path: '/bin/start-hook' }],
+          poststop: [{ path: '/bin/true' }],
+        };
+      }),
+      '/tmp',
+      'demo',
+    );
+    expect(t.hooks.createContainer).to.deep.equal([{ path: '/usr/bin/hook', args: ['hook', 'cc'], timeout: 5 }]);
+    expect(t.hooks.startContainer).to.deep.equal([{ path: '/bin/start-hook' }]);
+    expect(t.hooks.poststop).to.have.length(1);
+  });
+});
+
 describe('OCI config.json translation', function () {
   it('maps containerd’s config onto the lessons’ fields', function () {
     const t = translateSpec(spec(), '/tmp', 'demo');
@@ -192,7 +211,8 @@ describe('OCI config.json translation', function () {
       [(s) => (s.linux.uidMappings = [{ containerID: 0, hostID: 1000, size: 1 }]), /linux\.uidMappings/],
       [(s) => (s.linux.resources.cpu.cpus = '0-1'), /linux\.resources\.cpu\.cpus.*config-linux\.md#cpu/],
       [(s) => (s.linux.cgroupsPath = 'system.slice:libpod:abc'), /systemd form/],
-      [(s) => (s.hooks = { createContainer: [{ path: '/bin/true' }] }), /hooks\.createContainer/],
+      [(s) => (s.hooks = { createContainer: [{ path: 'true' }] }), /hooks\.createContainer\[0\]\.path/],
+      [(s) => (s.hooks = { preStart: [] }), /hooks\.preStart/],
       [(s) => (s.linux.intelRdt = {}), /linux\.intelRdt/],
       [(s) => s.mounts.push({ destination: '/x', type: 'nfs', source: 'h:/x' }), /mounts\[3\]\.type/],
       [(s) => (s.annotations = { 'io.cellblock.nett': 'bridge' }), /unknown cellblock annotation/],

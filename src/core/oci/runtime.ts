@@ -184,6 +184,14 @@ export async function create(opts: CreateOptions): Promise<Created> {
   if (!config.tty && opts.consoleSocket !== undefined) {
     throw new OciError('cannot use console socket if runc will not detach or allocate tty');
   }
+  // createContainer and startContainer run in the container's namespaces: the init runs them (core/init/oci.ts).
+  if (t.hooks.createContainer.length > 0 || t.hooks.startContainer.length > 0) {
+    config.ociInitHooks = {
+      createContainer: t.hooks.createContainer,
+      startContainer: t.hooks.startContainer,
+      state: { ociVersion: OCI_VERSION, id, bundle, annotations: t.annotations },
+    };
+  }
   const seccomp = config['ociSeccomp'];
   delete config['ociSeccomp'];
   // Every lesson's validation, before the state directory exists (seccomp's file comes after: it is ours).

@@ -41,12 +41,21 @@ export interface OciHook {
   timeout?: number;
 }
 
-/** The hooks cellblock runs (on the host, in the runtime's namespaces). */
+/** The hooks: most run on the host, in the runtime's namespaces; createContainer and startContainer in the container's (core/init/oci.ts). */
 export interface OciHooks {
   prestart: OciHook[];
   createRuntime: OciHook[];
+  createContainer: OciHook[];
+  startContainer: OciHook[];
   poststart: OciHook[];
   poststop: OciHook[];
+}
+
+/** What the init needs to run the in-container hooks: them, and the state they read on stdin. */
+export interface OciInitHooks {
+  createContainer: OciHook[];
+  startContainer: OciHook[];
+  state: { ociVersion: string; id: string; bundle: string; annotations: Record<string, string> };
 }
 
 /** A mount the core's init makes after the lessons' steps (core/init/oci.ts). */
@@ -74,6 +83,8 @@ export interface OciFields {
   ociReadonlyPaths?: string[];
   /** process.user.umask, set right before the exec. */
   ociUmask?: number;
+  /** core/init/oci.ts: hooks.createContainer (before pivot_root) and startContainer (before the exec). */
+  ociInitHooks?: OciInitHooks;
   /** linux.sysctl, written in the container's namespaces before its root changes. */
   ociSysctl?: Record<string, string>;
   /** linux.namespaces entries with a path: joined (setns) instead of created. */
@@ -805,14 +816,17 @@ function mounts(list: unknown, bundle: string, refuse: Refuse): OciMount[] {
 
 function hooks(h: unknown, refuse: Refuse): OciHooks {
   const S = 'config.md#posix-platform-hooks';
-  const out: OciHooks = { prestart: [], createRuntime: [], poststart: [], poststop: [] };
+  const out: OciHooks = {
+    prestart: [],
+    createRuntime: [],
+    createContainer: [],
+    startContainer: [],
+    poststart: [],
+    poststop: [],
+  };
   if (h === undefined) return out;
   if (!isObject(h)) return refuse('hooks', S, 'must be an object');
   for (const [k, list] of Object.entries(h)) {
-    if (k === 'createContainer' || k === 'startContainer') {
-      if (Array.isArray(list) && list.length === 0) continue;
-      refuse(`hooks.${k}`, S, "hooks run inside the container's namespaces are not implemented");
-    }
     if (!(k in out)) refuse(`hooks.${k}`, S);
     if (!Array.isArray(list)) refuse(`hooks.${k}`, S, 'must be an array');
     out[k as keyof OciHooks] = (list as unknown[]).map((x, i) => {
