@@ -156,12 +156,14 @@ function cgroupOf(config: CgroupConfig) {
   // Its id — or, for a pod's container, the pod's cgroup and its id (cb-pod-NAME/<id>).
   const name = cgroupName(config);
   const dir = cgroupDir(CGROUP_ROOT, name);
-  // v1 — provided: the same steps in every controller's hierarchy (src/core/cgroups/v1.ts).
+  // v1 — provided: the same steps in every controller's hierarchy (src/core/cgroups/v1.ts); on
+  // either version, a path an OCI caller chose (linux.cgroupsPath, "/default/ID") outside the workshop's.
   const v1 = openCgroup(name);
+  const v2 = V2 && !name.startsWith('/');
   return {
     dir,
     create(limits: Limits): void {
-      if (!V2) return (v1.create(), v1.set(limits));
+      if (!v2) return (v1.create(), v1.set(limits));
       // Another container's end may remove the shared parent between the two
       // mkdirs (ENOENT): make it again. Only the making — an ENOENT while
       // writing a limit means a controller is not enabled.
@@ -172,10 +174,10 @@ function cgroupOf(config: CgroupConfig) {
       });
       writeLimits(made, v2Files(limits));
     },
-    join: (pid: number): void => (V2 ? joinCgroup(dir, pid) : v1.addProcess(pid)),
-    exists: (): boolean => (V2 ? existsSync(dir) : v1.exists()),
-    oomKills: (): number => (V2 ? oomKills(dir) : v1.oomKills()),
-    remove: (): Promise<void> => (V2 ? removeCgroup(dir) : v1.destroy()),
+    join: (pid: number): void => (v2 ? joinCgroup(dir, pid) : v1.addProcess(pid)),
+    exists: (): boolean => (v2 ? existsSync(dir) : v1.exists()),
+    oomKills: (): number => (v2 ? oomKills(dir) : v1.oomKills()),
+    remove: (): Promise<void> => (v2 ? removeCgroup(dir) : v1.destroy()),
   };
 }
 

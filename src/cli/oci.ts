@@ -283,10 +283,11 @@ async function dispatch(command: string, argv: string[], g: Globals, log: Log): 
     case 'ps': {
       const { flags, rest } = parseFlags(argv);
       const state = mustRead(g.root, one(rest.slice(0, 1), 'ps'));
-      const { openCgroup } = await import('../core/cgroups/index.js');
+      const { cgroupName, openCgroup } = await import('../core/cgroups/index.js');
       let pids: number[] = [];
       try {
-        pids = openCgroup(state.cellblockId).procs();
+        // Its cgroup: cellblock/<cellblock id>, or where linux.cgroupsPath put it.
+        pids = openCgroup(cgroupName({ ...state.config, id: state.cellblockId })).procs();
       } catch {
         pids = [];
       }

@@ -34,6 +34,12 @@ export interface BaseConfig {
    * docker's --cgroup-parent. core/cgroups cgroupName() joins the two.
    */
   cgroupParent?: string;
+  /**
+   * Set by the OCI runtime from config.json's linux.cgroupsPath: the
+   * container's cgroup as a path from each hierarchy's root ("/default/ID"),
+   * instead of cellblock/[parent/]id. cgroupName() returns it as it is.
+   */
+  cgroupPath?: string;
 }
 
 /** A config as lessons see it: the base fields plus whatever the active lessons add. */

@@ -10,6 +10,9 @@ import { expect } from 'chai';
 import { OciSpecError, translateSpec } from '../../src/core/oci/spec.js';
 import { cellblockId } from '../../src/core/oci/state.js';
 import { parseSignal } from '../../src/core/oci/runtime.js';
+import { ociCgroupPath } from '../../src/core/oci/cgroup.js';
+import { cgroupName, openCgroup } from '../../src/core/cgroups/index.js';
+import { FakeCgroupFs } from '../support/fake-cgroupfs.js';
 
 const ROOTFS = tmpdir(); // any directory will do: nothing is mounted
 const CAPS = ['CAP_CHOWN', 'CAP_KILL', 'CAP_NET_ADMIN'];
@@ -59,6 +62,75 @@ function refusal(s: Record<string, unknown>): OciSpecError {
   throw new Error('translated without a refusal');
 }
 
+describe('OCI linux.cgroupsPath (core/oci/cgroup.ts)', function () {
+  it('absolute and relative paths are from each hierarchy’s root; Podman’s and containerd’s forms pass', function () {
+    expect(ociCgroupPath('/default/demo')).to.equal('/default/demo');
+    expect(ociCgroupPath('default/demo')).to.equal('/default/demo');
+    expect(ociCgroupPath('/libpod_parent/libpod-' + 'a'.repeat(64))).to.equal(
+      '/libpod_parent/libpod-' + 'a'.repeat(64),
+    );
+    expect(ociCgroupPath('//a//b/')).to.equal('/a/b');
+  });
+  it('a level that could leave the path, the root, the workshop’s own parent: refused with the reason', function () {
+    for (const [p, why] of [
+      ['/a/../b', /level "\.\."/],
+      ['/a/./b', /level "\."/],
+      ['/', /names no cgroup/],
+      ['', /names no cgroup/],
+      ['/cellblock/x', /below cellblock\//],
+      ['/a b/c', /level "a b"/],
+      [Array.from({ length: 17 }, () => 'x').join('/'), /more than 16 levels/],
+    ] as const) {
+      const r = ociCgroupPath(p);
+      expect(r, p).to.be.an('object');
+      expect((r as { problem: string }).problem, p).to.match(why);
+    }
+    expect(() =>
+      translateSpec(
+        spec((s) => (s.linux.cgroupsPath = '/x/../../etc')),
+        '/tmp',
+        'demo',
+      ),
+    ).to.throw(OciSpecError, /linux\.cgroupsPath: "\/x\/\.\.\/\.\.\/etc" level "\.\."/);
+  });
+  it('cgroupName gives the path as it is; the managers put the cgroup there and leave the levels above', async function () {
+    expect(cgroupName({ id: 'demo', cgroupPath: '/default/demo' })).to.equal('/default/demo');
+    expect(cgroupName({ id: 'demo', cgroupParent: 'cb-pod-p' })).to.equal('cb-pod-p/demo');
+    const fs = FakeCgroupFs.v2();
+    try {
+      const cg = openCgroup('/default/demo', { mode: 'v2', fs, root: fs.root });
+      expect(cg.path).to.equal('/default/demo');
+      cg.create();
+      expect(fs.exists(`${fs.root}/default/demo`)).to.equal(true);
+      expect(fs.exists(`${fs.root}/cellblock`)).to.equal(false);
+      await cg.destroy();
+      expect(fs.exists(`${fs.root}/default/demo`)).to.equal(false);
+      expect(fs.exists(`${fs.root}/default`), 'not the manager’s to remove (core/oci does)').to.equal(true);
+    } finally {
+      fs.cleanup();
+    }
+  });
+});
+
+describe('OCI hooks createContainer / startContainer', function () {
+  it('are translated for the init (they run in the container’s namespaces), the others stay the host’s', function () {
+    const t = translateSpec(
+      spec((s) => {
+        s.hooks = {
+          createContainer: [{ path: '/usr/bin/hook', args: ['hook', 'cc'], timeout: 5 }],
+          startContainer: [{ path: '/bin/start-hook' }],
+          poststop: [{ path: '/bin/true' }],
+        };
+      }),
+      '/tmp',
+      'demo',
+    );
+    expect(t.hooks.createContainer).to.deep.equal([{ path: '/usr/bin/hook', args: ['hook', 'cc'], timeout: 5 }]);
+    expect(t.hooks.startContainer).to.deep.equal([{ path: '/bin/start-hook' }]);
+    expect(t.hooks.poststop).to.have.length(1);
+  });
+});
+
 describe('OCI config.json translation', function () {
   it('maps containerd’s config onto the lessons’ fields', function () {
     const t = translateSpec(spec(), '/tmp', 'demo');
@@ -71,7 +143,9 @@ describe('OCI config.json translation', function () {
     expect(t.config.ociRlimits).to.deep.equal([{ resource: 7, soft: '1024', hard: '1024' }]);
     expect(t.config.ociMounts).to.have.length(1); // /run: /proc and /dev are the lessons'
     expect(t.cgroupsPath).to.equal('/default/demo');
-    expect(t.warnings.join('\n')).to.match(/cgroupsPath/);
+    // Honoured: the cgroup lesson puts the cgroup there (cgroupName), no warning.
+    expect(t.config.cgroupPath).to.equal('/default/demo');
+    expect(t.warnings.join('\n')).to.not.match(/cgroupsPath/);
   });
 
   it('RLIM_INFINITY (2^64 - 1, read by JSON.parse as 2^64) is unlimited; another unsafe integer is refused', function () {
@@ -163,7 +237,8 @@ describe('OCI config.json translation', function () {
       [(s) => (s.linux.uidMappings = [{ containerID: 0, hostID: 1000, size: 1 }]), /linux\.uidMappings/],
       [(s) => (s.linux.resources.cpu.cpus = '0-1'), /linux\.resources\.cpu\.cpus.*config-linux\.md#cpu/],
       [(s) => (s.linux.cgroupsPath = 'system.slice:libpod:abc'), /systemd form/],
-      [(s) => (s.hooks = { createContainer: [{ path: '/bin/true' }] }), /hooks\.createContainer/],
+      [(s) => (s.hooks = { createContainer: [{ path: 'true' }] }), /hooks\.createContainer\[0\]\.path/],
+      [(s) => (s.hooks = { preStart: [] }), /hooks\.preStart/],
       [(s) => (s.linux.intelRdt = {}), /linux\.intelRdt/],
       [(s) => s.mounts.push({ destination: '/x', type: 'nfs', source: 'h:/x' }), /mounts\[3\]\.type/],
       [(s) => (s.annotations = { 'io.cellblock.nett': 'bridge' }), /unknown cellblock annotation/],

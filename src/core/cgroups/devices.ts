@@ -33,7 +33,7 @@ import {
 } from '../../native/bpf.js';
 import { cgroupMode } from './detect.js';
 import { CgroupError, realCgroupFs, type CgroupFs } from './fs.js';
-import { removeCgroupDir, removeParentIfUnused } from './manager.js';
+import { removeCgroupDir, removeParentIfUnused, retryWhileParentVanishes } from './manager.js';
 import { findCgroupName, openCgroup } from './index.js';
 
 /** One rule as Docker and runc write it: type a/c/b, major and minor (or '*'), access from "rwm". */
@@ -111,7 +111,7 @@ export function deviceProgram(rules: DeviceRule[]): BpfInsn[] {
 }
 
 /** Where the device controller's cgroup of container `id` is, and which kind. */
-export function devicesCgroup(id: string): { version: 'v1' | 'v2'; dir: string } {
+export function devicesCgroup(id: string): { version: 'v1' | 'v2'; dir: string; above?: string[] } {
   const mode = cgroupMode();
   if (mode === 'v2') {
     // A pod's container has its cgroup below the pod's (cgroupName): found where it is.
@@ -128,6 +128,13 @@ export function devicesCgroup(id: string): { version: 'v1' | 'v2'; dir: string }
       '`cellblock doctor` lists the usable controllers',
     );
   }
+  // An OCI container's cgroup path (linux.cgroupsPath) is the same in the devices hierarchy.
+  const name = findCgroupName(id);
+  if (name.startsWith('/')) {
+    const parts = name.split('/').filter(Boolean);
+    const above = parts.slice(0, -1).map((_, i) => join(mount, ...parts.slice(0, i + 1)));
+    return { version: 'v1', dir: join(mount, name), above };
+  }
   return { version: 'v1', dir: join(mount, CGROUP_PARENT, id) };
 }
 
@@ -141,10 +148,14 @@ export function applyDeviceRules(id: string, rules: DeviceRule[], fs: CgroupFs =
   // so once); the container then reaches only the device nodes bound in from
   // the host, as its unprivileged user — the kernel's own permissions hold.
   if (fs === realCgroupFs && process.getuid?.() !== 0) return;
-  const { version, dir } = devicesCgroup(id);
+  const { version, dir, above } = devicesCgroup(id);
   if (version === 'v1') {
-    fs.mkdir(join(dir, '..'));
-    fs.mkdir(dir);
+    // The level above (cellblock/), or every level of an OCI path (/default/ID: the OCI runtime removes those).
+    // Another container's end may remove a shared level between two mkdirs (ENOENT): make it again.
+    retryWhileParentVanishes(() => {
+      for (const d of above ?? [join(dir, '..')]) fs.mkdir(d);
+      fs.mkdir(dir);
+    });
     // A new cgroup inherits its parent's list (everything): take it all away, then allow.
     fs.write(join(dir, 'devices.deny'), 'a');
     for (const r of rules) fs.write(join(dir, 'devices.allow'), deviceLine(r));
@@ -178,8 +189,9 @@ export function joinDevices(id: string, pid: number, fs: CgroupFs = realCgroupFs
 /** v1: remove the devices cgroup (and the parent, once unused). v2: nothing — the program goes with the cgroup. */
 export async function removeDevices(id: string, fs: CgroupFs = realCgroupFs): Promise<void> {
   if (fs === realCgroupFs && process.getuid?.() !== 0) return; // rootless: none was made (applyDeviceRules)
-  const { version, dir } = devicesCgroup(id);
+  const { version, dir, above } = devicesCgroup(id);
   if (version !== 'v1' || !fs.exists(dir)) return;
   await removeCgroupDir(fs, dir);
+  if (above) return; // an OCI path's levels: the OCI runtime removes the ones it made
   removeParentIfUnused(fs, [join(dir, '..')], () => false);
 }

@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { CGROUP_PARENT, POD_ID_PREFIX } from '../names.js';
 import { listDir } from '../read.js';
+import { readState } from '../host/state.js';
 import { CGROUP_ROOT, cgroupMode, v1Mounts, type CgroupMode, type V1Controller } from './detect.js';
 import { CgroupError, realCgroupFs, type CgroupFs } from './fs.js';
 import type { CgroupManager, V2Files } from './manager.js';
@@ -34,24 +35,36 @@ export interface OpenOptions {
  * internal processes": it enables controllers for its children) — the pause
  * container is a leaf below it like every member: cellblock/cb-pod-web/cb-pod-web.
  */
-export function cgroupName(config: { id: string; cgroupParent?: string | undefined }): string {
+export function cgroupName(config: {
+  id: string;
+  cgroupParent?: string | undefined;
+  cgroupPath?: string | undefined;
+}): string {
+  // An OCI caller's linux.cgroupsPath (BaseConfig.cgroupPath): absolute, from each hierarchy's root.
+  if (config.cgroupPath) return config.cgroupPath;
   return config.cgroupParent ? `${config.cgroupParent}/${config.id}` : config.id;
 }
 
 /**
  * The cgroup `name` (cgroupName: an id, or a pod's cgroup and an id). The
  * levels above the leaf are made by create() and go with the last leaf below
- * them (destroy()).
+ * them (destroy()). A name that starts with "/" is a path from each
+ * hierarchy's root (an OCI linux.cgroupsPath, "/default/ID"): its levels are
+ * made by create() too, but they are not the workshop's — destroy() leaves
+ * them, and whoever asked for the path removes what it made (core/oci).
  */
 export function openCgroup(name: string, opts: OpenOptions = {}): CgroupManager {
   const mode = opts.mode ?? cgroupMode();
   const fs = opts.fs ?? realCgroupFs;
+  const absolute = name.startsWith('/');
+  if (absolute) name = name.replace(/^\/+/, '');
   const slash = name.lastIndexOf('/');
   const id = name.slice(slash + 1);
-  const base = opts.parent ?? CGROUP_PARENT;
+  const base = absolute ? '' : (opts.parent ?? CGROUP_PARENT);
   const parent = slash < 0 ? base : [base, name.slice(0, slash)].filter(Boolean).join('/');
-  if (mode === 'v2') return new V2Cgroup(id, parent, opts.root ?? CGROUP_ROOT, fs, opts.v2Files);
-  if (mode === 'v1' || mode === 'hybrid') return new V1Cgroup(id, parent, opts.mounts ?? v1Mounts(), fs);
+  const keepParents = absolute;
+  if (mode === 'v2') return new V2Cgroup(id, parent, opts.root ?? CGROUP_ROOT, fs, opts.v2Files, keepParents);
+  if (mode === 'v1' || mode === 'hybrid') return new V1Cgroup(id, parent, opts.mounts ?? v1Mounts(), fs, keepParents);
   throw new CgroupError(
     'no cgroup filesystem at /sys/fs/cgroup',
     'ENOENT',
@@ -65,6 +78,9 @@ export function openCgroup(name: string, opts: OpenOptions = {}): CgroupManager 
  * only the id (the device rules, `cellblock stats` on an old state file).
  */
 export function findCgroupName(id: string, root: string = CGROUP_ROOT, parent: string = CGROUP_PARENT): string {
+  // An OCI container's cgroup is where its caller said (linux.cgroupsPath): its state records it.
+  const recorded = root === CGROUP_ROOT ? readState(id)?.cgroupPath : undefined;
+  if (typeof recorded === 'string' && recorded.startsWith('/')) return recorded;
   const top = join(root, parent);
   // A pause container's leaf is below the pod's cgroup of the same name: that one holds no process.
   if (id.startsWith(POD_ID_PREFIX) && existsSync(join(top, id, id, 'cgroup.procs'))) return `${id}/${id}`;

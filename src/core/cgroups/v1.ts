@@ -42,8 +42,10 @@ export class V1Cgroup implements CgroupManager {
     private readonly parent: string,
     private readonly mounts: Partial<Record<V1Controller, string>>,
     private readonly fs: CgroupFs,
+    /** The levels above the leaf are someone else's (openCgroup: an absolute name): destroy() leaves them. */
+    private readonly keepParents = false,
   ) {
-    this.path = `/${parent}/${id}`;
+    this.path = `/${[parent, id].filter(Boolean).join('/')}`;
     this.dirs = Object.fromEntries(Object.entries(mounts).map(([c, m]) => [c, join(m, parent, id)]));
   }
 
@@ -214,6 +216,7 @@ export class V1Cgroup implements CgroupManager {
     // hierarchy at once, or the first rmdir would wait for them in vain.
     if (this.exists() && this.has('freezer') && this.frozen()) await this.thaw();
     for (const d of this.uniqueDirs()) if (this.fs.exists(d)) await removeCgroupDir(this.fs, d);
+    if (this.keepParents) return;
     // A pod's cgroup first, then the workshop's: each goes once nothing is below it, in any hierarchy.
     for (const level of levels(this.parent)) {
       const parents = [...new Set(Object.values(this.mounts).map((m) => join(m, level)))];

@@ -46,11 +46,13 @@ export class V2Cgroup implements CgroupManager {
     private readonly root: string,
     private readonly fs: CgroupFs,
     private readonly files?: V2Files,
+    /** The levels above the leaf are someone else's (openCgroup: an absolute name): destroy() leaves them. */
+    private readonly keepParents = false,
   ) {
     this.parentDirs = levels(parent).map((p) => join(root, p));
     this.dir = join(root, parent, id);
     this.dirs = { unified: this.dir };
-    this.path = `/${parent}/${id}`;
+    this.path = `/${[parent, id].filter(Boolean).join('/')}`;
   }
 
   private file(name: string): string {
@@ -205,6 +207,7 @@ export class V2Cgroup implements CgroupManager {
     // The parent is looked at even when the leaf is gone already (lesson 05's
     // own code removed it): the last container out takes the parent along.
     if (this.exists()) await removeCgroupDir(this.fs, this.dir);
+    if (this.keepParents) return;
     // A pod's cgroup first, then the workshop's: each goes once nothing is below it.
     for (const d of this.parentDirs) {
       removeParentIfUnused(this.fs, [d], (x) => this.capped(x));

@@ -373,6 +373,7 @@ async function startReserved(
       lessons: lessons.map((l) => ({ id: l.id, file: l.file })),
       initStartTime: processStartTime(pid),
       runtimeStartTime: processStartTime(process.pid),
+      ...(config.cgroupPath !== undefined ? { cgroupPath: config.cgroupPath } : {}),
     };
     writeState(state);
     for (const l of hostLessons) {

@@ -25,6 +25,12 @@ export interface ContainerState {
    */
   config?: ContainerConfig;
   /**
+   * Where its cgroup is when a caller chose (config.cgroupPath, an OCI
+   * linux.cgroupsPath), from the start: the device rules look it up by id
+   * (core/cgroups findCgroupName) before `config` is written.
+   */
+  cgroupPath?: string;
+  /**
    * Start times (/proc/PID/stat field 22, clock ticks since boot) of the init
    * and the runtime: a pid alone may be reused after a crash left this file
    * behind, and joining "pid 4242's namespaces" would then join a stranger's.

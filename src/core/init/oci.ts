@@ -16,10 +16,14 @@
  *                   pivot the host's tree is detached, and mount(2) refuses a
  *                   source outside the caller's namespace (EINVAL). Nothing
  *                   may propagate to the host: / is made private first.
+ *                   Then hooks.createContainer (the spec: in the container's
+ *                   namespaces, before pivot_root, a path of the runtime's).
  *   afterLessons    after the pivot: the config's masked and read-only paths
- *   beforeExec      rlimits, then the user (groups, gid, uid last: it takes the
- *                   capabilities away)
+ *   beforeExec      hooks.startContainer (after `start`, a path of the
+ *                   container's), rlimits, then the user (groups, gid, uid
+ *                   last: it takes the capabilities away)
  */
+import { spawnSync } from 'node:child_process';
 import { lstatSync, mkdirSync, readlinkSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import {
@@ -36,7 +40,34 @@ import { mount } from '../../native/mount.js';
 import { prlimit, setgroups, setresgid, setresuid } from '../../native/process.js';
 import type { OciConfig } from '../oci/spec.js';
 
+/** The init's pid as the host sees it: read while /proc is still the host's (beforeLessons). */
+let hostPid = 0;
+
+/**
+ * One in-container hook (config.md#posix-platform-hooks): the state on its
+ * stdin, its output the container's. A hook that fails or times out fails the
+ * container's create or start (the init reports it and ends).
+ */
+function runHooks(config: OciConfig, kind: 'createContainer' | 'startContainer', status: string): void {
+  const h = config.ociInitHooks;
+  if (!h) return;
+  for (const hook of h[kind]) {
+    const [argv0, ...rest] = hook.args ?? [hook.path];
+    const r = spawnSync(hook.path, rest, {
+      argv0: argv0 ?? hook.path,
+      env: Object.fromEntries((hook.env ?? []).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)])),
+      input: JSON.stringify({ ...h.state, status, pid: hostPid }),
+      stdio: ['pipe', 'inherit', 'inherit'],
+      ...(hook.timeout !== undefined ? { timeout: hook.timeout * 1000 } : {}),
+    });
+    if (r.error) throw new Error(`${kind} hook ${hook.path}: ${r.error.message}`);
+    if (r.status !== 0) throw new Error(`${kind} hook ${hook.path} failed: exit status ${r.status ?? r.signal}`);
+  }
+}
+
 export function beforeLessons(config: OciConfig): void {
+  // In the new pid namespace we are 1; the host's /proc (still mounted) names our pid on the host.
+  if (config.ociInitHooks) hostPid = Number(readlinkSync('/proc/self'));
   for (const [key, value] of Object.entries(config.ociSysctl ?? {})) {
     writeFileSync(`/proc/sys/${key.replaceAll('.', '/')}`, value);
   }
@@ -76,6 +107,13 @@ export function secureJoin(root: string, path: string): string {
 }
 
 export function afterRootfs(config: OciConfig): void {
+  mountsUnderRoot(config);
+  // createContainer: in the container's namespaces, its mounts made, before pivot_root (the mount
+  // lesson's init step): the path is the runtime's (the host's tree is still reachable).
+  runHooks(config, 'createContainer', 'creating');
+}
+
+function mountsUnderRoot(config: OciConfig): void {
   const mounts = config.ociMounts ?? [];
   if (mounts.length === 0) return;
   mount(null, '/', null, MS_REC | MS_PRIVATE, null);
@@ -121,6 +159,8 @@ export function afterLessons(config: OciConfig): void {
 }
 
 export function beforeExec(config: OciConfig): void {
+  // startContainer: after `start` released us, before the command, as root, the path the container's.
+  runHooks(config, 'startContainer', 'created');
   for (const r of config.ociRlimits ?? []) prlimit(r.resource, BigInt(r.soft), BigInt(r.hard));
   if (config.ociUmask !== undefined) process.umask(config.ociUmask);
   const user = config.ociUser;

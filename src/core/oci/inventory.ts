@@ -13,6 +13,9 @@ import type { Inventory, InventoryItem, KnownContainer, Kind } from '../inventor
 import { AlreadyGone, STAGE } from '../inventory.js';
 import { readStat } from '../host/proc.js';
 import { listOciIds, readOciState } from './state.js';
+import { hierarchyRoots, readCgroupRecord, removeMadeLevels } from './cgroup.js';
+import { realCgroupFs } from '../cgroups/fs.js';
+import { removeCgroupDir } from '../cgroups/manager.js';
 
 export interface OciScope {
   /** cellblock-oci's --root to look in (state.ts DEFAULT_OCI_ROOT); none: nothing to find. */
@@ -37,14 +40,15 @@ const stateDirs: Kind<OciItem, OciScope, unknown> = {
     const root = scope.ociRoot;
     if (root === undefined) return [];
     return listOciIds(root).map((id): OciItem => {
-      const s = readOciState(root, id);
+      // A create killed before state.json was written: the cgroup record (written first) names the container.
+      const owner = readOciState(root, id)?.cellblockId ?? readCgroupRecord(join(root, id))?.cellblockId;
       return {
         area: 'oci',
         kind: 'oci-state',
         name: join(root, id),
         dir: join(root, id),
         why: `cellblock-oci state of container ${id}`,
-        ...(s ? { containerId: s.cellblockId } : {}),
+        ...(owner !== undefined ? { containerId: owner } : {}),
       };
     });
   },
@@ -54,9 +58,58 @@ const stateDirs: Kind<OciItem, OciScope, unknown> = {
   },
 };
 
+export interface OciCgroupItem extends InventoryItem {
+  kind: 'oci-cgroup';
+  path: string;
+  /** The container's own cgroup (removed as its end removes it), or a level above it that create made. */
+  leaf: boolean;
+}
+
+/**
+ * Cgroups made where a caller's linux.cgroupsPath said (cgroup.ts), outside
+ * cellblock/: found by the record in the OCI state directory — written before
+ * any was made — never by the look of a path. The leaf in every hierarchy,
+ * then the levels above it that create made, deepest first.
+ */
+const cgroupsOfRecords: Kind<OciCgroupItem, OciScope, unknown> = {
+  kind: 'oci-cgroup',
+  stage: STAGE.cgroups,
+  list(scope) {
+    const root = scope.ociRoot;
+    if (root === undefined) return [];
+    return listOciIds(root).flatMap((id) => {
+      const r = readCgroupRecord(join(root, id));
+      if (!r) return [];
+      const leaves = hierarchyRoots()
+        .map((h) => join(h, r.path))
+        .filter((d) => existsSync(d));
+      const item = (path: string, leaf: boolean): OciCgroupItem => ({
+        area: 'oci',
+        kind: 'oci-cgroup',
+        name: path,
+        path,
+        leaf,
+        depth: path.split('/').length,
+        containerId: r.cellblockId,
+        why: `linux.cgroupsPath of cellblock-oci container ${id} (${join(root, id, 'cgroup.json')})`,
+      });
+      return [...leaves.map((d) => item(d, true)), ...r.made.filter((d) => existsSync(d)).map((d) => item(d, false))];
+    });
+  },
+  async remove(item, _ops, liveness) {
+    if (!existsSync(item.path)) throw new AlreadyGone('no such cgroup');
+    if (item.leaf) return removeCgroupDir(realCgroupFs, item.path, liveness.spared);
+    // A level above: only once nothing is below it (another container of the caller's may be).
+    removeMadeLevels({ path: '/', made: [item.path], cellblockId: '' });
+  },
+};
+
 export const ociInventory: Inventory<OciScope, unknown> = {
   area: 'oci',
-  kinds: [stateDirs as Kind<InventoryItem, OciScope, unknown>],
+  kinds: [
+    cgroupsOfRecords as Kind<InventoryItem, OciScope, unknown>,
+    stateDirs as Kind<InventoryItem, OciScope, unknown>,
+  ],
   containers(scope): KnownContainer[] {
     const root = scope.ociRoot;
     if (root === undefined) return [];

@@ -35,6 +35,7 @@ import { InitError } from '../init/protocol.js';
 import { mknod } from '../../native/fs.js';
 import { sendFd } from '../../native/socket.js';
 import { translateSpec, OciSpecError, type OciHook } from './spec.js';
+import { cgroupTaken, handOver, missingLevels, readCgroupRecord, removeRecorded, writeCgroupRecord } from './cgroup.js';
 import {
   cellblockId,
   OCI_ID_PATTERN,
@@ -198,16 +199,39 @@ export async function create(opts: CreateOptions): Promise<Created> {
       throw new OciError(`--console-socket ${opts.consoleSocket}: longer than a unix socket path may be (107 bytes)`);
     }
   }
+  // createContainer and startContainer run in the container's namespaces: the init runs them (core/init/oci.ts).
+  if (t.hooks.createContainer.length > 0 || t.hooks.startContainer.length > 0) {
+    config.ociInitHooks = {
+      createContainer: t.hooks.createContainer,
+      startContainer: t.hooks.startContainer,
+      state: { ociVersion: OCI_VERSION, id, bundle, annotations: t.annotations },
+    };
+  }
   const seccomp = config['ociSeccomp'];
   delete config['ociSeccomp'];
   // Every lesson's validation, before the state directory exists (seccomp's file comes after: it is ours).
   const problems = validateConfig(config, opts.lessons);
   if (problems.length > 0) throw new OciError(new ConfigError(problems).message);
 
+  // linux.cgroupsPath: a cgroup that exists already is someone else's (delete would kill what is in it).
+  const cgroupPath = config.cgroupPath;
+  if (cgroupPath !== undefined) {
+    const taken = cgroupTaken(cgroupPath);
+    if (taken !== undefined) {
+      throw new OciError(
+        `linux.cgroupsPath "${t.cgroupsPath}": ${taken} exists already (another container's?): give each container a cgroup of its own (config-linux.md#cgroups-path)`,
+      );
+    }
+  }
+
   mkdirSync(root, { recursive: true, mode: 0o711 });
   mkdirSync(dir, { mode: 0o711 });
   const execFifo = join(dir, 'exec.fifo');
   let container: RunningContainer | undefined;
+  // Recorded before anything is made: a create killed half way leaves the record its cgroup is found by.
+  const cgroupRecord =
+    cgroupPath === undefined ? undefined : { path: cgroupPath, made: missingLevels(cgroupPath), cellblockId: cbId };
+  if (cgroupRecord) writeCgroupRecord(dir, cgroupRecord);
   try {
     // S_IFIFO | 0622: only root opens it for reading (start); the init writes.
     mknod(execFifo, 0o010000 | 0o622, 0n);
@@ -271,6 +295,7 @@ export async function create(opts: CreateOptions): Promise<Created> {
       container.kill('SIGKILL');
       await container.wait().catch(() => undefined);
     }
+    if (cgroupRecord) handOver(root, id, await removeRecorded(cgroupRecord));
     rmSync(dir, { recursive: true, force: true });
     if (err instanceof ConfigError) throw new OciError(err.message);
     // runc's words for a command that cannot run: Podman maps them to 127 and 126.
@@ -339,7 +364,7 @@ export async function kill(root: string, id: string, signal: number, all: boolea
   const lessons = await loadLessonFiles(state.lessons);
   const status = statusOf(state, lessons);
   if (status === 'stopped') throw new OciError('container not running');
-  const pids = all ? await cgroupProcs(state.cellblockId, state.pid) : [state.pid];
+  const pids = all ? await cgroupProcs(state, state.pid) : [state.pid];
   for (const pid of pids) {
     try {
       process.kill(pid, signal);
@@ -349,10 +374,10 @@ export async function kill(root: string, id: string, signal: number, all: boolea
   }
 }
 
-async function cgroupProcs(id: string, pid: number): Promise<number[]> {
+async function cgroupProcs(state: OciState, pid: number): Promise<number[]> {
   try {
-    const { openCgroup } = await import('../cgroups/index.js');
-    const procs = openCgroup(id).procs();
+    const { cgroupName, openCgroup } = await import('../cgroups/index.js');
+    const procs = openCgroup(cgroupName({ ...state.config, id: state.cellblockId })).procs();
     return procs.length > 0 ? procs : [pid];
   } catch {
     return [pid];
@@ -409,6 +434,9 @@ export async function destroy(root: string, state: OciState, lessons: LoadedLess
       log.warn((err as Error).message);
     }
   }
+  // linux.cgroupsPath: the levels above the container's cgroup that create made, once nothing is below them.
+  const record = readCgroupRecord(stateDir(root, state.id));
+  if (record) handOver(root, state.id, await removeRecorded(record));
   rmSync(stateDir(root, state.id), { recursive: true, force: true });
 }
 

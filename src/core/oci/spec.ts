@@ -19,6 +19,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { CAPABILITIES } from '../../native/constants.js';
 import { knownSyscalls } from '../../native/syscalls.js';
 import type { ContainerConfig } from '../config.js';
+import { ociCgroupPath } from './cgroup.js';
 
 /** RLIM_INFINITY (man 2 getrlimit), as the decimal string prlimit is given. */
 const RLIM_INFINITY = '18446744073709551615';
@@ -43,12 +44,21 @@ export interface OciHook {
   timeout?: number;
 }
 
-/** The hooks cellblock runs (on the host, in the runtime's namespaces). */
+/** The hooks: most run on the host, in the runtime's namespaces; createContainer and startContainer in the container's (core/init/oci.ts). */
 export interface OciHooks {
   prestart: OciHook[];
   createRuntime: OciHook[];
+  createContainer: OciHook[];
+  startContainer: OciHook[];
   poststart: OciHook[];
   poststop: OciHook[];
+}
+
+/** What the init needs to run the in-container hooks: them, and the state they read on stdin. */
+export interface OciInitHooks {
+  createContainer: OciHook[];
+  startContainer: OciHook[];
+  state: { ociVersion: string; id: string; bundle: string; annotations: Record<string, string> };
 }
 
 /** A mount the core's init makes after the lessons' steps (core/init/oci.ts). */
@@ -76,6 +86,8 @@ export interface OciFields {
   ociReadonlyPaths?: string[];
   /** process.user.umask, set right before the exec. */
   ociUmask?: number;
+  /** core/init/oci.ts: hooks.createContainer (before pivot_root) and startContainer (before the exec). */
+  ociInitHooks?: OciInitHooks;
   /** linux.sysctl, written in the container's namespaces before its root changes. */
   ociSysctl?: Record<string, string>;
   /** linux.namespaces entries with a path: joined (setns) instead of created. */
@@ -90,7 +102,7 @@ export interface Translation {
   config: OciConfig;
   hooks: OciHooks;
   annotations: Record<string, string>;
-  /** linux.cgroupsPath as given (recorded in the state; see warnings). */
+  /** linux.cgroupsPath as given (config.cgroupPath: where the cgroup is). */
   cgroupsPath?: string;
   oomScoreAdj?: number;
   /** Where cellblock does something else than asked, one sentence each (to the log). */
@@ -580,10 +592,12 @@ export function translateSpec(spec: unknown, bundle: string, id: string): Transl
         `"${p}" is the systemd form (slice:prefix:name): use the cgroupfs driver (containerd: SystemdCgroup = false; podman --cgroup-manager cgroupfs)`,
       );
     }
+    // The cgroup is where the caller says (core/oci/cgroup.ts): "/default/ID" from each hierarchy's root.
+    const path = ociCgroupPath(p);
+    if (typeof path !== 'string')
+      return refuse('linux.cgroupsPath', 'config-linux.md#cgroups-path', `"${p}" ${path.problem}`);
     cgroupsPath = p;
-    warnings.push(
-      `linux.cgroupsPath "${p}": the container's cgroup is cellblock/${id} (the cgroup lesson names it by id)`,
-    );
+    fields.cgroupPath = path;
   }
   for (const [k, list] of [
     ['maskedPaths', 'config-linux.md#masked-paths'],
@@ -822,14 +836,17 @@ function mounts(list: unknown, bundle: string, refuse: Refuse): OciMount[] {
 
 function hooks(h: unknown, refuse: Refuse): OciHooks {
   const S = 'config.md#posix-platform-hooks';
-  const out: OciHooks = { prestart: [], createRuntime: [], poststart: [], poststop: [] };
+  const out: OciHooks = {
+    prestart: [],
+    createRuntime: [],
+    createContainer: [],
+    startContainer: [],
+    poststart: [],
+    poststop: [],
+  };
   if (h === undefined) return out;
   if (!isObject(h)) return refuse('hooks', S, 'must be an object');
   for (const [k, list] of Object.entries(h)) {
-    if (k === 'createContainer' || k === 'startContainer') {
-      if (Array.isArray(list) && list.length === 0) continue;
-      refuse(`hooks.${k}`, S, "hooks run inside the container's namespaces are not implemented");
-    }
     if (!(k in out)) refuse(`hooks.${k}`, S);
     if (!Array.isArray(list)) refuse(`hooks.${k}`, S, 'must be an array');
     out[k as keyof OciHooks] = (list as unknown[]).map((x, i) => {
