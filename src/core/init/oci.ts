@@ -17,8 +17,12 @@
  *                   source outside the caller's namespace (EINVAL). Nothing
  *                   may propagate to the host: / is made private first.
  *   afterLessons    after the pivot: the config's masked and read-only paths
- *   beforeExec      rlimits, then the user (groups, gid, uid last: it takes the
- *                   capabilities away)
+ *   beforeDrops     before the lessons' beforeExec steps (the security lesson
+ *                   drops capabilities and installs seccomp there), and so
+ *                   before "created": rlimits (raising a hard limit needs
+ *                   CAP_SYS_RESOURCE), then the user — runc's order. A failure
+ *                   here is still reported to `create`.
+ *   beforeExec      the umask
  */
 import { lstatSync, mkdirSync, readlinkSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -33,7 +37,17 @@ import {
   MS_REMOUNT,
 } from '../../native/constants.js';
 import { mount } from '../../native/mount.js';
-import { prlimit, setgroups, setresgid, setresuid } from '../../native/process.js';
+import { sys } from '../../native/index.js';
+import { _LINUX_CAPABILITY_VERSION_3 } from '../../native/capability.js';
+import {
+  getPdeathsig,
+  PR_SET_KEEPCAPS,
+  PR_SET_PDEATHSIG,
+  prlimit,
+  setgroups,
+  setresgid,
+  setresuid,
+} from '../../native/process.js';
 import type { OciConfig } from '../oci/spec.js';
 
 export function beforeLessons(config: OciConfig): void {
@@ -120,13 +134,30 @@ export function afterLessons(config: OciConfig): void {
   }
 }
 
-export function beforeExec(config: OciConfig): void {
+export function beforeDrops(config: OciConfig): void {
   for (const r of config.ociRlimits ?? []) prlimit(r.resource, BigInt(r.soft), BigInt(r.hard));
-  if (config.ociUmask !== undefined) process.umask(config.ociUmask);
   const user = config.ociUser;
-  if (user) {
-    setgroups(user.additionalGids);
-    setresgid(user.gid);
-    setresuid(user.uid);
-  }
+  if (!user) return;
+  // glibc changes the uid of every thread of the process; after a capability
+  // drop on this thread alone it would fail here and succeed on Node's other
+  // threads, and glibc aborts then. So the user changes while this thread
+  // still holds its capabilities, keeping the permitted set (PR_SET_KEEPCAPS,
+  // as runc does; execve clears the flag), and the lessons drop from there.
+  const deathSignal = getPdeathsig();
+  sys.prctl(PR_SET_KEEPCAPS, 1);
+  setgroups(user.additionalGids);
+  setresgid(user.gid);
+  setresuid(user.uid);
+  // The uid change cleared the effective set (the permitted one is kept):
+  // back to what we may, so that the lessons' steps after this can run.
+  const header = { version: _LINUX_CAPABILITY_VERSION_3, pid: 0 };
+  const data = sys.capget(header);
+  for (const word of data) word.effective = word.permitted;
+  sys.capset(header, data);
+  // …and the parent-death signal (man 2 prctl): back to what it was.
+  if (deathSignal !== 0) sys.prctl(PR_SET_PDEATHSIG, deathSignal);
+}
+
+export function beforeExec(config: OciConfig): void {
+  if (config.ociUmask !== undefined) process.umask(config.ociUmask);
 }

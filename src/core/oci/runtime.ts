@@ -21,7 +21,7 @@
  * Bad input is refused before anything exists, as `cellblock run` does.
  */
 import { spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -194,8 +194,11 @@ export async function create(opts: CreateOptions): Promise<Created> {
   const execFifo = join(dir, 'exec.fifo');
   let container: RunningContainer | undefined;
   try {
-    // S_IFIFO | 0622: only root opens it for reading (start); the init writes.
+    // S_IFIFO | 0622: only root opens it for reading (start); the init writes —
+    // as the config's user by then, without capabilities. mknod applies the
+    // umask (022 would leave 0600): chmod, as runc sets umask 0 around mkfifo.
     mknod(execFifo, 0o010000 | 0o622, 0n);
+    chmodSync(execFifo, 0o622);
     config.execFifo = execFifo;
     if (seccomp !== undefined) {
       const file = join(dir, 'seccomp.json');
@@ -432,15 +435,6 @@ export async function execProcess(o: ExecOptions): Promise<number> {
   const tty = proc['terminal'] === true;
   if (tty && o.consoleSocket === undefined) {
     throw new OciError('cannot allocate tty if runc will detach without setting console socket');
-  }
-  // The joining process switches its uid after the container's capabilities are applied
-  // (core/init/join.ts): without CAP_SETUID/CAP_SETGID among them it cannot.
-  const nonRoot = (user.uid ?? 0) !== 0 || (user.gid ?? 0) !== 0;
-  const dropped = list(state.config['cap-drop']).map((c) => c.toUpperCase().replace(/^CAP_/, ''));
-  if (nonRoot && ['ALL', 'SETUID', 'SETGID'].some((c) => dropped.includes(c))) {
-    throw new OciError(
-      `exec as ${user.uid ?? 0}:${user.gid ?? 0}: the container's capabilities lack CAP_SETUID/CAP_SETGID, which cellblock needs to switch the user (config.json process.capabilities)`,
-    );
   }
   const { execInContainer } = await import('../host/exec.js');
   let ran;
