@@ -41,7 +41,7 @@ function oci(args: string[], out?: number): Cli {
 }
 
 const dirs: string[] = [];
-function bundle(args: string[], process: Record<string, unknown> = {}): string {
+function bundle(args: string[], process: Record<string, unknown> = {}, more: Record<string, unknown> = {}): string {
   const dir = mkdtempSync(join(tmpdir(), 'cellblock-ocit-'));
   dirs.push(dir);
   const spec = {
@@ -54,6 +54,7 @@ function bundle(args: string[], process: Record<string, unknown> = {}): string {
       { destination: '/dev', type: 'tmpfs', source: 'tmpfs' },
     ],
     linux: { namespaces: ['pid', 'mount', 'uts', 'ipc', 'network'].map((type) => ({ type })) },
+    ...more,
   };
   writeFileSync(join(dir, 'config.json'), JSON.stringify(spec));
   return dir;
@@ -183,5 +184,37 @@ describe('cellblock-oci: rlimits and the user before the capability drop', funct
     expect(ex.stdout.trim()).to.equal('1000');
     expect(oci(['delete', '--force', id]).status).to.equal(0);
     expect(leftovers(id, pid)).to.deep.equal([]);
+  });
+});
+
+describe('cellblock-oci run in the foreground', function () {
+  this.timeout(60_000 * SLOW);
+  after(function () {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  it("passes the status through and cleans up once: the lessons' host steps, then poststop", function () {
+    const id = newId('run');
+    const marks = join(tmpdir(), `cellblock-ocit-hook-${id}`);
+    const dir = bundle(
+      ['sh', '-c', 'echo hi; exit 3'],
+      {},
+      {
+        hooks: { poststop: [{ path: '/bin/sh', args: ['sh', '-c', `echo poststop >> ${marks}`] }] },
+      },
+    );
+    const r = spawnSync(process.execPath, [BIN, '--solutions', '--root', ROOT, 'run', '--bundle', dir, id], {
+      encoding: 'utf8',
+      env: { ...process.env, CELLBLOCK_TRACE: '1' },
+      timeout: 30_000 * SLOW,
+    });
+    const hooks = existsSync(marks) ? readFileSync(marks, 'utf8') : '';
+    rmSync(marks, { force: true });
+    expect(r.status, r.stderr).to.equal(3);
+    expect(r.stdout).to.equal('hi\n');
+    // CELLBLOCK_TRACE names every lesson's hostCleanup as it runs: once each, not twice.
+    expect(r.stderr.match(/hostCleanup 00-process/g) ?? [], 'host cleanups of lesson 00').to.have.length(1);
+    expect(hooks).to.equal('poststop\n');
+    expect(leftovers(id)).to.deep.equal([]);
   });
 });

@@ -386,6 +386,21 @@ export async function destroy(root: string, state: OciState, lessons: LoadedLess
   const outcome = await cleanupContainer(state.config as ContainerConfig, state.pid, lessons);
   for (const f of outcome.failures) log.warn(`${f.lesson}: undo step "${f.step}" threw: ${String(f.error)}`);
   for (const n of outcome.notes) log.warn(n);
+  finish(root, state, log);
+}
+
+/**
+ * `run` in the foreground: the container's wait() has already run the
+ * lessons' host cleanup (this process is the init's parent, as with
+ * `cellblock run`) — what is left is what only the OCI runtime does.
+ */
+export function afterWait(root: string, state: OciState, container: RunningContainer, log: Log): void {
+  for (const f of container.undoFailures) log.warn(`${f.lesson}: undo step "${f.step}" threw: ${String(f.error)}`);
+  finish(root, state, log);
+}
+
+/** The poststop hooks, then the state directory (the last trace). */
+function finish(root: string, state: OciState, log: Log): void {
   for (const h of state.hooks.poststop) {
     try {
       runHook(h, specState(state, 'stopped'), 'poststop');
