@@ -93,9 +93,8 @@ export function afterRootfs(config: OciConfig): void {
   const mounts = config.ociMounts ?? [];
   if (mounts.length === 0) return;
   mount(null, '/', null, MS_REC | MS_PRIVATE, null);
-  // The caller's /etc/hosts (containerd's, Podman's) wins over the one a
-  // lesson would write (config.etcHosts): runc writes none of its own.
-  if (mounts.some((m) => m.destination === '/etc/hosts')) delete config['etcHosts'];
+  // The caller's files (containerd's, Podman's /etc/hosts) win over any a
+  // lesson would write: config.callerMounts names them, and lessons check it.
   for (const m of mounts) {
     const target = secureJoin(config.rootfs, m.destination);
     if (m.type === 'bind') {
