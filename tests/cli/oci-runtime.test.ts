@@ -7,7 +7,7 @@
  * capabilities. After each: nothing of the container is left.
  */
 import { spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
@@ -19,7 +19,13 @@ import { ROOT as CHECKOUT } from '../../src/core/paths.js';
 
 const SLOW = Number(process.env['CELLBLOCK_SLOW'] ?? 1) || 1;
 const BIN = join(CHECKOUT, 'src', 'bin', 'cellblock-oci.mjs');
-const ROOT = process.env['CELLBLOCK_OCI_ROOT'] || DEFAULT_OCI_ROOT;
+// A --root of this run's own: on a shared machine another run's `cellblock cleanup` may take a
+// stopped container of the default root for a leftover. The inventories read the same variable.
+const ROOT = join(process.env['CELLBLOCK_OCI_ROOT'] || DEFAULT_OCI_ROOT, '..', `cellblock-ocit-${process.pid}`);
+process.env['CELLBLOCK_OCI_ROOT'] = ROOT;
+after(function () {
+  if (existsSync(ROOT)) rmdirSync(ROOT); // empty by now (the leak checks said so): never a recursive delete under /run
+});
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 let counter = 0;
 const newId = (what: string): string => `cb-ocit-${what}-${process.pid.toString(36)}${(counter++).toString(36)}`;
@@ -216,5 +222,40 @@ describe('cellblock-oci run in the foreground', function () {
     expect(r.stderr.match(/hostCleanup 00-process/g) ?? [], 'host cleanups of lesson 00').to.have.length(1);
     expect(hooks).to.equal('poststop\n');
     expect(leftovers(id)).to.deep.equal([]);
+  });
+});
+
+describe('cellblock-oci delete without the lessons', function () {
+  this.timeout(60_000 * SLOW);
+  after(function () {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  it('lesson files gone: delete refuses and says why; delete --force kills the init and leaves nothing', async function () {
+    const id = newId('nolessons');
+    const dir = bundle(['sleep', '60']);
+    const fd = openSync(join(dir, 'out'), 'w');
+    try {
+      expect(oci(['create', '--bundle', dir, id], fd).status).to.equal(0);
+    } finally {
+      closeSync(fd);
+    }
+    const file = join(ROOT, id, 'state.json');
+    const state = JSON.parse(readFileSync(file, 'utf8')) as { pid: number; lessons: { id: string; file: string }[] };
+    try {
+      expect(oci(['start', id]).status).to.equal(0);
+      // As if the checkout moved or a learner deleted a lesson file.
+      state.lessons = state.lessons.map((l) => ({ ...l, file: join(dir, 'gone', `${l.id}.js`) }));
+      writeFileSync(file, JSON.stringify(state));
+      const refused = oci(['delete', id]);
+      expect(refused.status).to.equal(1);
+      expect(refused.stderr).to.match(/delete --force/);
+      expect(isAlive(state.pid), 'the init after a refused delete').to.equal(true);
+      const forced = oci(['delete', '--force', id]);
+      expect(forced.status, forced.stderr).to.equal(0);
+      expect(leftovers(id, state.pid)).to.deep.equal([]);
+    } finally {
+      if (isAlive(state.pid)) process.kill(state.pid, 'SIGKILL');
+    }
   });
 });

@@ -363,12 +363,28 @@ export async function remove(root: string, id: string, force: boolean, log: Log)
     else if (!force) throw new OciError(`container does not exist: ${id}`);
     return;
   }
-  const lessons = await loadLessonFiles(state.lessons);
-  const status = statusOf(state, lessons);
+  // The lessons judge the state and undo their steps — unless their files are
+  // gone or broken (a learner's edit, a moved checkout): then --force still
+  // removes the container, judged from /proc and undone by the inventories.
+  let lessons: LoadedLesson[] | undefined;
+  let status: OciStatus | undefined;
+  try {
+    lessons = await loadLessonFiles(state.lessons);
+    status = statusOf(state, lessons);
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    if (!force) {
+      throw new OciError(
+        `cannot tell the state of container ${id}: ${why} (delete --force removes it without the lessons)`,
+      );
+    }
+    log.warn(`${id}: the lessons cannot be loaded or judge it (${why}): removing what the inventories attribute to it`);
+  }
   if (status === 'running' && !force) {
     throw new OciError(`cannot delete container ${id} that is not stopped: running`);
   }
-  if (status !== 'stopped') {
+  // --force ends the init whatever a lesson says, judged from /proc (its start time guards against pid reuse).
+  if (status !== 'stopped' || (force && initAlive(state))) {
     try {
       process.kill(state.pid, 'SIGKILL');
     } catch {
@@ -378,7 +394,17 @@ export async function remove(root: string, id: string, force: boolean, log: Log)
       throw new OciError(`container ${id} (pid ${state.pid}) did not die of SIGKILL within 10 s`);
     }
   }
-  await destroy(root, state, lessons, log);
+  if (lessons) return destroy(root, state, lessons, log);
+  const { removeContainerItems } = await import('../inventories.js');
+  const { failed } = await removeContainerItems(state.cellblockId);
+  for (const f of failed) log.warn(`could not remove ${f.item}: ${String(f.error)}`);
+  finish(root, state, log);
+}
+
+/** Is the container's init still the process state.json names, and not a zombie? */
+function initAlive(state: OciState): boolean {
+  const s = state.pid > 0 ? readStat(state.pid) : undefined;
+  return s !== undefined && s !== null && s.start === state.startTime && s.state !== 'Z' && s.state !== 'X';
 }
 
 /** After the end: the lessons' host cleanup, poststop hooks, then the state directory (the last trace). */
