@@ -7,7 +7,17 @@
  * capabilities. After each: nothing of the container is left.
  */
 import { spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmdirSync,
+  rmSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
@@ -256,6 +266,27 @@ describe('cellblock-oci delete without the lessons', function () {
       expect(leftovers(id, state.pid)).to.deep.equal([]);
     } finally {
       if (isAlive(state.pid)) process.kill(state.pid, 'SIGKILL');
+    }
+  });
+
+  it('state.json gone (a create killed half way, a removed dir): delete --force ends the container through the core state', async function () {
+    const id = newId('nostate');
+    const dir = bundle(['sleep', '60']);
+    const fd = openSync(join(dir, 'out'), 'w');
+    try {
+      expect(oci(['create', '--bundle', dir, id], fd).status).to.equal(0);
+    } finally {
+      closeSync(fd);
+    }
+    const pid = readOciState(ROOT, id)!.pid;
+    try {
+      expect(oci(['start', id]).status).to.equal(0);
+      unlinkSync(join(ROOT, id, 'state.json'));
+      const forced = oci(['delete', '--force', id]);
+      expect(forced.status, forced.stderr).to.equal(0);
+      expect(leftovers(id, pid)).to.deep.equal([]);
+    } finally {
+      if (isAlive(pid)) process.kill(pid, 'SIGKILL');
     }
   });
 });

@@ -358,6 +358,9 @@ export async function remove(root: string, id: string, force: boolean, log: Log)
   checkId(id);
   const state = readOciState(root, id);
   if (!state) {
+    // A create killed half way (or a state dir someone removed) may have left a
+    // container without state.json: --force ends it through the core's state.
+    if (force) await removeOrphan(id, log);
     // runc: --force on an unknown id is not an error; a directory without a state is removed.
     if (existsSync(stateDir(root, id))) rmSync(stateDir(root, id), { recursive: true, force: true });
     else if (!force) throw new OciError(`container does not exist: ${id}`);
@@ -399,6 +402,32 @@ export async function remove(root: string, id: string, force: boolean, log: Log)
   const { failed } = await removeContainerItems(state.cellblockId);
   for (const f of failed) log.warn(`could not remove ${f.item}: ${String(f.error)}`);
   finish(root, state, log);
+}
+
+/**
+ * The core's state of cellblockId(id) when no state.json names it: unless
+ * the process that created it still runs (a create under way), kill its init
+ * (start time checked) and remove what the inventories attribute to it.
+ */
+async function removeOrphan(id: string, log: Log): Promise<void> {
+  const core = readState(cellblockId(id));
+  if (!core) return;
+  const alive = (pid: number, start: number | undefined): boolean => {
+    const s = pid > 0 ? readStat(pid) : undefined;
+    return !!s && (start === undefined || s.start === start) && s.state !== 'Z' && s.state !== 'X';
+  };
+  // Once the init said "created" it is its own runtime (core state): only another creator counts.
+  if (core.runtimePid !== core.pid && alive(core.runtimePid, core.runtimeStartTime)) {
+    throw new OciError(`container ${id} is being created (pid ${core.runtimePid}): try again when it is done`);
+  }
+  if (core.initStartTime !== undefined && alive(core.pid, core.initStartTime)) {
+    process.kill(core.pid, 'SIGKILL');
+    await ended(core.pid, core.initStartTime, 10_000);
+  }
+  const { removeContainerItems } = await import('../inventories.js');
+  const { removed, failed } = await removeContainerItems(cellblockId(id));
+  for (const r of removed) log.debug(`removed ${r}`);
+  for (const f of failed) log.warn(`could not remove ${f.item}: ${String(f.error)}`);
 }
 
 /** Is the container's init still the process state.json names, and not a zombie? */
