@@ -210,6 +210,8 @@ export default defineLesson<NetConfig>({
   },
 
   init(config, sys) {
+    // An OCI caller (containerd, Podman) that mounts its own /etc/hosts keeps it: runc writes none.
+    if (config.callerMounts?.includes('/etc/hosts')) return;
     if (config.etcHosts !== undefined) installEtcHosts(config.etcHosts, sys);
   },
 

@@ -18,7 +18,7 @@ import { CAPABILITIES } from '../native/constants.js';
 import { ANNOTATIONS } from '../core/oci/spec.js';
 import {
   create,
-  destroy,
+  afterWait,
   execProcess,
   kill,
   loadLessonFiles,
@@ -250,14 +250,15 @@ async function dispatch(command: string, argv: string[], g: Globals, log: Log): 
       } catch (err) {
         container.kill('SIGKILL');
         await container.wait().catch(() => undefined);
-        await destroy(g.root, state, lessons, log);
+        await afterWait(g.root, state, container, log);
         throw err;
       }
       if (flags['detach'] === true) return 0;
-      // This process is the init's parent: its exit status is ours, and its cleanup runs here.
+      // This process is the init's parent: its exit status is ours, and its cleanup runs
+      // here — in wait() (the lessons' host steps), then the OCI runtime's own.
       const status = await container.wait();
       for (const s of signals) process.off(s, forward);
-      await destroy(g.root, state, lessons, log);
+      await afterWait(g.root, state, container, log);
       return status;
     }
     case 'start':

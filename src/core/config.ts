@@ -40,6 +40,13 @@ export interface BaseConfig {
    * instead of cellblock/[parent/]id. cgroupName() returns it as it is.
    */
   cgroupPath?: string;
+  /**
+   * Set by the runtime, never by a flag: paths inside the container that the
+   * caller mounts itself (an OCI bundle's mounts: containerd and Podman bind
+   * their own /etc/hosts, /etc/resolv.conf, /etc/hostname). A lesson that
+   * would write a file there leaves it to the caller — runc writes none.
+   */
+  callerMounts?: string[];
 }
 
 /** A config as lessons see it: the base fields plus whatever the active lessons add. */

@@ -84,6 +84,23 @@ export function prctl(option: number, arg2 = 0, arg3 = 0, arg4 = 0, arg5 = 0): n
   return check(_prctl(option, arg2, arg3, arg4, arg5), 'prctl');
 }
 
+/** prctl(2) option: read the parent-death signal (into an int the caller points at). */
+export const PR_GET_PDEATHSIG = 2;
+// The same prctl(2), declared with the pointer PR_GET_PDEATHSIG writes through.
+const _prctlGetInt = libc.func(
+  'int prctl(int option, _Out_ int *arg2, unsigned long arg3, unsigned long arg4, unsigned long arg5)',
+);
+
+/**
+ * The calling thread's parent-death signal (0: none). A change of uid or gid
+ * clears it (man 2 prctl), so whoever switches the user must set it again.
+ */
+export function getPdeathsig(): number {
+  const out = [0];
+  check(_prctlGetInt(PR_GET_PDEATHSIG, out, 0, 0, 0), 'prctl');
+  return out[0]!;
+}
+
 const _waitpid = libc.func('int waitpid(int pid, _Out_ int *wstatus, int options)');
 
 /** A child's end, decoded from the wait status: exactly one of code and signal is set. */

@@ -121,12 +121,19 @@ describe('architecture', function () {
         (f) => !/\/src\/core\/(net|cgroups|images|security|userns|pods|oci|bundle)\//.test(f),
       );
       const lessons = await loadLessons(selectLessons({ kind: 'cumulative', source: 'solutions' }));
+      // A lesson's fields: its flags, and what its steps put on the config (`config.X = …`, as
+      // lesson 04's etcHosts) — except the base fields the runtime itself defines (core/config.ts).
+      const base = new Set(['id', 'rootfs', 'argv', 'env', 'cwd', 'tty', 'joined', 'cgroupParent', 'callerMounts']);
+      const assigned = tsFiles(join(ROOT, 'solutions')).flatMap((f) =>
+        [...readFileSync(f, 'utf8').matchAll(/\bconfig\.([A-Za-z]+) = /g)].map((m) => m[1]!),
+      );
       const fields = [
         ...new Set(
           lessons.flatMap((l) => [...Object.keys(l.lesson.options ?? {}), ...Object.keys(l.lesson.buildStep ?? {})]),
         ),
+        ...new Set(assigned.filter((f) => !base.has(f))),
       ];
-      expect(fields).to.include.members(['init', 'net', 'keep', 'hostname']);
+      expect(fields).to.include.members(['init', 'net', 'keep', 'hostname', 'etcHosts']);
       expect(readsOfFields(runtime, fields)).to.deep.equal([]);
     });
 

@@ -516,6 +516,7 @@ export async function cleanupContainer(
       undo: (steps) => runUndoSteps(l.id, steps, failures),
     };
     await runUndoSteps(l.id, { hostCleanup: () => l.lesson.hostCleanup?.(ctx) }, failures);
+    trace(`hostCleanup ${l.id}`);
   }
   const removed = failures.length > 0 ? await removeLeftovers(config.id, failures) : [];
   return { failures, removed, notes };

@@ -19,8 +19,9 @@
  *     everything this Node process allocated so far stays out of the
  *     container's accounting; with -t in a container that has a /dev of its
  *     own, "go" names a console opened in its devpts (host/console.ts);
- *  5. run the lessons' beforeExec steps (the cgroup lesson: a cgroup namespace
- *     rooted in the cgroup the host has just moved us into);
+ *  5. an OCI config's rlimits and user (oci.ts), then the lessons' beforeExec
+ *     steps (the cgroup lesson: a cgroup namespace rooted in the cgroup the
+ *     host has just moved us into; the security lesson's capability drop);
  *  6. set up the terminal, if asked for one — after the console is known;
  *  7. exec the command — or, when a lesson asks for it (superviseCommand:
  *     `run --init`), stay PID 1 and run it as a child (supervise.ts). Any failure before that goes back to the
@@ -166,6 +167,9 @@ async function main(): Promise<void> {
         useConsole(reply.slice(3));
       }
     }
+    // An OCI config's rlimits and user: before the lessons' capability drops, and before "created".
+    step = 'oci';
+    oci.beforeDrops(config);
     for (const { id, lesson } of lessons) {
       step = id;
       await lesson.beforeExec?.(config, lessonSys);

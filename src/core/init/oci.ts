@@ -19,9 +19,13 @@
  *                   Then hooks.createContainer (the spec: in the container's
  *                   namespaces, before pivot_root, a path of the runtime's).
  *   afterLessons    after the pivot: the config's masked and read-only paths
+ *   beforeDrops     before the lessons' beforeExec steps (the security lesson
+ *                   drops capabilities and installs seccomp there), and so
+ *                   before "created": rlimits (raising a hard limit needs
+ *                   CAP_SYS_RESOURCE), then the user — runc's order. A failure
+ *                   here is still reported to `create`.
  *   beforeExec      hooks.startContainer (after `start`, a path of the
- *                   container's), rlimits, then the user (groups, gid, uid
- *                   last: it takes the capabilities away)
+ *                   container's, as the config's user: runc's order), the umask
  */
 import { spawnSync } from 'node:child_process';
 import { lstatSync, mkdirSync, readlinkSync, statSync, writeFileSync, existsSync } from 'node:fs';
@@ -37,7 +41,17 @@ import {
   MS_REMOUNT,
 } from '../../native/constants.js';
 import { mount } from '../../native/mount.js';
-import { prlimit, setgroups, setresgid, setresuid } from '../../native/process.js';
+import { sys } from '../../native/index.js';
+import { _LINUX_CAPABILITY_VERSION_3 } from '../../native/capability.js';
+import {
+  getPdeathsig,
+  PR_SET_KEEPCAPS,
+  PR_SET_PDEATHSIG,
+  prlimit,
+  setgroups,
+  setresgid,
+  setresuid,
+} from '../../native/process.js';
 import type { OciConfig } from '../oci/spec.js';
 
 /** The init's pid as the host sees it: read while /proc is still the host's (beforeLessons). */
@@ -117,9 +131,8 @@ function mountsUnderRoot(config: OciConfig): void {
   const mounts = config.ociMounts ?? [];
   if (mounts.length === 0) return;
   mount(null, '/', null, MS_REC | MS_PRIVATE, null);
-  // The caller's /etc/hosts (containerd's, Podman's) wins over the one a
-  // lesson would write (config.etcHosts): runc writes none of its own.
-  if (mounts.some((m) => m.destination === '/etc/hosts')) delete config['etcHosts'];
+  // The caller's files (containerd's, Podman's /etc/hosts) win over any a
+  // lesson would write: config.callerMounts names them, and lessons check it.
   for (const m of mounts) {
     const target = secureJoin(config.rootfs, m.destination);
     if (m.type === 'bind') {
@@ -158,15 +171,32 @@ export function afterLessons(config: OciConfig): void {
   }
 }
 
-export function beforeExec(config: OciConfig): void {
-  // startContainer: after `start` released us, before the command, as root, the path the container's.
-  runHooks(config, 'startContainer', 'created');
+export function beforeDrops(config: OciConfig): void {
   for (const r of config.ociRlimits ?? []) prlimit(r.resource, BigInt(r.soft), BigInt(r.hard));
-  if (config.ociUmask !== undefined) process.umask(config.ociUmask);
   const user = config.ociUser;
-  if (user) {
-    setgroups(user.additionalGids);
-    setresgid(user.gid);
-    setresuid(user.uid);
-  }
+  if (!user) return;
+  // glibc changes the uid of every thread of the process; after a capability
+  // drop on this thread alone it would fail here and succeed on Node's other
+  // threads, and glibc aborts then. So the user changes while this thread
+  // still holds its capabilities, keeping the permitted set (PR_SET_KEEPCAPS,
+  // as runc does; execve clears the flag), and the lessons drop from there.
+  const deathSignal = getPdeathsig();
+  sys.prctl(PR_SET_KEEPCAPS, 1);
+  setgroups(user.additionalGids);
+  setresgid(user.gid);
+  setresuid(user.uid);
+  // The uid change cleared the effective set (the permitted one is kept):
+  // back to what we may, so that the lessons' steps after this can run.
+  const header = { version: _LINUX_CAPABILITY_VERSION_3, pid: 0 };
+  const data = sys.capget(header);
+  for (const word of data) word.effective = word.permitted;
+  sys.capset(header, data);
+  // …and the parent-death signal (man 2 prctl): back to what it was.
+  if (deathSignal !== 0) sys.prctl(PR_SET_PDEATHSIG, deathSignal);
+}
+
+export function beforeExec(config: OciConfig): void {
+  // startContainer: after `start` released us, before the command, the path the container's.
+  runHooks(config, 'startContainer', 'created');
+  if (config.ociUmask !== undefined) process.umask(config.ociUmask);
 }

@@ -21,7 +21,7 @@
  * Bad input is refused before anything exists, as `cellblock run` does.
  */
 import { spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -233,8 +233,11 @@ export async function create(opts: CreateOptions): Promise<Created> {
     cgroupPath === undefined ? undefined : { path: cgroupPath, made: missingLevels(cgroupPath), cellblockId: cbId };
   if (cgroupRecord) writeCgroupRecord(dir, cgroupRecord);
   try {
-    // S_IFIFO | 0622: only root opens it for reading (start); the init writes.
+    // S_IFIFO | 0622: only root opens it for reading (start); the init writes —
+    // as the config's user by then, without capabilities. mknod applies the
+    // umask (022 would leave 0600): chmod, as runc sets umask 0 around mkfifo.
     mknod(execFifo, 0o010000 | 0o622, 0n);
+    chmodSync(execFifo, 0o622);
     config.execFifo = execFifo;
     if (seccomp !== undefined) {
       const file = join(dir, 'seccomp.json');
@@ -399,17 +402,36 @@ export async function remove(root: string, id: string, force: boolean, log: Log)
   checkId(id);
   const state = readOciState(root, id);
   if (!state) {
+    // A create killed half way (or a state dir someone removed) may have left a
+    // container without state.json: --force ends it through the core's state.
+    if (force) await removeOrphan(id, log);
     // runc: --force on an unknown id is not an error; a directory without a state is removed.
     if (existsSync(stateDir(root, id))) rmSync(stateDir(root, id), { recursive: true, force: true });
     else if (!force) throw new OciError(`container does not exist: ${id}`);
     return;
   }
-  const lessons = await loadLessonFiles(state.lessons);
-  const status = statusOf(state, lessons);
+  // The lessons judge the state and undo their steps — unless their files are
+  // gone or broken (a learner's edit, a moved checkout): then --force still
+  // removes the container, judged from /proc and undone by the inventories.
+  let lessons: LoadedLesson[] | undefined;
+  let status: OciStatus | undefined;
+  try {
+    lessons = await loadLessonFiles(state.lessons);
+    status = statusOf(state, lessons);
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    if (!force) {
+      throw new OciError(
+        `cannot tell the state of container ${id}: ${why} (delete --force removes it without the lessons)`,
+      );
+    }
+    log.warn(`${id}: the lessons cannot be loaded or judge it (${why}): removing what the inventories attribute to it`);
+  }
   if (status === 'running' && !force) {
     throw new OciError(`cannot delete container ${id} that is not stopped: running`);
   }
-  if (status !== 'stopped') {
+  // --force ends the init whatever a lesson says, judged from /proc (its start time guards against pid reuse).
+  if (status !== 'stopped' || (force && initAlive(state))) {
     try {
       process.kill(state.pid, 'SIGKILL');
     } catch {
@@ -419,7 +441,43 @@ export async function remove(root: string, id: string, force: boolean, log: Log)
       throw new OciError(`container ${id} (pid ${state.pid}) did not die of SIGKILL within 10 s`);
     }
   }
-  await destroy(root, state, lessons, log);
+  if (lessons) return destroy(root, state, lessons, log);
+  const { removeContainerItems } = await import('../inventories.js');
+  const { failed } = await removeContainerItems(state.cellblockId);
+  for (const f of failed) log.warn(`could not remove ${f.item}: ${String(f.error)}`);
+  await finish(root, state, log);
+}
+
+/**
+ * The core's state of cellblockId(id) when no state.json names it: unless
+ * the process that created it still runs (a create under way), kill its init
+ * (start time checked) and remove what the inventories attribute to it.
+ */
+async function removeOrphan(id: string, log: Log): Promise<void> {
+  const core = readState(cellblockId(id));
+  if (!core) return;
+  const alive = (pid: number, start: number | undefined): boolean => {
+    const s = pid > 0 ? readStat(pid) : undefined;
+    return !!s && (start === undefined || s.start === start) && s.state !== 'Z' && s.state !== 'X';
+  };
+  // Once the init said "created" it is its own runtime (core state): only another creator counts.
+  if (core.runtimePid !== core.pid && alive(core.runtimePid, core.runtimeStartTime)) {
+    throw new OciError(`container ${id} is being created (pid ${core.runtimePid}): try again when it is done`);
+  }
+  if (core.initStartTime !== undefined && alive(core.pid, core.initStartTime)) {
+    process.kill(core.pid, 'SIGKILL');
+    await ended(core.pid, core.initStartTime, 10_000);
+  }
+  const { removeContainerItems } = await import('../inventories.js');
+  const { removed, failed } = await removeContainerItems(cellblockId(id));
+  for (const r of removed) log.debug(`removed ${r}`);
+  for (const f of failed) log.warn(`could not remove ${f.item}: ${String(f.error)}`);
+}
+
+/** Is the container's init still the process state.json names, and not a zombie? */
+function initAlive(state: OciState): boolean {
+  const s = state.pid > 0 ? readStat(state.pid) : undefined;
+  return s !== undefined && s !== null && s.start === state.startTime && s.state !== 'Z' && s.state !== 'X';
 }
 
 /** After the end: the lessons' host cleanup, poststop hooks, then the state directory (the last trace). */
@@ -427,6 +485,21 @@ export async function destroy(root: string, state: OciState, lessons: LoadedLess
   const outcome = await cleanupContainer(state.config as ContainerConfig, state.pid, lessons);
   for (const f of outcome.failures) log.warn(`${f.lesson}: undo step "${f.step}" threw: ${String(f.error)}`);
   for (const n of outcome.notes) log.warn(n);
+  await finish(root, state, log);
+}
+
+/**
+ * `run` in the foreground: the container's wait() has already run the
+ * lessons' host cleanup (this process is the init's parent, as with
+ * `cellblock run`) — what is left is what only the OCI runtime does.
+ */
+export async function afterWait(root: string, state: OciState, container: RunningContainer, log: Log): Promise<void> {
+  for (const f of container.undoFailures) log.warn(`${f.lesson}: undo step "${f.step}" threw: ${String(f.error)}`);
+  await finish(root, state, log);
+}
+
+/** The poststop hooks, then the state directory (the last trace). */
+async function finish(root: string, state: OciState, log: Log): Promise<void> {
   for (const h of state.hooks.poststop) {
     try {
       runHook(h, specState(state, 'stopped'), 'poststop');
@@ -479,15 +552,6 @@ export async function execProcess(o: ExecOptions): Promise<number> {
   const tty = proc['terminal'] === true;
   if (tty && o.consoleSocket === undefined) {
     throw new OciError('cannot allocate tty if runc will detach without setting console socket');
-  }
-  // The joining process switches its uid after the container's capabilities are applied
-  // (core/init/join.ts): without CAP_SETUID/CAP_SETGID among them it cannot.
-  const nonRoot = (user.uid ?? 0) !== 0 || (user.gid ?? 0) !== 0;
-  const dropped = list(state.config['cap-drop']).map((c) => c.toUpperCase().replace(/^CAP_/, ''));
-  if (nonRoot && ['ALL', 'SETUID', 'SETGID'].some((c) => dropped.includes(c))) {
-    throw new OciError(
-      `exec as ${user.uid ?? 0}:${user.gid ?? 0}: the container's capabilities lack CAP_SETUID/CAP_SETGID, which cellblock needs to switch the user (config.json process.capabilities)`,
-    );
   }
   const { execInContainer } = await import('../host/exec.js');
   let ran;

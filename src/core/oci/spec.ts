@@ -638,6 +638,7 @@ export function translateSpec(spec: unknown, bundle: string, id: string): Transl
 
   // ── mounts ──
   fields.ociMounts = mounts(spec['mounts'] ?? [], bundle, refuse);
+  if (fields.ociMounts.length > 0) fields.callerMounts = fields.ociMounts.map((m) => m.destination);
 
   return {
     config: fields,
