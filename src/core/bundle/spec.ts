@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import type { ContainerConfig } from '../config.js';
 import { CGROUP_PARENT } from '../names.js';
 import { limitsFromConfig, type CgroupConfig } from '../cgroups/values.js';
-import { capabilityName } from '../security/options.js';
+import { capabilityName, DOCKER_DEFAULT_CAPS } from '../security/options.js';
 import { CAPABILITIES, type CapabilityName } from '../../native/constants.js';
 
 export interface OciMount {
@@ -58,23 +58,7 @@ export interface OciSpec {
   };
 }
 
-/** Docker's default capabilities (CapEff 00000000a80425fb): what a container keeps unless told otherwise. */
-export const DOCKER_DEFAULT_CAPS: CapabilityName[] = [
-  'CHOWN',
-  'DAC_OVERRIDE',
-  'FSETID',
-  'FOWNER',
-  'MKNOD',
-  'NET_RAW',
-  'SETGID',
-  'SETUID',
-  'SETFCAP',
-  'SETPCAP',
-  'NET_BIND_SERVICE',
-  'SYS_CHROOT',
-  'KILL',
-  'AUDIT_WRITE',
-];
+export { DOCKER_DEFAULT_CAPS };
 
 /** runc's `spec` defaults: hidden kernel files and read-only kernel knobs. */
 const MASKED_PATHS = [

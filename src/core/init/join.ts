@@ -32,8 +32,9 @@ import { pathToFileURL } from 'node:url';
 import { sys } from '../../native/index.js';
 import { SyscallError } from '../../native/errors.js';
 import { CLONE_NEWNS } from '../../native/constants.js';
-import { fchdir, PR_SET_KEEPCAPS, setgroups, setresgid, setresuid } from '../../native/process.js';
-import { _LINUX_CAPABILITY_VERSION_3, PR_SET_DUMPABLE } from '../../native/capability.js';
+import { fchdir } from '../../native/process.js';
+import { PR_SET_DUMPABLE } from '../../native/capability.js';
+import { becomeUser } from './user.js';
 import type { Lesson } from '../lesson.js';
 import type { JoinMessage } from '../host/exec.js';
 import { execCommand } from './exec.js';
@@ -119,17 +120,7 @@ async function main(): Promise<void> {
     closeSync(root);
     if (message.user) {
       step = 'user';
-      sys.prctl(PR_SET_KEEPCAPS, 1);
-      setgroups([]);
-      setresgid(message.user.gid);
-      setresuid(message.user.uid);
-      // The uid change cleared the effective set (the permitted one is kept):
-      // back to what we may, so that the lessons' drops below can run.
-      const header = { version: _LINUX_CAPABILITY_VERSION_3, pid: 0 };
-      const data = sys.capget(header);
-      for (const word of data) word.effective = word.permitted;
-      sys.capset(header, data);
-      sys.prctl(sys.PR_SET_PDEATHSIG, 9); // the uid change cleared it
+      becomeUser({ ...message.user, additionalGids: [] });
     }
     const lessonSys = guardedSys(sys, message.hostNamespaces);
     for (const { id, file } of message.lessons) {

@@ -41,17 +41,8 @@ import {
   MS_REMOUNT,
 } from '../../native/constants.js';
 import { mount } from '../../native/mount.js';
-import { sys } from '../../native/index.js';
-import { _LINUX_CAPABILITY_VERSION_3 } from '../../native/capability.js';
-import {
-  getPdeathsig,
-  PR_SET_KEEPCAPS,
-  PR_SET_PDEATHSIG,
-  prlimit,
-  setgroups,
-  setresgid,
-  setresuid,
-} from '../../native/process.js';
+import { prlimit } from '../../native/process.js';
+import { becomeUser } from './user.js';
 import type { OciConfig } from '../oci/spec.js';
 
 /** The init's pid as the host sees it: read while /proc is still the host's (beforeLessons). */
@@ -173,26 +164,8 @@ export function afterLessons(config: OciConfig): void {
 
 export function beforeDrops(config: OciConfig): void {
   for (const r of config.ociRlimits ?? []) prlimit(r.resource, BigInt(r.soft), BigInt(r.hard));
-  const user = config.ociUser;
-  if (!user) return;
-  // glibc changes the uid of every thread of the process; after a capability
-  // drop on this thread alone it would fail here and succeed on Node's other
-  // threads, and glibc aborts then. So the user changes while this thread
-  // still holds its capabilities, keeping the permitted set (PR_SET_KEEPCAPS,
-  // as runc does; execve clears the flag), and the lessons drop from there.
-  const deathSignal = getPdeathsig();
-  sys.prctl(PR_SET_KEEPCAPS, 1);
-  setgroups(user.additionalGids);
-  setresgid(user.gid);
-  setresuid(user.uid);
-  // The uid change cleared the effective set (the permitted one is kept):
-  // back to what we may, so that the lessons' steps after this can run.
-  const header = { version: _LINUX_CAPABILITY_VERSION_3, pid: 0 };
-  const data = sys.capget(header);
-  for (const word of data) word.effective = word.permitted;
-  sys.capset(header, data);
-  // …and the parent-death signal (man 2 prctl): back to what it was.
-  if (deathSignal !== 0) sys.prctl(PR_SET_PDEATHSIG, deathSignal);
+  // The user before the lessons' capability drop: core/init/user.ts says why.
+  if (config.ociUser) becomeUser(config.ociUser);
 }
 
 export function beforeExec(config: OciConfig): void {

@@ -20,6 +20,7 @@ import { CAPABILITIES } from '../../native/constants.js';
 import { knownSyscalls } from '../../native/syscalls.js';
 import type { ContainerConfig } from '../config.js';
 import { ociCgroupPath } from './cgroup.js';
+import { DOCKER_DEFAULT_CAPS } from '../security/options.js';
 
 /** RLIM_INFINITY (man 2 getrlimit), as the decimal string prlimit is given. */
 const RLIM_INFINITY = '18446744073709551615';
@@ -110,24 +111,9 @@ export interface Translation {
 }
 
 /** Docker's default capability set (the security lesson gives exactly this when no --cap-add/--cap-drop). */
-export const DEFAULT_CAPS = [
-  'CHOWN',
-  'DAC_OVERRIDE',
-  'FSETID',
-  'FOWNER',
-  'MKNOD',
-  'NET_RAW',
-  'SETGID',
-  'SETUID',
-  'SETFCAP',
-  'SETPCAP',
-  'NET_BIND_SERVICE',
-  'SYS_CHROOT',
-  'KILL',
-  'AUDIT_WRITE',
-];
+export const DEFAULT_CAPS: string[] = DOCKER_DEFAULT_CAPS;
 
-/** The cellblock-only settings, as annotations (see /work/notes/s3/oci-interface.md and the README). */
+/** The cellblock-only settings, as annotations (lessons/11-oci/README.md lists them). */
 export const ANNOTATIONS = {
   'io.cellblock.net': 'net',
   'io.cellblock.name': 'name',

@@ -70,3 +70,21 @@ export const securityValidations: Validation<SecurityConfig>[] = [
     }
   },
 ];
+
+/** Docker's default capabilities (CapEff 00000000a80425fb): what a container keeps unless told otherwise. */
+export const DOCKER_DEFAULT_CAPS: CapabilityName[] = [
+  'CHOWN',
+  'DAC_OVERRIDE',
+  'FSETID',
+  'FOWNER',
+  'MKNOD',
+  'NET_RAW',
+  'SETGID',
+  'SETUID',
+  'SETFCAP',
+  'SETPCAP',
+  'NET_BIND_SERVICE',
+  'SYS_CHROOT',
+  'KILL',
+  'AUDIT_WRITE',
+];
