@@ -113,7 +113,7 @@ export interface Translation {
 /** Docker's default capability set (the security lesson gives exactly this when no --cap-add/--cap-drop). */
 export const DEFAULT_CAPS: string[] = DOCKER_DEFAULT_CAPS;
 
-/** The cellblock-only settings, as annotations (lessons/11-oci/README.md lists them). */
+/** The cellblock-only settings, as annotations (the OCI lesson's README lists them). */
 export const ANNOTATIONS = {
   'io.cellblock.net': 'net',
   'io.cellblock.name': 'name',
