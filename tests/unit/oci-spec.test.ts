@@ -164,6 +164,16 @@ describe('OCI config.json translation', function () {
     expect(err.message).to.contain('process.rlimits[0]');
   });
 
+  it('cgroupsPath naming cellblock’s own place for this container (what run -d bundles say) is the default', function () {
+    const t = translateSpec(
+      spec((s) => (s.linux.cgroupsPath = '/cellblock/demo')),
+      '/tmp',
+      'demo',
+    );
+    expect(t.config.cgroupPath).to.equal(undefined);
+    expect(refusal(spec((s) => (s.linux.cgroupsPath = '/cellblock/other'))).message).to.contain('cellblock/');
+  });
+
   it('no linux.seccomp: no filter at all, as runc (not the security lesson’s default profile)', function () {
     expect(translateSpec(spec(), '/tmp', 'demo').config['security-opt']).to.include('seccomp=unconfined');
     const t = translateSpec(

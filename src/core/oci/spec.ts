@@ -21,6 +21,7 @@ import { knownSyscalls } from '../../native/syscalls.js';
 import type { ContainerConfig } from '../config.js';
 import { ociCgroupPath } from './cgroup.js';
 import { DOCKER_DEFAULT_CAPS } from '../security/options.js';
+import { CGROUP_PARENT } from '../names.js';
 
 /** RLIM_INFINITY (man 2 getrlimit), as the decimal string prlimit is given. */
 const RLIM_INFINITY = '18446744073709551615';
@@ -578,12 +579,15 @@ export function translateSpec(spec: unknown, bundle: string, id: string): Transl
         `"${p}" is the systemd form (slice:prefix:name): use the cgroupfs driver (containerd: SystemdCgroup = false; podman --cgroup-manager cgroupfs)`,
       );
     }
-    // The cgroup is where the caller says (core/oci/cgroup.ts): "/default/ID" from each hierarchy's root.
-    const path = ociCgroupPath(p);
-    if (typeof path !== 'string')
+    // cellblock's own place for this very container (what `run -d` bundles
+    // name, as dockerd names /docker/ID): the lessons' default, as if absent.
+    const own = p.split('/').filter(Boolean).join('/') === `${CGROUP_PARENT}/${id}`;
+    // Else the cgroup is where the caller says (core/oci/cgroup.ts): "/default/ID" from each hierarchy's root.
+    const path = own ? undefined : ociCgroupPath(p);
+    if (path !== undefined && typeof path !== 'string')
       return refuse('linux.cgroupsPath', 'config-linux.md#cgroups-path', `"${p}" ${path.problem}`);
     cgroupsPath = p;
-    fields.cgroupPath = path;
+    if (path !== undefined) fields.cgroupPath = path;
   }
   for (const [k, list] of [
     ['maskedPaths', 'config-linux.md#masked-paths'],
