@@ -218,7 +218,16 @@ function processLeaks(hostNs: Partial<Record<NsType, string>>, r: TrialResult): 
   // The kernel reuses a freed namespace's inode number at once, so a process of
   // another container started since may show the same one for some type: a
   // leftover of this container is in *all* of its namespaces.
-  const own = (Object.entries(r.namespaces) as [NsType, string][]).filter(([type, link]) => link !== hostNs[type]);
+  // A namespace joined from another container (a pod's, --pid container:NAME)
+  // is that container's: its processes are not this run's leftovers. Left out
+  // by kind, not by comparing links — the links are read as the init starts,
+  // and under load it may not have made its own (mnt, cgroup) yet, so a member
+  // of a --share-pid pod could otherwise look as if only the pod's PID
+  // namespace were its own.
+  const joined = new Set(r.config.joined ?? []);
+  const own = (Object.entries(r.namespaces) as [NsType, string][]).filter(
+    ([type, link]) => link !== hostNs[type] && !joined.has(type),
+  );
   // …and it started before the container ended: a process started since is
   // another container's that got the same (freed, reused) inode numbers.
   const startedBefore = (pid: number): boolean =>
