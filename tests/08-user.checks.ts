@@ -159,6 +159,20 @@ function rootlessRun(env: CheckEnv): Promise<Rootless> {
   return env.once('rootless', async () => {
     const files = env.lessons.map((l) => ({ id: l.id, file: l.file }));
     const r: Rootless = { status: null, stdout: '', stderr: '', processes: [], asRoot: [], leftovers: [] };
+    // What a rootless run keeps of its own: state files, id locks, container
+    // directories. Only what is new counts: an earlier run killed by a check's
+    // timeout (a starter's) leaves its lock file, as a SIGKILLed root run does.
+    const base = join(process.env['XDG_RUNTIME_DIR'] ?? tmpdir(), `${TMP_PREFIX}${NOBODY}`);
+    const stateEntries = (): string[] =>
+      ['run', 'containers'].flatMap((dir) => {
+        const p = join(base, dir);
+        return existsSync(p)
+          ? readdirSync(p)
+              .filter((f) => f !== 'net')
+              .map((f) => join(p, f))
+          : [];
+      });
+    const before = new Set(stateEntries());
     const child = spawn(
       'setpriv',
       [
@@ -193,17 +207,10 @@ function rootlessRun(env: CheckEnv): Promise<Rootless> {
     const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
     r.status = await exited;
     clearTimeout(timer);
-    // What a rootless run keeps of its own: state files, container directories.
-    const base = join(process.env['XDG_RUNTIME_DIR'] ?? tmpdir(), `${TMP_PREFIX}${NOBODY}`);
-    for (const dir of ['run', 'containers']) {
-      const p = join(base, dir);
-      if (existsSync(p))
-        r.leftovers.push(
-          ...readdirSync(p)
-            .filter((f) => f !== 'net')
-            .map((f) => join(p, f)),
-        );
-    }
+    r.leftovers = stateEntries().filter((p) => !before.has(p));
+    // Reported above; removed so that the next run of this check (and the
+    // machine) starts clean — a killed run cannot remove its own.
+    for (const p of r.leftovers) rmSync(p, { recursive: true, force: true });
     return r;
   });
 }
