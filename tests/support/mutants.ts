@@ -23,11 +23,11 @@
  * final leak probe finds after a run is removed through the workshop's own
  * cleanup inventory, item by item — never anything the probe did not name.
  */
-import { spawnSync } from 'node:child_process';
+import { fork, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Lesson, LoadedLesson } from '../../src/core/lesson.js';
 import { execute, plan } from '../../src/workshop/cleanup.js';
 import { systemOps } from '../../src/core/inventories.js';
@@ -230,8 +230,81 @@ async function removeLeaks(found: string): Promise<void> {
 }
 
 /**
- * Run every mutant, one after the other (containers of different lessons
- * share the bridge and the cgroup parent), each on a fresh copy of the rootfs.
+ * Run one mutant on a fresh copy of the rootfs, in a directory of its own
+ * (`rootfs` below `set.dir`): what one mutant did to its rootfs never reaches
+ * the next one's. The copy is named by CELLBLOCK_ROOTFS, which this process
+ * changes for the run — so one process runs one mutant at a time.
+ */
+export async function runMutant(mutant: Mutant, rootfs: string): Promise<MutantOutcome> {
+  const t0 = performance.now();
+  const original = process.env['CELLBLOCK_ROOTFS'];
+  const pristine = defaultRootfs();
+  const cp = spawnSync('cp', ['-a', pristine, rootfs], { encoding: 'utf8' });
+  if (cp.status !== 0) throw new Error(`cannot copy the rootfs ${pristine}: ${cp.stderr}`);
+  process.env['CELLBLOCK_ROOTFS'] = rootfs;
+  try {
+    const { checks, leaks } = await runWithLessonFile(mutant.entry, mutant.file, { stopAtFirstFailure: true });
+    const caught = checks.find((c) => !c.ok && !c.provided && !c.skipped && !incomplete(c));
+    return { mutant, checks, leaks, ms: performance.now() - t0, ...(caught ? { caught } : {}) };
+  } finally {
+    if (original === undefined) delete process.env['CELLBLOCK_ROOTFS'];
+    else process.env['CELLBLOCK_ROOTFS'] = original;
+    // A check that timed out may still have containers on this rootfs: then
+    // it goes with the whole directory at the end (MutantSet.remove).
+    try {
+      rmSync(rootfs, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+    } catch {
+      // left for set.remove()
+    }
+  }
+}
+
+/** The worker script: runs the mutants it is sent, one after the other, and sends back each outcome. */
+const WORKER = fileURLToPath(new URL('./mutant-worker.js', import.meta.url));
+
+/**
+ * The first run of every mutant, spread over `workers` processes (each its
+ * own CELLBLOCK_ROOTFS): mutants of different lessons share nothing but what
+ * every container shares (the bridge, the cgroup parent), which the leak
+ * probe already attributes to whichever run is live. Mutants are dealt out
+ * round-robin in manifest order, so each worker gets a mix of quick and slow
+ * lessons. Outcomes come back in the mutants' order.
+ */
+async function inWorkers(set: MutantSet, workers: number, onRun?: (o: MutantOutcome) => void): Promise<MutantOutcome[]> {
+  const outcomes: MutantOutcome[] = new Array(set.mutants.length);
+  const shares = Array.from({ length: workers }, (_, w) =>
+    set.mutants.map((m, i) => ({ m, i })).filter(({ i }) => i % workers === w),
+  );
+  await Promise.all(
+    shares.map(
+      (share, w) =>
+        new Promise<void>((resolve, reject) => {
+          if (share.length === 0) return resolve();
+          const child = fork(WORKER, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+          let got = 0;
+          child.on('message', (msg: { index: number; outcome?: MutantOutcome; error?: string }) => {
+            if (msg.error !== undefined) return reject(new Error(`mutant worker ${w}: ${msg.error}`));
+            outcomes[msg.index] = msg.outcome!;
+            got++;
+            onRun?.(msg.outcome!);
+            if (got === share.length) resolve();
+          });
+          child.once('error', reject);
+          child.once('exit', (code, signal) => {
+            if (got < share.length)
+              reject(new Error(`mutant worker ${w} ended (${signal ?? code}) after ${got} of ${share.length} mutants`));
+          });
+          child.send({ dir: set.dir, worker: w, mutants: share.map(({ m, i }) => ({ index: i, mutant: m })) });
+        }),
+    ),
+  );
+  return outcomes;
+}
+
+/**
+ * Run every mutant, each on a fresh copy of the rootfs: the first run spread
+ * over `workers` processes (1: here, one after the other), the retries of
+ * undecided ones here, one at a time, once every first run has ended.
  */
 export async function runMutants(
   set: MutantSet,
@@ -242,53 +315,41 @@ export async function runMutants(
     onOutcome?: (o: MutantOutcome) => void;
     retries?: number;
     retryAfterMs?: number;
+    /** Processes for the first run of every mutant (default 1). */
+    workers?: number;
+    /**
+     * Mutants whose checks judge what every container shares (lesson 04's
+     * bridge: a run in another worker makes it between the check's sweep and
+     * this run): their first run too is here, alone, after the workers'.
+     */
+    alone?: (m: Mutant) => boolean;
   } = {},
 ): Promise<MutantOutcome[]> {
-  const original = process.env['CELLBLOCK_ROOTFS'];
-  const pristine = defaultRootfs();
   let runs = 0;
   const once = async (mutant: Mutant): Promise<MutantOutcome> => {
-    const t0 = performance.now();
-    // A fresh copy for every run, in a directory of its own: what one mutant
-    // did to its rootfs never reaches the next one's.
-    const rootfs = join(set.dir, `rootfs-${runs++}`);
-    const cp = spawnSync('cp', ['-a', pristine, rootfs], { encoding: 'utf8' });
-    if (cp.status !== 0) throw new Error(`cannot copy the rootfs ${pristine}: ${cp.stderr}`);
-    process.env['CELLBLOCK_ROOTFS'] = rootfs;
-    try {
-      const { checks, leaks } = await runWithLessonFile(mutant.entry, mutant.file, { stopAtFirstFailure: true });
-      const caught = checks.find((c) => !c.ok && !c.provided && !c.skipped && !incomplete(c));
-      const o = { mutant, checks, leaks, ms: performance.now() - t0, ...(caught ? { caught } : {}) };
-      opts.onRun?.(o);
-      return o;
-    } finally {
-      // A check that timed out may still have containers on this rootfs: then
-      // it goes with the whole directory at the end (MutantSet.remove).
-      try {
-        rmSync(rootfs, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
-      } catch {
-        // left for set.remove()
-      }
-    }
+    const o = await runMutant(mutant, join(set.dir, `rootfs-${runs++}`));
+    opts.onRun?.(o);
+    return o;
   };
-  const outcomes: MutantOutcome[] = [];
-  try {
-    for (const mutant of set.mutants) outcomes.push(await once(mutant));
-    // A mutant that passed only because a check could not look here (another
-    // run on this machine holds the shared bridge, say) or ran out of time on
-    // a busy machine is undecided, not unchecked: try it again a little
-    // later, a few times.
-    for (let round = 0; round < (opts.retries ?? 3); round++) {
-      const undecided = outcomes.filter((o) => !o.caught && skippedIn(o).length > 0);
-      if (undecided.length === 0) break;
-      await new Promise((resolve) => setTimeout(resolve, opts.retryAfterMs ?? 3000));
-      for (const o of undecided) outcomes[outcomes.indexOf(o)] = await once(o.mutant);
-    }
-    for (const o of outcomes) opts.onOutcome?.(o);
-  } finally {
-    if (original === undefined) delete process.env['CELLBLOCK_ROOTFS'];
-    else process.env['CELLBLOCK_ROOTFS'] = original;
+  const outcomes: MutantOutcome[] = new Array(set.mutants.length);
+  const alone = (m: Mutant): boolean => (opts.workers ?? 1) <= 1 || opts.alone?.(m) === true;
+  if ((opts.workers ?? 1) > 1) {
+    const spread = set.mutants.filter((m) => !alone(m));
+    const got = await inWorkers({ ...set, mutants: spread }, opts.workers!, opts.onRun);
+    spread.forEach((m, i) => (outcomes[set.mutants.indexOf(m)] = got[i]!));
   }
+  for (const [i, m] of set.mutants.entries()) if (alone(m)) outcomes[i] = await once(m);
+  // A mutant that passed only because a check could not look here (another
+  // run on this machine holds the shared bridge, say) or ran out of time on
+  // a busy machine is undecided, not unchecked: try it again a little
+  // later, a few times — alone.
+  for (let round = 0; round < (opts.retries ?? 3); round++) {
+    const undecided = outcomes.filter((o) => !o.caught && skippedIn(o).length > 0);
+    if (undecided.length === 0) break;
+    await new Promise((resolve) => setTimeout(resolve, opts.retryAfterMs ?? 3000));
+    for (const o of undecided) outcomes[outcomes.indexOf(o)] = await once(o.mutant);
+  }
+  for (const o of outcomes) opts.onOutcome?.(o);
   return outcomes;
 }
 
