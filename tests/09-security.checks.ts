@@ -16,6 +16,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LOOP_IMAGE_PREFIX } from '../src/core/host/inventory.js';
+import { RUNC_ALLOWED_DEVICES } from '../src/core/oci/spec.js';
 import type { LoadedLesson } from '../src/core/lesson.js';
 import { defineChecks, expectThat, skipCheck, startFailure, type CheckEnv } from '../src/workshop/checks.js';
 import type { TrialResult } from '../src/workshop/harness.js';
@@ -304,6 +305,31 @@ export default defineChecks(LESSON, [
           )
         );
       });
+    },
+  },
+  {
+    name: 'an allow list the runtime hands over (config.deviceRules: cellblock-oci’s, from linux.resources.devices) is the one in force',
+    async run(env) {
+      // Major 240 is "local/experimental use" (the kernel's devices.txt): no
+      // driver has it, so an open the cgroup lets through fails with ENXIO,
+      // one it refuses with EPERM — the answer tells which list was in force.
+      const script = 'mknod /tmp/dev240 c 240 0 && cat /tmp/dev240';
+      const rules = [...RUNC_ALLOWED_DEVICES, { type: 'c' as const, major: 240, minor: 0, access: 'rw' }];
+      const given = await env.trial({ config: { argv: ['sh', '-c', script], deviceRules: rules } });
+      const plain = await env.trial({ config: { argv: ['sh', '-c', script] } });
+      const says = (t: TrialResult): string => (t.stderr.trim().split('\n').pop() ?? '') || out(t);
+      return (
+        startFailure(given) ??
+        startFailure(plain) ??
+        expectThat(
+          /No such device/i.test(given.stderr) && /not permitted/i.test(plain.stderr),
+          'with the given list (c 240:0 rw allowed): "No such device or address" (the cgroup let the open through); with Docker’s: "Operation not permitted"',
+          `given: ${says(given)}; default: ${says(plain)}`,
+          /not permitted/i.test(given.stderr)
+            ? 'the list in force was not the one in config.deviceRules: when the runtime gives one, put that one in force instead of DEVICE_RULES'
+            : 'without a list of its own, the container must get DEVICE_RULES: deny all, then allow the list (src/core/cgroups/devices.ts)',
+        )
+      );
     },
   },
   {

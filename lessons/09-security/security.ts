@@ -301,7 +301,8 @@ export default defineLesson<SecurityConfig>({
     const opts = securityOpts(config);
     // The init cannot read the host's files once it has pivoted: read the profile here.
     if (typeof opts.seccomp === 'object') config.seccompProfile = readSeccompProfile(opts.seccomp.file);
-    // TODO [devices]: before the container runs anything, put DEVICE_RULES in force for its cgroup.
+    // TODO [devices]: before the container runs anything, put DEVICE_RULES in force for its cgroup —
+    // or config.deviceRules, when cellblock-oci set it from an OCI config (lesson 11).
     // HINT: src/core/cgroups/devices.ts does it for v1 and v2 (read it: which files, which bpf(2) program?).
     // HINT: --privileged means every device.
   },

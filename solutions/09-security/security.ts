@@ -375,8 +375,9 @@ export default defineLesson<SecurityConfig>({
     // The init cannot read the host's files once it has pivoted: read the profile here.
     if (typeof opts.seccomp === 'object') config.seccompProfile = readSeccompProfile(opts.seccomp.file);
     // [devices] Before the container runs anything: deny every device, then
-    // allow the list (v1 devices.deny/allow, v2 an eBPF program on its cgroup).
-    if (!config.privileged) applyDeviceRules(config.id, DEVICE_RULES);
+    // allow the list (v1 devices.deny/allow, v2 an eBPF program on its cgroup)
+    // — Docker's, or the one an OCI config gives (cellblock-oci sets deviceRules).
+    if (!config.privileged) applyDeviceRules(config.id, config.deviceRules ?? DEVICE_RULES);
   },
 
   hostBeforeExec({ config, pid }) {

@@ -7,6 +7,7 @@
  * (the UTS lesson adds `hostname`), declares them as CLI options and validates them.
  */
 import { ID_PREFIX } from './names.js';
+import type { DeviceRule } from './cgroups/device-rule.js';
 
 export interface BaseConfig {
   /** Unique per run: names the container's kernel objects (cgroup, veth, …). */
@@ -47,6 +48,12 @@ export interface BaseConfig {
    * would write a file there leaves it to the caller — runc writes none.
    */
   callerMounts?: string[];
+  /**
+   * Set by the OCI runtime from config.json's linux.resources.devices: the
+   * device allow list for this container (runc's defaults included), instead
+   * of the security lesson's default one. `cellblock run` never sets it.
+   */
+  deviceRules?: DeviceRule[];
 }
 
 /** A config as lessons see it: the base fields plus whatever the active lessons add. */

@@ -63,6 +63,7 @@ export const TIOCSPTLCK = 0x40045431; // unlockpt(3) with 0: allow the slave to 
 // <sys/stat.h> — file types, for mknod(2)
 export const S_IFCHR = 0o020000; // character device
 export const S_IFBLK = 0o060000; // block device
+export const S_IFIFO = 0o010000; // named pipe (a FIFO: mknod with dev 0, as mkfifo(3))
 
 // <sys/wait.h>
 export const WNOHANG = 1; // waitpid(2): return 0 instead of blocking when no child has changed state

@@ -270,7 +270,11 @@ const WORKER = fileURLToPath(new URL('./mutant-worker.js', import.meta.url));
  * round-robin in manifest order, so each worker gets a mix of quick and slow
  * lessons. Outcomes come back in the mutants' order.
  */
-async function inWorkers(set: MutantSet, workers: number, onRun?: (o: MutantOutcome) => void): Promise<MutantOutcome[]> {
+async function inWorkers(
+  set: MutantSet,
+  workers: number,
+  onRun?: (o: MutantOutcome) => void,
+): Promise<MutantOutcome[]> {
   const outcomes: MutantOutcome[] = new Array(set.mutants.length);
   const shares = Array.from({ length: workers }, (_, w) =>
     set.mutants.map((m, i) => ({ m, i })).filter(({ i }) => i % workers === w),

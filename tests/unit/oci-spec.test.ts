@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { OciSpecError, translateSpec } from '../../src/core/oci/spec.js';
+import { OciSpecError, RUNC_ALLOWED_DEVICES, translateSpec } from '../../src/core/oci/spec.js';
 import { cellblockId } from '../../src/core/oci/state.js';
 import { parseSignal } from '../../src/core/oci/runtime.js';
 import { ociCgroupPath } from '../../src/core/oci/cgroup.js';
@@ -236,6 +236,81 @@ describe('OCI config.json translation', function () {
     expect(profile.syscalls.map((r) => r.names)).to.deep.equal([['read', 'write'], ['personality'], ['mount']]);
     expect(t.warnings.join('\n')).to.match(/only for some arguments/);
     expect(t.warnings.join('\n')).to.match(/so not denied: vm86/); // x86-32 only
+  });
+
+  it('linux.resources.devices: an allow list after "deny all", runc’s defaults last; no "deny all": every device', function () {
+    const deny = { allow: false, access: 'rwm' };
+    const containerd = translateSpec(
+      spec(
+        (s) =>
+          (s.linux.resources.devices = [
+            deny,
+            { allow: true, type: 'c', major: 1, minor: 3, access: 'rwm' },
+            { allow: true, type: 'c', major: 136, access: 'rwm' },
+          ]),
+      ),
+      '/tmp',
+      'demo',
+    );
+    expect(containerd.config.deviceRules).to.deep.equal([
+      { type: 'c', major: 1, minor: 3, access: 'rwm' },
+      { type: 'c', major: 136, minor: '*', access: 'rwm' },
+      ...RUNC_ALLOWED_DEVICES,
+    ]);
+    const podman = translateSpec(
+      spec((s) => (s.linux.resources.devices = [deny])),
+      '/tmp',
+      'demo',
+    );
+    expect(podman.config.deviceRules).to.deep.equal(RUNC_ALLOWED_DEVICES);
+    // Allowing on top of "everything allowed" adds nothing; a later "deny all" starts over.
+    const open = translateSpec(
+      spec((s) => (s.linux.resources.devices = [{ allow: true, type: 'c', major: 1, minor: 3 }])),
+      '/tmp',
+      'demo',
+    );
+    expect(open.config.deviceRules).to.deep.equal([{ type: 'a', major: '*', minor: '*', access: 'rwm' }]);
+    const again = translateSpec(
+      spec(
+        (s) => (s.linux.resources.devices = [deny, { allow: true, type: 'b', major: 7, minor: 0, access: 'r' }, deny]),
+      ),
+      '/tmp',
+      'demo',
+    );
+    expect(again.config.deviceRules).to.deep.equal(RUNC_ALLOWED_DEVICES);
+    // None given: the security lesson's own list.
+    expect(translateSpec(spec(), '/tmp', 'demo').config.deviceRules).to.equal(undefined);
+  });
+
+  it('linux.devices: nodes under /dev, checked; a FIFO needs no numbers', function () {
+    const t = translateSpec(
+      spec(
+        (s) =>
+          (s.linux.devices = [
+            { path: '/dev/fuse', type: 'c', major: 10, minor: 229, fileMode: 0o666, uid: 0, gid: 0 },
+            { path: '/dev/pipe', type: 'p' },
+          ]),
+      ),
+      '/tmp',
+      'demo',
+    );
+    expect(t.config.ociDevices).to.deep.equal([
+      { path: '/dev/fuse', type: 'c', major: 10, minor: 229, fileMode: 0o666, uid: 0, gid: 0 },
+      { path: '/dev/pipe', type: 'p', major: 0, minor: 0, fileMode: 0o666, uid: 0, gid: 0 },
+    ]);
+    const cases: [unknown, RegExp][] = [
+      [{ path: '/etc/x', type: 'c', major: 1, minor: 3 }, /linux\.devices\[0\]\.path.*under \/dev/],
+      [{ path: '/dev/../etc/x', type: 'c', major: 1, minor: 3 }, /linux\.devices\[0\]\.path/],
+      [{ path: '/dev/x', type: 'x', major: 1, minor: 3 }, /linux\.devices\[0\]\.type.*c, b, u or p/],
+      [{ path: '/dev/x', type: 'c' }, /needs major and minor/],
+      [{ path: '/dev/x', type: 'c', major: 1, minor: 3, fileMode: 0o100000 }, /fileMode/],
+    ];
+    for (const [d, says] of cases) expect(refusal(spec((s) => (s.linux.devices = [d]))).message).to.match(says);
+    expect(
+      refusal(
+        spec((s) => (s.linux.resources.devices = [{ allow: false, type: 'c', major: 1, minor: 3, access: 'rwm' }])),
+      ).message,
+    ).to.match(/linux\.resources\.devices\[0\].*deny all/);
   });
 
   it('an unsupported field is refused by name and section', function () {

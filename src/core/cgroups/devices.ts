@@ -36,13 +36,9 @@ import { CgroupError, realCgroupFs, type CgroupFs } from './fs.js';
 import { removeCgroupDir, removeParentIfUnused, retryWhileParentVanishes } from './manager.js';
 import { findCgroupName, openCgroup } from './index.js';
 
-/** One rule as Docker and runc write it: type a/c/b, major and minor (or '*'), access from "rwm". */
-export interface DeviceRule {
-  type: 'a' | 'c' | 'b';
-  major: number | '*';
-  minor: number | '*';
-  access: string;
-}
+import type { DeviceRule } from './device-rule.js';
+
+export type { DeviceRule };
 
 /** "c 1:3 rwm", the v1 devices.allow line (and how Docker prints a rule). */
 export function deviceLine(r: DeviceRule): string {

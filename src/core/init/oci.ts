@@ -18,7 +18,8 @@
  *                   may propagate to the host: / is made private first.
  *                   Then hooks.createContainer (the spec: in the container's
  *                   namespaces, before pivot_root, a path of the runtime's).
- *   afterLessons    after the pivot: the config's masked and read-only paths
+ *   afterLessons    after the pivot: the config's device nodes (in the
+ *                   container's /dev), masked and read-only paths
  *   beforeDrops     before the lessons' beforeExec steps (the security lesson
  *                   drops capabilities and installs seccomp there), and so
  *                   before "created": rlimits (raising a hard limit needs
@@ -28,7 +29,17 @@
  *                   container's, as the config's user: runc's order), the umask
  */
 import { spawnSync } from 'node:child_process';
-import { lstatSync, mkdirSync, readlinkSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  lchownSync,
+  lstatSync,
+  mkdirSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 import {
   MS_BIND,
@@ -39,7 +50,11 @@ import {
   MS_RDONLY,
   MS_REC,
   MS_REMOUNT,
+  S_IFBLK,
+  S_IFCHR,
+  S_IFIFO,
 } from '../../native/constants.js';
+import { makedev, mknod } from '../../native/fs.js';
 import { mount } from '../../native/mount.js';
 import { prlimit } from '../../native/process.js';
 import { becomeUser } from './user.js';
@@ -150,6 +165,7 @@ function mountsUnderRoot(config: OciConfig): void {
  * does not have is skipped, as runc does.
  */
 export function afterLessons(config: OciConfig): void {
+  devices(config);
   for (const path of config.ociMaskedPaths ?? []) {
     if (!existsSync(path)) continue;
     if (statSync(path).isDirectory()) mount('tmpfs', path, 'tmpfs', MS_RDONLY, 'size=0');
@@ -159,6 +175,25 @@ export function afterLessons(config: OciConfig): void {
     if (!existsSync(path)) continue;
     mount(path, path, null, MS_BIND | MS_REC, null);
     mount(path, path, null, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, null);
+  }
+}
+
+/**
+ * linux.devices: each node made in the container's /dev (the mount lesson's
+ * tmpfs) — after the pivot, so a path cannot leave the container's root;
+ * before the security lesson drops CAP_MKNOD. A node the mount lesson already
+ * made at that path is replaced, as runc does. The kernel masks mknod's mode
+ * with the umask: chmod sets it exactly. Whether the container may *use* the
+ * node is the device cgroup's say (linux.resources.devices), not ours.
+ */
+function devices(config: OciConfig): void {
+  const types = { c: S_IFCHR, u: S_IFCHR, b: S_IFBLK, p: S_IFIFO } as const;
+  for (const d of config.ociDevices ?? []) {
+    mkdirSync(dirname(d.path), { recursive: true, mode: 0o755 });
+    rmSync(d.path, { force: true });
+    mknod(d.path, types[d.type] | d.fileMode, d.type === 'p' ? 0n : makedev(d.major, d.minor));
+    chmodSync(d.path, d.fileMode);
+    lchownSync(d.path, d.uid, d.gid);
   }
 }
 

@@ -19,6 +19,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { CAPABILITIES } from '../../native/constants.js';
 import { knownSyscalls } from '../../native/syscalls.js';
 import type { ContainerConfig } from '../config.js';
+import type { DeviceRule } from '../cgroups/device-rule.js';
 import { ociCgroupPath } from './cgroup.js';
 import { DOCKER_DEFAULT_CAPS } from '../security/options.js';
 import { CGROUP_PARENT } from '../names.js';
@@ -75,6 +76,43 @@ export interface OciMount {
   data: string;
 }
 
+/** One linux.devices entry (config-linux.md#devices), checked: a node the init creates. */
+export interface OciDevice {
+  path: string;
+  type: 'c' | 'b' | 'u' | 'p';
+  major: number;
+  minor: number;
+  /** Permission bits (the file type comes from `type`). */
+  fileMode: number;
+  uid: number;
+  gid: number;
+}
+
+/**
+ * runc's AllowedDevices (libcontainer/specconv): appended after the config's
+ * own rules, so that every container can use the nodes every container has —
+ * whatever the client sent (Podman sends only "deny all"). The same list as
+ * Docker's default, which the security lesson applies to `cellblock run`.
+ */
+export const RUNC_ALLOWED_DEVICES: DeviceRule[] = [
+  { type: 'c', major: '*', minor: '*', access: 'm' },
+  { type: 'b', major: '*', minor: '*', access: 'm' },
+  ...(
+    [
+      [1, 3], // /dev/null
+      [1, 8], // /dev/random
+      [1, 7], // /dev/full
+      [5, 0], // /dev/tty
+      [1, 5], // /dev/zero
+      [1, 9], // /dev/urandom
+      [5, 1], // /dev/console
+      [5, 2], // /dev/ptmx
+      [10, 200], // /dev/net/tun
+    ] as const
+  ).map(([major, minor]): DeviceRule => ({ type: 'c', major, minor, access: 'rwm' })),
+  { type: 'c', major: 136, minor: '*', access: 'rwm' }, // /dev/pts/*
+];
+
 /** What the init applies itself for an OCI container (BaseConfig fields are not enough). */
 export interface OciFields {
   /** core/init/oci.ts: extra mounts, after the lessons' init steps (after the pivot). */
@@ -90,6 +128,8 @@ export interface OciFields {
   ociUmask?: number;
   /** core/init/oci.ts: hooks.createContainer (before pivot_root) and startContainer (before the exec). */
   ociInitHooks?: OciInitHooks;
+  /** linux.devices: nodes the init makes in the container's /dev (core/init/oci.ts), after the lessons' steps. */
+  ociDevices?: OciDevice[];
   /** linux.sysctl, written in the container's namespaces before its root changes. */
   ociSysctl?: Record<string, string>;
   /** linux.namespaces entries with a path: joined (setns) instead of created. */
@@ -551,12 +591,9 @@ export function translateSpec(spec: unknown, bundle: string, id: string): Transl
       );
     }
   }
-  if (linux['devices'] !== undefined && (!Array.isArray(linux['devices']) || linux['devices'].length > 0)) {
-    refuse(
-      'linux.devices',
-      'config-linux.md#devices',
-      'extra device nodes are not implemented (the mount lesson makes the standard ones)',
-    );
+  if (linux['devices'] !== undefined) {
+    const devices = deviceNodes(linux['devices'], refuse);
+    if (devices.length > 0) fields.ociDevices = devices;
   }
   if (linux['mountLabel'] !== undefined && linux['mountLabel'] !== '')
     refuse('linux.mountLabel', 'config-linux.md#mount-label');
@@ -642,6 +679,110 @@ export function translateSpec(spec: unknown, bundle: string, id: string): Transl
 
 type Refuse = (field: string, section: string, problem?: string) => never;
 
+const isId = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+
+/**
+ * linux.devices: each a node to create (runc's createDevices). The path must
+ * be under /dev — where the container's tmpfs is, and where a node cannot
+ * shadow a file of the image; type c, b, u (unbuffered c) or p (a FIFO).
+ */
+function deviceNodes(list: unknown, refuse: Refuse): OciDevice[] {
+  const S = 'config-linux.md#devices';
+  if (!Array.isArray(list)) return refuse('linux.devices', S, 'must be an array');
+  const seen = new Set<string>();
+  return list.map((d: unknown, i): OciDevice => {
+    const where = `linux.devices[${i}]`;
+    if (!isObject(d)) return refuse(where, S, 'must be an object');
+    for (const k of Object.keys(d)) {
+      if (!['path', 'type', 'major', 'minor', 'fileMode', 'uid', 'gid'].includes(k)) refuse(`${where}.${k}`, S);
+    }
+    const path = d['path'];
+    if (typeof path !== 'string' || !path.startsWith('/dev/') || path.split('/').includes('..')) {
+      return refuse(`${where}.path`, S, `${JSON.stringify(path)}: give an absolute path under /dev/ without ".."`);
+    }
+    if (seen.has(path)) refuse(`${where}.path`, S, `${path} appears twice`);
+    seen.add(path);
+    const type = d['type'];
+    if (type !== 'c' && type !== 'b' && type !== 'u' && type !== 'p') {
+      return refuse(`${where}.type`, S, `${JSON.stringify(type)}: must be c, b, u or p`);
+    }
+    const [major, minor] = [d['major'] ?? 0, d['minor'] ?? 0];
+    if (type !== 'p' && (d['major'] === undefined || d['minor'] === undefined)) {
+      refuse(`${where}.major`, S, `a "${type}" device needs major and minor`);
+    }
+    if (!isId(major) || !isId(minor) || major > 0xfff || minor > 0xfffff) {
+      refuse(`${where}.major`, S, 'major (0–4095) and minor (0–1048575) must be integers');
+    }
+    const fileMode = d['fileMode'] ?? 0o666;
+    if (!isId(fileMode) || fileMode > 0o7777) refuse(`${where}.fileMode`, S, 'must be permission bits, 0 to 07777');
+    for (const k of ['uid', 'gid']) {
+      if (d[k] !== undefined && !isId(d[k])) refuse(`${where}.${k}`, S, 'must be a number ≥ 0');
+    }
+    return {
+      path,
+      type,
+      major: major as number,
+      minor: minor as number,
+      fileMode: fileMode as number,
+      uid: (d['uid'] as number | undefined) ?? 0,
+      gid: (d['gid'] as number | undefined) ?? 0,
+    };
+  });
+}
+
+/**
+ * linux.resources.devices → the allow list the security lesson puts in force
+ * (config.deviceRules). The cgroup's rules are an ordered list on top of
+ * "everything allowed"; what clients send — containerd: deny all, then the
+ * nodes to allow; Podman: deny all — is what an allow list can say: a
+ * "deny all" starts it over, an allow adds to it, and runc's defaults come
+ * last. Without any "deny all" everything stays allowed (runc too). A deny
+ * of one device is refused by name: it cannot be said as an allow list.
+ */
+function deviceCgroupRules(list: unknown, refuse: Refuse): DeviceRule[] {
+  const S = 'config-linux.md#allowed-device-list';
+  if (!Array.isArray(list)) return refuse('linux.resources.devices', S, 'must be an array');
+  let rules: DeviceRule[] | undefined; // undefined: no "deny all" yet — everything is allowed
+  list.forEach((d: unknown, i) => {
+    const where = `linux.resources.devices[${i}]`;
+    if (!isObject(d)) return refuse(where, S, 'must be an object');
+    for (const k of Object.keys(d)) {
+      if (!['allow', 'type', 'major', 'minor', 'access'].includes(k)) refuse(`${where}.${k}`, S);
+    }
+    if (typeof d['allow'] !== 'boolean') refuse(`${where}.allow`, S, 'must be true or false');
+    const type = d['type'] ?? 'a';
+    if (type !== 'a' && type !== 'c' && type !== 'b') refuse(`${where}.type`, S, `${JSON.stringify(type)}: a, c or b`);
+    const num = (k: 'major' | 'minor'): number | '*' => {
+      const v = d[k];
+      if (v === undefined || v === null || v === -1) return '*';
+      if (!isId(v)) return refuse(`${where}.${k}`, S, 'must be a number ≥ 0 (or absent: every one)');
+      return v;
+    };
+    const [major, minor] = [num('major'), num('minor')];
+    const access = d['access'] ?? 'rwm';
+    if (typeof access !== 'string' || !/^[rwm]{1,3}$/.test(access) || new Set(access).size !== access.length) {
+      refuse(`${where}.access`, S, `${JSON.stringify(access)}: one or more of r, w, m`);
+    }
+    const everything = type === 'a';
+    if (d['allow'] === false) {
+      if (type === 'a' && major === '*' && minor === '*' && [...(access as string)].sort().join('') === 'mrw') {
+        rules = [];
+        return;
+      }
+      refuse(where, S, 'a deny of some devices only is not implemented: deny all (type "a", access "rwm"), then allow');
+    }
+    if (rules === undefined) return; // allowing on top of everything: nothing to add
+    rules.push(
+      everything
+        ? { type: 'a', major: '*', minor: '*', access: 'rwm' }
+        : { type: type as 'c' | 'b', major, minor, access: access as string },
+    );
+  });
+  return rules === undefined
+    ? [{ type: 'a', major: '*', minor: '*', access: 'rwm' }]
+    : [...rules, ...RUNC_ALLOWED_DEVICES];
+}
+
 function resources(r: unknown, fields: OciConfig, warnings: string[], refuse: Refuse): void {
   if (r === undefined) return;
   const S = 'config-linux.md#control-groups';
@@ -652,11 +793,7 @@ function resources(r: unknown, fields: OciConfig, warnings: string[], refuse: Re
   }
   const nonEmpty = (v: unknown): boolean => Array.isArray(v) && v.length > 0;
   if (nonEmpty(r['hugepageLimits'])) refuse('linux.resources.hugepageLimits', 'config-linux.md#huge-page-limits');
-  if (r['devices'] !== undefined) {
-    warnings.push(
-      "linux.resources.devices: the security lesson applies Docker's default device allow-list, not the config's",
-    );
-  }
+  if (r['devices'] !== undefined) fields.deviceRules = deviceCgroupRules(r['devices'], refuse);
   const mem = r['memory'];
   if (isObject(mem)) {
     for (const [k, v] of Object.entries(mem)) {
