@@ -83,15 +83,33 @@ describe('cellblock-oci: createContainer and startContainer hooks (real kernel)'
     expect(workshopLeftovers(stateBefore, ids), 'inventory items left').to.deep.equal([]);
   });
 
-  it('createContainer runs in the container’s namespaces before pivot_root; startContainer before the command', function () {
+  it('createRuntime runs in the runtime’s namespaces, then createContainer in the container’s, both before pivot_root; startContainer before the command', function () {
     const id = `cb-hooks-${process.pid}-ok`;
     ids.push(id);
     const mark = join(dir, 'cc.txt');
-    const b = bundle(
+    const order = join(dir, 'order.txt');
+    const b = join(dir, 'ok');
+    // The init's pid from the state on stdin; through /proc/PID/root the host's
+    // tree (the bundle) is still in sight before pivot_root, and only then.
+    const pidOf = `pid=$(sed -n 's/.*"pid":\\([0-9]*\\).*/\\1/p')`;
+    const seen = `$(test -e /proc/$pid/root${b}/config.json && echo before-pivot || echo after-pivot)`;
+    bundle(
       'ok',
       {
+        createRuntime: [
+          {
+            path: '/bin/sh',
+            args: ['sh', '-c', `${pidOf}; echo "createRuntime $(readlink /proc/self/ns/mnt) ${seen}" >> ${order}`],
+          },
+        ],
+        prestart: [{ path: '/bin/sh', args: ['sh', '-c', `${pidOf}; echo "prestart ${seen}" >> ${order}`] }],
         // The host's /bin/sh, writing into the host's temp dir: both reachable only before pivot_root.
-        createContainer: [{ path: '/bin/sh', args: ['sh', '-c', `{ readlink /proc/self/ns/uts; cat; } > ${mark}`] }],
+        createContainer: [
+          {
+            path: '/bin/sh',
+            args: ['sh', '-c', `{ readlink /proc/self/ns/uts; cat; } > ${mark}; echo createContainer >> ${order}`],
+          },
+        ],
         // A path in the container's root: only there after pivot_root.
         startContainer: [{ path: '/bin/sh', args: ['sh', '-c', 'echo start-hook $(readlink /proc/self/ns/pid)'] }],
       },
@@ -99,6 +117,13 @@ describe('cellblock-oci: createContainer and startContainer hooks (real kernel)'
     );
     const r = oci(['run', '--bundle', b, id]);
     expect(r.status, r.out).to.equal(0);
+    // prestart (deprecated) with createRuntime, in the host's mount namespace, before the pivot; then createContainer.
+    const host = readlinkSync('/proc/self/ns/mnt');
+    expect(readFileSync(order, 'utf8').trim().split('\n')).to.deep.equal([
+      'prestart before-pivot',
+      `createRuntime ${host} before-pivot`,
+      'createContainer',
+    ]);
     const lines = r.out.trim().split('\n');
     const startLine = lines.findIndex((l) => l.startsWith('start-hook '));
     const mainLine = lines.findIndex((l) => l.startsWith('main '));
@@ -117,13 +142,15 @@ describe('cellblock-oci: createContainer and startContainer hooks (real kernel)'
     expect(existsSync(join(root, id))).to.equal(false);
   });
 
-  it('a failing createContainer hook fails create and leaves nothing', function () {
-    const id = `cb-hooks-${process.pid}-fail`;
-    ids.push(id);
-    const b = bundle('fail', { createContainer: [{ path: '/bin/sh', args: ['sh', '-c', 'exit 3'] }] }, ['/bin/true']);
-    const r = oci(['create', '--bundle', b, id]);
-    expect(r.status).to.equal(1);
-    expect(r.out, r.out).to.match(/createContainer hook \/bin\/sh failed: exit status 3/);
-    expect(existsSync(join(root, id))).to.equal(false);
-  });
+  for (const kind of ['createRuntime', 'createContainer']) {
+    it(`a failing ${kind} hook fails create and leaves nothing`, function () {
+      const id = `cb-hooks-${process.pid}-fail-${kind.toLowerCase()}`;
+      ids.push(id);
+      const b = bundle(`fail-${kind}`, { [kind]: [{ path: '/bin/sh', args: ['sh', '-c', 'exit 3'] }] }, ['/bin/true']);
+      const r = oci(['create', '--bundle', b, id]);
+      expect(r.status).to.equal(1);
+      expect(r.out, r.out).to.match(new RegExp(`${kind} hook /bin/sh failed: exit status 3`));
+      expect(existsSync(join(root, id))).to.equal(false);
+    });
+  }
 });

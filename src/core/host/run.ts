@@ -50,7 +50,14 @@ import { setRuntimeOwner } from './proc.js';
 import { processStartTime, removeState, writeState } from './state.js';
 import { reserveId, type IdReservation } from './reserve.js';
 import { openContainerConsole } from './console.js';
-import { InitError, type InitCreated, type InitMessage, type InitReady, type InitReport } from '../init/protocol.js';
+import {
+  InitError,
+  type InitCreated,
+  type InitMessage,
+  type InitReady,
+  type InitReport,
+  type InitRootfs,
+} from '../init/protocol.js';
 import { trace } from '../trace.js';
 
 export type { StdioEntry } from './namespaces.js';
@@ -82,6 +89,13 @@ export interface StartOptions {
    * `cleanupContainer`, called by whoever deletes it.
    */
   detach?: boolean;
+  /**
+   * Host steps once the container's root is mounted, before its init steps
+   * (pivot_root): the init waits for them (InitMessage.waitBeforePivot). What
+   * an OCI config's createRuntime hooks need — in the runtime's namespaces,
+   * after the container's exist. `pid`: the init's, as the host sees it.
+   */
+  beforePivot?: (pid: number) => Promise<void> | void;
 }
 
 const INIT_SCRIPT = fileURLToPath(new URL('../init/main.js', import.meta.url));
@@ -389,11 +403,19 @@ async function startReserved(
       // With a terminal, the init may need a console from the container's devpts (console.ts).
       waitBeforeExec: beforeExec.length > 0 || config.tty || opts.detach === true,
       ...(opts.detach ? { detach: true } : {}),
+      ...(opts.beforePivot ? { waitBeforePivot: true } : {}),
     };
     sync.write(`${JSON.stringify(message)}\n`);
-    if (!message.waitBeforeExec) sync.end();
+    if (!message.waitBeforeExec && !message.waitBeforePivot) sync.end();
     trace('config sent');
     let result = await messages.next();
+    if (result && 'rootfs' in result) {
+      if (!opts.beforePivot) throw new Error('init protocol: "rootfs" without waitBeforePivot');
+      await opts.beforePivot(pid);
+      if (message.waitBeforeExec) sync.write('go\n');
+      else sync.end('go\n');
+      result = await messages.next();
+    }
     trace('init ready');
     if (result && 'ready' in result) {
       let go = 'go';
@@ -423,6 +445,7 @@ async function startReserved(
       }
     }
     if (result && 'created' in result) throw new Error('init protocol: "created" without detach');
+    if (result && 'rootfs' in result) throw new Error('init protocol: "rootfs" sent twice');
     if (result) throw InitError.fromReport(result);
     // The command runs on the container's root now: the config as the host
     // steps left it is what `cellblock exec` gives a joining process, and a
@@ -535,7 +558,7 @@ export async function runContainer(config: ContainerConfig, opts: StartOptions):
 class MessageReader {
   private buffer = '';
   private closed = false;
-  private readonly queue: (InitReport | InitReady | InitCreated)[] = [];
+  private readonly queue: (InitReport | InitReady | InitCreated | InitRootfs)[] = [];
   private wake: (() => void) | undefined;
 
   constructor(sock: Socket) {
@@ -562,13 +585,13 @@ class MessageReader {
     const text = line.trim();
     if (!text) return;
     try {
-      this.queue.push(JSON.parse(text) as InitReport | InitReady | InitCreated);
+      this.queue.push(JSON.parse(text) as InitReport | InitReady | InitCreated | InitRootfs);
     } catch {
       this.queue.push({ error: { kind: 'plain', message: `init said: ${text}` }, exitCode: 125 });
     }
   }
 
-  async next(): Promise<InitReport | InitReady | InitCreated | undefined> {
+  async next(): Promise<InitReport | InitReady | InitCreated | InitRootfs | undefined> {
     while (this.queue.length === 0 && !this.closed) await new Promise<void>((r) => (this.wake = r));
     return this.queue.shift();
   }

@@ -145,6 +145,14 @@ async function main(): Promise<void> {
     }
     step = 'oci';
     oci.afterRootfs(config);
+    if (message.waitBeforePivot) {
+      // The host's steps for this moment (an OCI config's createRuntime hooks), then ours.
+      step = 'rootfs';
+      writeSync(SYNC_FD, `${JSON.stringify({ rootfs: true })}\n`);
+      if (readMessage(SYNC_FD).trim() !== 'go') process.exit(125);
+    }
+    step = 'oci';
+    oci.beforePivot(config);
     for (const { id, lesson } of lessons) {
       step = id;
       await lesson.init?.(config, lessonSys);

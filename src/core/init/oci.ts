@@ -16,8 +16,10 @@
  *                   pivot the host's tree is detached, and mount(2) refuses a
  *                   source outside the caller's namespace (EINVAL). Nothing
  *                   may propagate to the host: / is made private first.
- *                   Then hooks.createContainer (the spec: in the container's
- *                   namespaces, before pivot_root, a path of the runtime's).
+ *   beforePivot     after the host ran hooks.createRuntime (the init waits
+ *                   for it: InitMessage.waitBeforePivot), hooks.createContainer
+ *                   (the spec: in the container's namespaces, before
+ *                   pivot_root, a path of the runtime's).
  *   afterLessons    after the pivot: the config's device nodes (in the
  *                   container's /dev), masked and read-only paths
  *   beforeDrops     before the lessons' beforeExec steps (the security lesson
@@ -128,6 +130,10 @@ export function secureJoin(root: string, path: string): string {
 
 export function afterRootfs(config: OciConfig): void {
   mountsUnderRoot(config);
+}
+
+/** After the host's createRuntime hooks (the runtime's namespaces), still before pivot_root. */
+export function beforePivot(config: OciConfig): void {
   // createContainer: in the container's namespaces, its mounts made, before pivot_root (the mount
   // lesson's init step): the path is the runtime's (the host's tree is still reachable).
   runHooks(config, 'createContainer', 'creating');

@@ -2,6 +2,9 @@
  * What host and init say to each other over the sync socket (fd 3 in the init).
  *
  *   host → init   InitMessage (one JSON line)
+ *   init → host   when waitBeforePivot: {"rootfs":true} once the root is
+ *                 mounted, before the init steps (pivot_root)
+ *   host → init   "go", after the host's steps for that moment
  *   init → host   when waitBeforeExec: {"ready":true} once its steps are done
  *                 (with "console":true when it needs a terminal from the
  *                 container's own devpts, see host/console.ts)
@@ -26,6 +29,12 @@ export interface InitMessage {
   /** Stop before the exec and wait for the host's "go" (some lesson has a hostBeforeExec step). */
   waitBeforeExec?: boolean;
   /**
+   * Stop once the root is mounted, before the init steps (pivot_root), and
+   * wait for the host's "go": an OCI config's createRuntime hooks run then,
+   * in the runtime's namespaces (StartOptions.beforePivot).
+   */
+  waitBeforePivot?: boolean;
+  /**
    * cellblock-oci create: the runtime will not stay. Say "created" before the
    * exec and wait in the lessons' awaitStart steps; with config.tty, always ask
    * for a console from the container's devpts (its master goes to the
@@ -37,6 +46,11 @@ export interface InitMessage {
 /** The init's "every step done, waiting for start" (detach only). */
 export interface InitCreated {
   created: true;
+}
+
+/** The init's "the root is mounted, pivot_root is next" (waitBeforePivot only). */
+export interface InitRootfs {
+  rootfs: true;
 }
 
 /** The init's "my steps are done, the exec is next". */

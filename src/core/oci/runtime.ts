@@ -4,10 +4,11 @@
  *
  *   create   read config.json → translate (spec.ts) → validate with every
  *            lesson → only then the state directory and exec.fifo → start the
- *            container detached (host/run.ts): every lesson's step runs, and
- *            the init, its command found, says "created" and waits on the FIFO
- *            (the lessons' awaitStart) → prestart/createRuntime hooks → the
- *            pid file → exit. The container outlives this process: it is
+ *            container detached (host/run.ts): every lesson's step runs —
+ *            the init waits once its root is mounted while the prestart/
+ *            createRuntime hooks run here (before its pivot_root) — and the
+ *            init, its command found, says "created" and waits on the FIFO
+ *            (the lessons' awaitStart) → the pid file → exit. The container outlives this process: it is
  *            re-parented to our caller, which is a subreaper (containerd's
  *            shim, Podman's conmon) and reaps it.
  *   start    the lessons' hostStart opens the FIFO: the init's exec follows.
@@ -224,6 +225,8 @@ export async function create(opts: CreateOptions): Promise<Created> {
     }
   }
 
+  const runtimeHooks = [...t.hooks.prestart, ...t.hooks.createRuntime];
+  const created = new Date().toISOString();
   mkdirSync(root, { recursive: true, mode: 0o711 });
   mkdirSync(dir, { mode: 0o711 });
   const execFifo = join(dir, 'exec.fifo');
@@ -249,6 +252,25 @@ export async function create(opts: CreateOptions): Promise<Created> {
         lessons: opts.lessons,
         stdio: config.tty ? ['ignore', 'ignore', 'ignore'] : [0, 1, 2],
         detach: true,
+        // prestart (deprecated) and createRuntime: in the runtime's namespaces, once the
+        // container's exist and its root is mounted, before pivot_root — the init waits.
+        ...(runtimeHooks.length > 0
+          ? {
+              beforePivot: (pid: number) => {
+                const state = {
+                  ociVersion: OCI_VERSION,
+                  id,
+                  status: 'creating' as const,
+                  pid,
+                  bundle,
+                  rootfs: config.rootfs,
+                  created,
+                  annotations: t.annotations,
+                };
+                for (const h of runtimeHooks) runHook(h, state, 'createRuntime');
+              },
+            }
+          : {}),
         onConsole: (master) => {
           // The pty master goes to whoever listens on --console-socket (SCM_RIGHTS), as runc sends it.
           try {
@@ -273,7 +295,7 @@ export async function create(opts: CreateOptions): Promise<Created> {
       rootfs: config.rootfs,
       pid,
       startTime: readStat(pid)?.start ?? 0,
-      created: new Date().toISOString(),
+      created,
       annotations: t.annotations,
       lessons: opts.lessons.map((l) => ({ id: l.id, file: l.file })),
       config,
@@ -282,8 +304,6 @@ export async function create(opts: CreateOptions): Promise<Created> {
       execFifo,
     };
     writeOciState(root, state);
-    const spec = specState(state, 'created');
-    for (const h of [...t.hooks.prestart, ...t.hooks.createRuntime]) runHook(h, spec, 'createRuntime');
     if (opts.pidFile !== undefined) {
       const file = resolve(opts.pidFile);
       writeFileSync(`${file}.tmp`, String(pid));
