@@ -26,6 +26,8 @@ import { DEFAULT_OCI_ROOT, readOciState } from '../../src/core/oci/state.js';
 import { readState } from '../../src/core/host/state.js';
 import { hostItems, isAlive } from '../../src/workshop/probe.js';
 import { ROOT as CHECKOUT } from '../../src/core/paths.js';
+import { defaultRemapRange, helperProblem, usernsSupportProblem } from '../../src/core/host/userns.js';
+import { skipBecause } from '../support/skip.js';
 
 const SLOW = Number(process.env['CELLBLOCK_SLOW'] ?? 1) || 1;
 const BIN = join(CHECKOUT, 'src', 'bin', 'cellblock-oci.mjs');
@@ -283,6 +285,45 @@ describe('cellblock-oci: linux.devices and linux.resources.devices', function ()
       expect(create.stderr + output).to.match(/linux\.(devices\[0\]\.path|resources\.devices\[0\])/);
       expect(left).to.deep.equal([]);
     }
+  });
+});
+
+describe('cellblock-oci: a user namespace from linux.uidMappings/gidMappings', function () {
+  this.timeout(120_000 * SLOW);
+  const ids: string[] = [];
+  after(function () {
+    for (const id of ids) if (existsSync(join(ROOT, id))) oci(['delete', '--force', id]);
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  it('root inside is the range’s first id outside: id -u 0, the maps as given, a root it can write to; nothing left', async function () {
+    const problem = usernsSupportProblem() ?? helperProblem();
+    if (problem) return skipBecause(this, problem);
+    const id = newId('userns');
+    ids.push(id);
+    const r = defaultRemapRange();
+    const map = [{ containerID: 0, hostID: r.start, size: r.count }];
+    const dir = bundle(
+      ['sh', '-c', 'id -u; cat /proc/self/uid_map /proc/self/gid_map; touch /made && ls -ln /made'],
+      {},
+      {
+        linux: {
+          namespaces: ['pid', 'mount', 'uts', 'ipc', 'network', 'user'].map((type) => ({ type })),
+          uidMappings: map,
+          gidMappings: map,
+        },
+      },
+    );
+    const { create, output, left } = await lifeOf(id, dir);
+    expect(create.status, create.stderr + output).to.equal(0);
+    const lines = output
+      .trim()
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/).join(' '));
+    expect(lines[0], output).to.equal('0');
+    expect(lines.slice(1, 3), output).to.deep.equal([`0 ${r.start} ${r.count}`, `0 ${r.start} ${r.count}`]);
+    expect(output).to.match(/^-rw-r--r-- 1 0 0 .*\/made$/m); // its own file, root's inside
+    expect(left).to.deep.equal([]);
   });
 });
 

@@ -313,13 +313,38 @@ describe('OCI config.json translation', function () {
     ).to.match(/linux\.resources\.devices\[0\].*deny all/);
   });
 
+  it('a user namespace with one range from container id 0 is lesson 08’s remap; any other shape is refused by field', function () {
+    const userns =
+      (uid: unknown, gid: unknown = uid) =>
+      (s: Spec) => {
+        s.linux.namespaces.push({ type: 'user' });
+        s.linux.uidMappings = uid;
+        s.linux.gidMappings = gid;
+      };
+    const one = [{ containerID: 0, hostID: 200000, size: 65536 }];
+    const t = translateSpec(spec(userns(one)), '/tmp', 'demo');
+    expect(t.config).to.include({ userns: 'remap', 'userns-range': '200000:65536' });
+    const cases: [(s: Spec) => void, RegExp][] = [
+      [userns([...one, { containerID: 65536, hostID: 300000, size: 1000 }]), /linux\.uidMappings.*2 ranges/],
+      [userns([{ containerID: 1, hostID: 200000, size: 65536 }]), /linux\.uidMappings\[0\].*containerID: 0/],
+      [userns(one, [{ containerID: 0, hostID: 400000, size: 65536 }]), /linux\.gidMappings.*same range/],
+      [userns([{ containerID: 0, hostID: 1000, size: 65536 }]), /at least 65536/],
+      [userns([{ containerID: 0, hostID: 200000, size: 1024 }]), /at least 65536/],
+      [(s) => s.linux.namespaces.push({ type: 'user', path: '/proc/1/ns/user' }), /"user" namespace by path/],
+    ];
+    for (const [edit, says] of cases) expect(refusal(spec(edit)).message).to.match(says);
+  });
+
   it('an unsupported field is refused by name and section', function () {
     const cases: [(s: Spec) => void, RegExp][] = [
       [(s) => (s.ociVersion = '0.6.0'), /ociVersion.*config\.md#specification-version/],
       [(s) => delete s.root.path, /root\.path.*config\.md#root/],
       [(s) => (s.root.readonly = true), /root\.readonly/],
-      [(s) => s.linux.namespaces.push({ type: 'user' }), /"user" namespace.*config-linux\.md#namespaces/],
-      [(s) => (s.linux.uidMappings = [{ containerID: 0, hostID: 1000, size: 1 }]), /linux\.uidMappings/],
+      [
+        (s) => s.linux.namespaces.push({ type: 'user' }),
+        /"user" namespace needs its mappings.*#user-namespace-mappings/,
+      ],
+      [(s) => (s.linux.uidMappings = [{ containerID: 0, hostID: 1000, size: 1 }]), /linux\.uidMappings.*need a "user"/],
       [(s) => (s.linux.resources.cpu.cpus = '0-1'), /linux\.resources\.cpu\.cpus.*config-linux\.md#cpu/],
       [(s) => (s.linux.cgroupsPath = 'system.slice:libpod:abc'), /systemd form/],
       [(s) => (s.hooks = { createContainer: [{ path: 'true' }] }), /hooks\.createContainer\[0\]\.path/],

@@ -551,8 +551,9 @@ export function translateSpec(spec: unknown, bundle: string, id: string): Transl
       refuse('linux.namespaces', 'config-linux.md#namespaces', `joining a "${t}" namespace by path is not implemented`);
     }
   }
-  for (const t of ['user', 'time']) {
-    if (ns.has(t)) refuse('linux.namespaces', 'config-linux.md#namespaces', `a "${t}" namespace is not implemented`);
+  if (ns.has('time')) refuse('linux.namespaces', 'config-linux.md#namespaces', 'a "time" namespace is not implemented');
+  if (ns.get('user') !== undefined) {
+    refuse('linux.namespaces', 'config-linux.md#namespaces', 'joining a "user" namespace by path is not implemented');
   }
   if (ns.has('cgroup') && ns.get('cgroup') !== undefined) {
     refuse('linux.namespaces', 'config-linux.md#namespaces', 'joining a "cgroup" namespace by path is not implemented');
@@ -582,15 +583,7 @@ export function translateSpec(spec: unknown, bundle: string, id: string): Transl
     }
     fields.namespacePaths = paths;
   }
-  for (const f of ['uidMappings', 'gidMappings']) {
-    if (linux[f] !== undefined && (!Array.isArray(linux[f]) || (linux[f] as unknown[]).length > 0)) {
-      refuse(
-        `linux.${f}`,
-        'config-linux.md#user-namespace-mappings',
-        'user namespaces are not implemented by cellblock-oci',
-      );
-    }
-  }
+  userNamespace(linux, ns.has('user'), rootfs, fields, refuse);
   if (linux['devices'] !== undefined) {
     const devices = deviceNodes(linux['devices'], refuse);
     if (devices.length > 0) fields.ociDevices = devices;
@@ -678,6 +671,60 @@ export function translateSpec(spec: unknown, bundle: string, id: string): Transl
 }
 
 type Refuse = (field: string, section: string, problem?: string) => never;
+
+/**
+ * A "user" namespace with uidMappings/gidMappings → lesson 08's `--userns
+ * remap` with that range: the helper makes the namespace first, the host
+ * writes the maps, and the root's files are seen through an idmapped mount
+ * (root-owned on disk, root inside). What the lesson does is one range from
+ * container id 0, the same for users and groups — the shape containerd's and
+ * Podman's remapping give; anything else is refused by field. runc instead
+ * expects a root already chowned into the range: such a root, seen through
+ * the idmapped mount, would be shifted twice, so it is refused too.
+ */
+function userNamespace(linux: Json, wanted: boolean, rootfs: string, fields: OciConfig, refuse: Refuse): void {
+  const S = 'config-linux.md#user-namespace-mappings';
+  const given = (f: string): boolean => linux[f] !== undefined && !(Array.isArray(linux[f]) && linux[f].length === 0);
+  if (!wanted) {
+    for (const f of ['uidMappings', 'gidMappings']) {
+      if (given(f)) refuse(`linux.${f}`, S, 'mappings need a "user" namespace in linux.namespaces');
+    }
+    return;
+  }
+  const range = (f: 'uidMappings' | 'gidMappings'): { hostID: number; size: number } => {
+    const list = linux[f];
+    if (!Array.isArray(list) || list.length === 0) {
+      return refuse(`linux.${f}`, S, 'a "user" namespace needs its mappings (one: containerID 0, hostID, size)');
+    }
+    if (list.length > 1) return refuse(`linux.${f}`, S, `${list.length} ranges: one range is implemented`);
+    const m = list[0] as Json;
+    if (!isObject(m) || m['containerID'] !== 0 || !isId(m['hostID']) || !isId(m['size'])) {
+      return refuse(`linux.${f}[0]`, S, 'must be { containerID: 0, hostID: N, size: N } (root inside first)');
+    }
+    return { hostID: m['hostID'] as number, size: m['size'] as number };
+  };
+  const [uids, gids] = [range('uidMappings'), range('gidMappings')];
+  if (uids.hostID !== gids.hostID || uids.size !== gids.size) {
+    refuse('linux.gidMappings', S, 'must be the same range as linux.uidMappings (one range serves both)');
+  }
+  if (uids.hostID < 65536 || uids.size < 65536) {
+    refuse(
+      'linux.uidMappings[0]',
+      S,
+      `${uids.hostID}:${uids.size}: hostID and size must be at least 65536 (not the host's own users; room for ids 0–65534)`,
+    );
+  }
+  const owner = statSync(rootfs).uid;
+  if (owner !== 0) {
+    refuse(
+      'root.path',
+      'config.md#root',
+      `${rootfs} is owned by host uid ${owner}, not root: cellblock shows a root-owned root through an idmapped mount — give the unchowned one`,
+    );
+  }
+  fields['userns'] = 'remap';
+  fields['userns-range'] = `${uids.hostID}:${uids.size}`;
+}
 
 const isId = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
 
