@@ -322,7 +322,7 @@ describe('cellblock-oci: a user namespace from linux.uidMappings/gidMappings', f
       .map((l) => l.trim().split(/\s+/).join(' '));
     expect(lines[0], output).to.equal('0');
     expect(lines.slice(1, 3), output).to.deep.equal([`0 ${r.start} ${r.count}`, `0 ${r.start} ${r.count}`]);
-    expect(output).to.match(/^-rw-r--r-- 1 0 0 .*\/made$/m); // its own file, root's inside
+    expect(lines.join('\n'), output).to.match(/^-rw-r--r-- 1 0 0 .*\/made$/m); // its own file, root's inside
     expect(left).to.deep.equal([]);
   });
 });
