@@ -327,6 +327,37 @@ describe('cellblock-oci: a user namespace from linux.uidMappings/gidMappings', f
   });
 });
 
+describe('cellblock-oci: root.readonly', function () {
+  this.timeout(120_000 * SLOW);
+  const ids: string[] = [];
+  after(function () {
+    for (const id of ids) if (existsSync(join(ROOT, id))) oci(['delete', '--force', id]);
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  it('/ refuses writes (EROFS); the mounts on it — /dev/shm, a tmpfs the config asks for — do not', async function () {
+    const id = newId('ro');
+    ids.push(id);
+    const dir = bundle(
+      ['sh', '-c', 'touch /x 2>&1; touch /dev/shm/x /tmp/x && echo WRITABLE'],
+      {},
+      {
+        root: { path: defaultRootfs(), readonly: true },
+        mounts: [
+          { destination: '/proc', type: 'proc', source: 'proc' },
+          { destination: '/dev', type: 'tmpfs', source: 'tmpfs' },
+          { destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev'] },
+        ],
+      },
+    );
+    const { create, output, left } = await lifeOf(id, dir);
+    expect(create.status, create.stderr + output).to.equal(0);
+    expect(output).to.match(/Read-only file system/);
+    expect(output).to.contain('WRITABLE');
+    expect(left).to.deep.equal([]);
+  });
+});
+
 describe('cellblock-oci run in the foreground', function () {
   this.timeout(60_000 * SLOW);
   after(function () {

@@ -339,7 +339,7 @@ describe('OCI config.json translation', function () {
     const cases: [(s: Spec) => void, RegExp][] = [
       [(s) => (s.ociVersion = '0.6.0'), /ociVersion.*config\.md#specification-version/],
       [(s) => delete s.root.path, /root\.path.*config\.md#root/],
-      [(s) => (s.root.readonly = true), /root\.readonly/],
+      [(s) => (s.root.readonly = 'yes'), /root\.readonly: must be true or false/],
       [
         (s) => s.linux.namespaces.push({ type: 'user' }),
         /"user" namespace needs its mappings.*#user-namespace-mappings/,

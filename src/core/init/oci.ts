@@ -21,7 +21,8 @@
  *                   (the spec: in the container's namespaces, before
  *                   pivot_root, a path of the runtime's).
  *   afterLessons    after the pivot: the config's device nodes (in the
- *                   container's /dev), masked and read-only paths
+ *                   container's /dev), a read-only root, masked and
+ *                   read-only paths
  *   beforeDrops     before the lessons' beforeExec steps (the security lesson
  *                   drops capabilities and installs seccomp there), and so
  *                   before "created": rlimits (raising a hard limit needs
@@ -172,6 +173,11 @@ function mountsUnderRoot(config: OciConfig): void {
  */
 export function afterLessons(config: OciConfig): void {
   devices(config);
+  // root.readonly: the root mount itself, read-only — the mounts on it (/proc,
+  // /dev, /dev/shm, a tmpfs the caller asked for) keep their own flags. Last of
+  // the writes to / (the device nodes are on /dev's tmpfs), as runc's
+  // finalizeRootfs; a bind remount changes this mount only (man 2 mount).
+  if (config.ociReadonlyRoot) mount(null, '/', null, MS_REMOUNT | MS_BIND | MS_RDONLY, null);
   for (const path of config.ociMaskedPaths ?? []) {
     if (!existsSync(path)) continue;
     if (statSync(path).isDirectory()) mount('tmpfs', path, 'tmpfs', MS_RDONLY, 'size=0');

@@ -126,6 +126,8 @@ export interface OciFields {
   ociReadonlyPaths?: string[];
   /** process.user.umask, set right before the exec. */
   ociUmask?: number;
+  /** root.readonly: the container's / remounted read-only once every mount under it is made (core/init/oci.ts). */
+  ociReadonlyRoot?: boolean;
   /** core/init/oci.ts: hooks.createContainer (before pivot_root) and startContainer (before the exec). */
   ociInitHooks?: OciInitHooks;
   /** linux.devices: nodes the init makes in the container's /dev (core/init/oci.ts), after the lessons' steps. */
@@ -279,7 +281,9 @@ export function translateSpec(spec: unknown, bundle: string, id: string): Transl
     refuse('root.path', 'config.md#root', 'is missing: give the root filesystem directory (relative to the bundle)');
   }
   known(root as Json, 'root', 'config.md#root', ['path', 'readonly']);
-  if ((root as Json)['readonly'] === true) refuse('root.readonly', 'config.md#root', 'true is not implemented');
+  const readonly = (root as Json)['readonly'];
+  if (readonly !== undefined && typeof readonly !== 'boolean')
+    refuse('root.readonly', 'config.md#root', 'must be true or false');
   const rootfs = resolve(bundle, (root as Json)['path'] as string);
   let isDir = false;
   try {
@@ -328,6 +332,7 @@ export function translateSpec(spec: unknown, bundle: string, id: string): Transl
     env: env as string[],
     cwd: cwd as string,
     tty: proc['terminal'] === true,
+    ...(readonly === true ? { ociReadonlyRoot: true } : {}),
   };
 
   // user
