@@ -163,6 +163,26 @@ describe('cellblock-oci: rlimits and the user before the capability drop', funct
     expect(left).to.deep.equal([]);
   });
 
+  it('a non-root user keeps through the exec exactly its ambient capabilities (CapEff, CapAmb)', async function () {
+    const caps = ['CAP_CHOWN', 'CAP_NET_BIND_SERVICE'];
+    const read = 'grep -E "^Cap(Eff|Amb)" /proc/self/status | tr -s "\t " " "';
+    const runAs = async (what: string, ambient: string[]): Promise<string> => {
+      const id = newId(what);
+      ids.push(id);
+      const dir = bundle(['sh', '-c', read], {
+        user: { uid: 1000, gid: 1000 },
+        capabilities: { bounding: caps, effective: caps, permitted: caps, ambient },
+      });
+      const { create, output, left } = await lifeOf(id, dir);
+      expect(create.status, create.stderr + output).to.equal(0);
+      expect(left).to.deep.equal([]);
+      return output.trim();
+    };
+    // CAP_NET_BIND_SERVICE is bit 10: 0x400.
+    expect(await runAs('amb', ['CAP_NET_BIND_SERVICE'])).to.equal('CapEff: 0000000000000400\nCapAmb: 0000000000000400');
+    expect(await runAs('noamb', [])).to.equal('CapEff: 0000000000000000\nCapAmb: 0000000000000000');
+  });
+
   it('--group-add as root with every capability dropped: the groups are set', async function () {
     const id = newId('groups');
     ids.push(id);

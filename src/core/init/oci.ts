@@ -56,10 +56,19 @@ import {
   S_IFBLK,
   S_IFCHR,
   S_IFIFO,
+  CAPABILITIES,
+  type CapabilityName,
 } from '../../native/constants.js';
 import { makedev, mknod } from '../../native/fs.js';
+import {
+  _LINUX_CAPABILITY_VERSION_3,
+  capget,
+  capset,
+  PR_CAP_AMBIENT,
+  PR_CAP_AMBIENT_RAISE,
+} from '../../native/capability.js';
 import { mount } from '../../native/mount.js';
-import { prlimit } from '../../native/process.js';
+import { prctl, prlimit } from '../../native/process.js';
 import { becomeUser } from './user.js';
 import type { OciConfig } from '../oci/spec.js';
 
@@ -219,4 +228,22 @@ export function beforeExec(config: OciConfig): void {
   // startContainer: after `start` released us, before the command, the path the container's.
   runHooks(config, 'startContainer', 'created');
   if (config.ociUmask !== undefined) process.umask(config.ociUmask);
+  raiseAmbient(config.ociAmbient ?? []);
+}
+
+/**
+ * process.capabilities.ambient for a non-root command: after the security
+ * lesson's drops (the set is within what it left permitted), the last step
+ * before the exec. The kernel raises an ambient capability only if it is
+ * permitted *and* inheritable, so inheritable first (capset; this thread's —
+ * the one that calls execve). man 7 capabilities, "Ambient capability set".
+ */
+function raiseAmbient(names: string[]): void {
+  if (names.length === 0) return;
+  const bits = names.map((n) => CAPABILITIES[n as CapabilityName]);
+  const hdr = { version: _LINUX_CAPABILITY_VERSION_3, pid: 0 };
+  const data = capget(hdr);
+  for (const bit of bits) data[bit >> 5]!.inheritable |= 1 << (bit & 31);
+  capset(hdr, data);
+  for (const bit of bits) prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, bit);
 }

@@ -126,6 +126,8 @@ export interface OciFields {
   ociReadonlyPaths?: string[];
   /** process.user.umask, set right before the exec. */
   ociUmask?: number;
+  /** process.capabilities.ambient of a non-root user: raised right before the exec (CAP_* names without CAP_). */
+  ociAmbient?: string[];
   /** root.readonly: the container's / remounted read-only once every mount under it is made (core/init/oci.ts). */
   ociReadonlyRoot?: boolean;
   /** core/init/oci.ts: hooks.createContainer (before pivot_root) and startContainer (before the exec). */
@@ -403,18 +405,23 @@ export function translateSpec(spec: unknown, bundle: string, id: string): Transl
       refuse('process.capabilities.inheritable', 'config.md#linux-process', 'must be empty or equal to bounding');
     }
     // Ambient capabilities matter only across the exec of a non-root user's
-    // program; root's command keeps its bounding set through execve anyway
-    // (runc spec writes ambient = bounding for its root default).
+    // program: without file capabilities, what it keeps through execve is its
+    // ambient set, nothing else (man 7 capabilities, "Transformation of
+    // capabilities during execve"). The init raises them last (core/init/oci.ts).
+    // Root's command gets its bounding set through execve anyway.
     const ambient = set('ambient');
     if (ambient !== undefined && ambient.length > 0) {
-      if (fields.ociUser !== undefined || ambient.some((c) => !bounding.includes(c))) {
+      const outside = ambient.filter((c) => !bounding.includes(c));
+      if (outside.length > 0) {
         refuse(
           'process.capabilities.ambient',
           'config.md#linux-process',
-          'a non-empty ambient set is implemented only for root, within bounding',
+          `CAP_${outside[0]} is not in bounding: an ambient capability must be in the bounding (and permitted) set`,
         );
       }
-      warnings.push('process.capabilities.ambient: not raised; the root command keeps the bounding set through exec');
+      if (fields.ociUser !== undefined && fields.ociUser.uid !== 0) fields.ociAmbient = ambient;
+      else
+        warnings.push('process.capabilities.ambient: not raised; the root command keeps the bounding set through exec');
     }
     const add = bounding.filter((c) => !DEFAULT_CAPS.includes(c));
     const drop = DEFAULT_CAPS.filter((c) => !bounding.includes(c));
