@@ -87,10 +87,26 @@ describe('cellblock run -d and the detached-container commands', function () {
     attach.stdout.on('data', (d: Buffer) => (attached += d.toString()));
     await sleep(1000 * SLOW);
     attach.stdin.end('a\nb\n');
-    const status = await new Promise<number | null>((r) => attach.once('exit', r));
+    // Each wait says what it waited for, and what was seen, if it never ends.
+    const within = <T>(what: string, p: Promise<T>): Promise<T> =>
+      Promise.race([
+        p,
+        new Promise<never>((_, reject) =>
+          setTimeout(
+            () =>
+              reject(
+                new Error(
+                  `${what} did not end within ${30 * SLOW} s — attach printed ${JSON.stringify(attached)}, logs -f ${JSON.stringify(followed)}; ps -a: ${cellblock(['ps', '-a']).stdout}`,
+                ),
+              ),
+            30_000 * SLOW,
+          ).unref(),
+        ),
+      ]);
+    const status = await within('attach', new Promise<number | null>((r) => attach.once('exit', r)));
     expect(attached).to.equal('got a\ngot b\n');
     expect(status).to.equal(5);
-    await new Promise((r) => follow.once('exit', r));
+    await within('logs -f', new Promise((r) => follow.once('exit', r)));
     expect(followed).to.equal('got a\ngot b\n');
     expect(cellblock(['rm', id]).status).to.equal(0);
   });
@@ -105,8 +121,9 @@ describe('cellblock run -d and the detached-container commands', function () {
     cellblock(['rm', id]);
     const gone = runD(['--rm', '--', 'true']);
     ids.push(gone);
+    // The shim removes the record, then exits a moment later: wait for both.
     const until = Date.now() + 20_000 * SLOW;
-    while (existsSync(shimDir(gone)) && Date.now() < until) await sleep(100);
+    while ((existsSync(shimDir(gone)) || leftOf([gone]).length > 0) && Date.now() < until) await sleep(100);
     expect(existsSync(shimDir(gone)), 'the --rm record').to.equal(false);
     expect(leftOf([gone])).to.deep.equal([]);
   });

@@ -264,11 +264,13 @@ const WORKER = fileURLToPath(new URL('./mutant-worker.js', import.meta.url));
 
 /**
  * The first run of every mutant, spread over `workers` processes (each its
- * own CELLBLOCK_ROOTFS): mutants of different lessons share nothing but what
- * every container shares (the bridge, the cgroup parent), which the leak
- * probe already attributes to whichever run is live. Mutants are dealt out
- * round-robin in manifest order, so each worker gets a mix of quick and slow
- * lessons. Outcomes come back in the mutants' order.
+ * own CELLBLOCK_ROOTFS). A lesson's mutants all go to one worker, one after
+ * the other — two runs of the same checks at once would share what those
+ * checks make (lesson 09's loop devices, say) — and whole lessons are dealt,
+ * the largest first, to the worker with the fewest mutants so far. Mutants
+ * of different lessons share only what every container shares (the bridge,
+ * the cgroup parent), which the leak probe attributes to whichever run is
+ * live. Outcomes come back in the mutants' order.
  */
 async function inWorkers(
   set: MutantSet,
@@ -276,9 +278,12 @@ async function inWorkers(
   onRun?: (o: MutantOutcome) => void,
 ): Promise<MutantOutcome[]> {
   const outcomes: MutantOutcome[] = new Array(set.mutants.length);
-  const shares = Array.from({ length: workers }, (_, w) =>
-    set.mutants.map((m, i) => ({ m, i })).filter(({ i }) => i % workers === w),
-  );
+  const byLesson = new Map<string, { m: Mutant; i: number }[]>();
+  set.mutants.forEach((m, i) => byLesson.set(m.entry.id, [...(byLesson.get(m.entry.id) ?? []), { m, i }]));
+  const shares: { m: Mutant; i: number }[][] = Array.from({ length: workers }, () => []);
+  for (const group of [...byLesson.values()].sort((a, b) => b.length - a.length)) {
+    shares.reduce((least, s) => (s.length < least.length ? s : least)).push(...group);
+  }
   await Promise.all(
     shares.map(
       (share, w) =>
