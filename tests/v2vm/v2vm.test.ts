@@ -65,23 +65,9 @@ interface VmRun {
 function runVm(share: string, command: string[]): Promise<VmRun> {
   const t0 = performance.now();
   return new Promise((resolve) => {
-    // At the lowest priority: it runs beside the rest of the suite (see
-    // startEarly) on the CPU time the host's tests leave idle — they mostly
-    // wait on containers, and their timing must not feel the emulator.
     const vm = spawn(
-      'nice',
-      [
-        '-n',
-        '19',
-        'bash',
-        join(ROOT, 'scripts/v2vm/run.sh'),
-        '--timeout',
-        String(VM_TIMEOUT_S),
-        '--share',
-        share,
-        '--',
-        ...command,
-      ],
+      'bash',
+      [join(ROOT, 'scripts/v2vm/run.sh'), '--timeout', String(VM_TIMEOUT_S), '--share', share, '--', ...command],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let output = '';
@@ -108,51 +94,6 @@ function skipReason(): string | undefined {
   return undefined;
 }
 
-/**
- * The guest's whole run, from boot to its report: ~2.5 minutes of emulation.
- * Started by a root hook — before the suite's first test — so that it runs
- * beside the host's tests instead of after them (the suite's time budget);
- * the tests below wait for it and read its report.
- */
-async function guestRun(): Promise<VmRun> {
-  const share = mkdtempSync(join(tmpdir(), TMP_PREFIX));
-  try {
-    const reportFile = join(share, 'report.json');
-    const run = await runVm(share, [
-      'env',
-      `CELLBLOCK_SLOW=${SLOW}`,
-      `CELLBLOCK_V2VM_OUT=${share}`,
-      'NO_COLOR=1',
-      'node',
-      'node_modules/.bin/mocha',
-      '--reporter',
-      'json',
-      '--reporter-option',
-      `output=${reportFile}`,
-      // Validation and verify's printing are the same code on v1 and v2: proven on the host.
-      '--grep',
-      'refuses |does not exist say so|verify 05 on the untouched starter',
-      '--invert',
-      ...Object.values(GUEST_FILES),
-      ...(MUTATIONS ? [MUTATIONS_FILE] : []),
-    ]);
-    if (existsSync(reportFile)) run.report = JSON.parse(readFileSync(reportFile, 'utf8')) as GuestReport;
-    mkdirSync(join(STATE_DIR, 'v2vm'), { recursive: true });
-    writeFileSync(LOG, run.output);
-    for (const f of ['lesson05-lessons.json', 'lesson05-solutions.json']) {
-      if (existsSync(join(share, f))) writeFileSync(join(STATE_DIR, 'v2vm', f), readFileSync(join(share, f)));
-    }
-    return run;
-  } finally {
-    rmSync(share, { recursive: true, force: true });
-  }
-}
-
-let early: Promise<VmRun> | undefined;
-before(function () {
-  if (skipReason() === undefined) early = guestRun();
-});
-
 describe('cgroup v2, in a QEMU micro-VM (scripts/v2vm/run.sh, Debian kernel, software emulation)', function () {
   this.timeout((VM_TIMEOUT_S + 60) * 1000);
   const reason = skipReason();
@@ -165,7 +106,36 @@ describe('cgroup v2, in a QEMU micro-VM (scripts/v2vm/run.sh, Debian kernel, sof
 
   let run: VmRun | undefined;
   before(async function () {
-    run = await (early ?? guestRun());
+    const share = mkdtempSync(join(tmpdir(), TMP_PREFIX));
+    try {
+      const reportFile = join(share, 'report.json');
+      run = await runVm(share, [
+        'env',
+        `CELLBLOCK_SLOW=${SLOW}`,
+        `CELLBLOCK_V2VM_OUT=${share}`,
+        'NO_COLOR=1',
+        'node',
+        'node_modules/.bin/mocha',
+        '--reporter',
+        'json',
+        '--reporter-option',
+        `output=${reportFile}`,
+        // Validation and verify's printing are the same code on v1 and v2: proven on the host.
+        '--grep',
+        'refuses |does not exist say so|verify 05 on the untouched starter',
+        '--invert',
+        ...Object.values(GUEST_FILES),
+        ...(MUTATIONS ? [MUTATIONS_FILE] : []),
+      ]);
+      if (existsSync(reportFile)) run.report = JSON.parse(readFileSync(reportFile, 'utf8')) as GuestReport;
+      mkdirSync(join(STATE_DIR, 'v2vm'), { recursive: true });
+      writeFileSync(LOG, run.output);
+      for (const f of ['lesson05-lessons.json', 'lesson05-solutions.json']) {
+        if (existsSync(join(share, f))) writeFileSync(join(STATE_DIR, 'v2vm', f), readFileSync(join(share, f)));
+      }
+    } finally {
+      rmSync(share, { recursive: true, force: true });
+    }
   });
 
   /** The guest's result for one test, or an error saying why there is none. */
