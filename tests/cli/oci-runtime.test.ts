@@ -58,6 +58,7 @@ function oci(args: string[], out?: number): Cli {
   return { status: r.status ?? 128, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
 }
 
+const NAMESPACES = ['pid', 'mount', 'uts', 'ipc', 'network'];
 const dirs: string[] = [];
 function bundle(args: string[], process: Record<string, unknown> = {}, more: Record<string, unknown> = {}): string {
   const dir = mkdtempSync(join(tmpdir(), 'cellblock-ocit-'));
@@ -71,11 +72,29 @@ function bundle(args: string[], process: Record<string, unknown> = {}, more: Rec
       { destination: '/proc', type: 'proc', source: 'proc' },
       { destination: '/dev', type: 'tmpfs', source: 'tmpfs' },
     ],
-    linux: { namespaces: ['pid', 'mount', 'uts', 'ipc', 'network'].map((type) => ({ type })) },
+    ...linuxWith({}),
     ...more,
   };
   writeFileSync(join(dir, 'config.json'), JSON.stringify(spec));
   return dir;
+}
+
+/** config.json's `linux` as bundle() writes it (its namespaces, `kinds` added), with `more` fields. */
+function linuxWith(more: Record<string, unknown>, kinds: string[] = []): { linux: Record<string, unknown> } {
+  return { linux: { namespaces: [...NAMESPACES, ...kinds].map((type) => ({ type })), ...more } };
+}
+
+/**
+ * The ids a describe's tests create, deleted after them with --force (a
+ * failed test may leave one running), and every bundle directory removed.
+ */
+function deletedAfterwards(): string[] {
+  const ids: string[] = [];
+  after(function () {
+    for (const id of ids) if (existsSync(join(ROOT, id))) oci(['delete', '--force', id]);
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+  return ids;
 }
 
 /** What is left of a container: state dir, core state, kernel objects, the init. */
@@ -134,11 +153,7 @@ function hardNofile(): number {
 
 describe('cellblock-oci: rlimits and the user before the capability drop', function () {
   this.timeout(120_000 * SLOW);
-  const ids: string[] = [];
-  after(function () {
-    for (const id of ids) if (existsSync(join(ROOT, id))) oci(['delete', '--force', id]);
-    for (const d of dirs) rmSync(d, { recursive: true, force: true });
-  });
+  const ids = deletedAfterwards();
 
   it('no capabilities (podman --cap-drop=all), user 1000:1000 + a group, a hard rlimit raised: the command runs as asked', async function () {
     const id = newId('user');
@@ -227,11 +242,7 @@ describe('cellblock-oci: rlimits and the user before the capability drop', funct
 
 describe('cellblock-oci: linux.devices and linux.resources.devices', function () {
   this.timeout(120_000 * SLOW);
-  const ids: string[] = [];
-  after(function () {
-    for (const id of ids) if (existsSync(join(ROOT, id))) oci(['delete', '--force', id]);
-    for (const d of dirs) rmSync(d, { recursive: true, force: true });
-  });
+  const ids = deletedAfterwards();
   // Major 240 is for local use (the kernel's devices.txt): no driver has it, so
   // an open the device cgroup lets through fails with ENXIO, one it refuses with EPERM.
   const nodes = [
@@ -247,13 +258,10 @@ describe('cellblock-oci: linux.devices and linux.resources.devices', function ()
     const dir = bundle(
       ['sh', '-c', script],
       {},
-      {
-        linux: {
-          namespaces: ['pid', 'mount', 'uts', 'ipc', 'network'].map((type) => ({ type })),
-          devices: nodes,
-          resources: { devices: [denyAll, { allow: true, type: 'c', major: 240, minor: 0, access: 'rw' }] },
-        },
-      },
+      linuxWith({
+        devices: nodes,
+        resources: { devices: [denyAll, { allow: true, type: 'c', major: 240, minor: 0, access: 'rw' }] },
+      }),
     );
     const { create, output, left } = await lifeOf(id, dir);
     expect(create.status, create.stderr + output).to.equal(0);
@@ -267,17 +275,7 @@ describe('cellblock-oci: linux.devices and linux.resources.devices', function ()
   it('Podman’s "deny all" alone: the node is made, opening it is refused (EPERM), /dev/null still works', async function () {
     const id = newId('devdeny');
     ids.push(id);
-    const dir = bundle(
-      ['sh', '-c', script],
-      {},
-      {
-        linux: {
-          namespaces: ['pid', 'mount', 'uts', 'ipc', 'network'].map((type) => ({ type })),
-          devices: nodes,
-          resources: { devices: [denyAll] },
-        },
-      },
-    );
+    const dir = bundle(['sh', '-c', script], {}, linuxWith({ devices: nodes, resources: { devices: [denyAll] } }));
     const { create, output, left } = await lifeOf(id, dir);
     expect(create.status, create.stderr + output).to.equal(0);
     expect(output).to.match(/^crw----rw-/m);
@@ -293,13 +291,7 @@ describe('cellblock-oci: linux.devices and linux.resources.devices', function ()
     ]) {
       const id = newId('devbad');
       ids.push(id);
-      const dir = bundle(
-        ['true'],
-        {},
-        {
-          linux: { namespaces: ['pid', 'mount', 'uts', 'ipc', 'network'].map((type) => ({ type })), ...linux },
-        },
-      );
+      const dir = bundle(['true'], {}, linuxWith(linux));
       const { create, output, left } = await lifeOf(id, dir);
       expect(create.status, 'create').to.equal(1);
       expect(create.stderr + output).to.match(/linux\.(devices\[0\]\.path|resources\.devices\[0\])/);
@@ -310,11 +302,7 @@ describe('cellblock-oci: linux.devices and linux.resources.devices', function ()
 
 describe('cellblock-oci: a user namespace from linux.uidMappings/gidMappings', function () {
   this.timeout(120_000 * SLOW);
-  const ids: string[] = [];
-  after(function () {
-    for (const id of ids) if (existsSync(join(ROOT, id))) oci(['delete', '--force', id]);
-    for (const d of dirs) rmSync(d, { recursive: true, force: true });
-  });
+  const ids = deletedAfterwards();
 
   it('root inside is the range’s first id outside: id -u 0, the maps as given, a root it can write to; nothing left', async function () {
     const problem = usernsSupportProblem() ?? helperProblem();
@@ -326,13 +314,7 @@ describe('cellblock-oci: a user namespace from linux.uidMappings/gidMappings', f
     const dir = bundle(
       ['sh', '-c', 'id -u; cat /proc/self/uid_map /proc/self/gid_map; touch /made && ls -ln /made'],
       {},
-      {
-        linux: {
-          namespaces: ['pid', 'mount', 'uts', 'ipc', 'network', 'user'].map((type) => ({ type })),
-          uidMappings: map,
-          gidMappings: map,
-        },
-      },
+      linuxWith({ uidMappings: map, gidMappings: map }, ['user']),
     );
     const { create, output, left } = await lifeOf(id, dir);
     expect(create.status, create.stderr + output).to.equal(0);
@@ -349,11 +331,7 @@ describe('cellblock-oci: a user namespace from linux.uidMappings/gidMappings', f
 
 describe('cellblock-oci: root.readonly', function () {
   this.timeout(120_000 * SLOW);
-  const ids: string[] = [];
-  after(function () {
-    for (const id of ids) if (existsSync(join(ROOT, id))) oci(['delete', '--force', id]);
-    for (const d of dirs) rmSync(d, { recursive: true, force: true });
-  });
+  const ids = deletedAfterwards();
 
   it('/ refuses writes (EROFS); the mounts on it — /dev/shm, a tmpfs the config asks for — do not', async function () {
     const id = newId('ro');
