@@ -35,7 +35,6 @@ import { cgroupMode } from './detect.js';
 import { CgroupError, realCgroupFs, type CgroupFs } from './fs.js';
 import { removeCgroupDir, removeParentIfUnused, retryWhileParentVanishes } from './manager.js';
 import { findCgroupName, openCgroup } from './index.js';
-
 import type { DeviceRule } from './device-rule.js';
 
 export type { DeviceRule };

@@ -50,14 +50,7 @@ import { setRuntimeOwner } from './proc.js';
 import { processStartTime, removeState, writeState } from './state.js';
 import { reserveId, type IdReservation } from './reserve.js';
 import { openContainerConsole } from './console.js';
-import {
-  InitError,
-  type InitCreated,
-  type InitMessage,
-  type InitReady,
-  type InitReport,
-  type InitRootfs,
-} from '../init/protocol.js';
+import { InitError, type InitMessage, type InitToHost } from '../init/protocol.js';
 import { trace } from '../trace.js';
 
 export type { StdioEntry } from './namespaces.js';
@@ -558,7 +551,7 @@ export async function runContainer(config: ContainerConfig, opts: StartOptions):
 class MessageReader {
   private buffer = '';
   private closed = false;
-  private readonly queue: (InitReport | InitReady | InitCreated | InitRootfs)[] = [];
+  private readonly queue: InitToHost[] = [];
   private wake: (() => void) | undefined;
 
   constructor(sock: Socket) {
@@ -585,13 +578,13 @@ class MessageReader {
     const text = line.trim();
     if (!text) return;
     try {
-      this.queue.push(JSON.parse(text) as InitReport | InitReady | InitCreated | InitRootfs);
+      this.queue.push(JSON.parse(text) as InitToHost);
     } catch {
       this.queue.push({ error: { kind: 'plain', message: `init said: ${text}` }, exitCode: 125 });
     }
   }
 
-  async next(): Promise<InitReport | InitReady | InitCreated | InitRootfs | undefined> {
+  async next(): Promise<InitToHost | undefined> {
     while (this.queue.length === 0 && !this.closed) await new Promise<void>((r) => (this.wake = r));
     return this.queue.shift();
   }

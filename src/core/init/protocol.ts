@@ -63,6 +63,9 @@ export interface InitReady {
   console?: boolean;
 }
 
+/** Every message the init sends the host, one JSON line each. */
+export type InitToHost = InitReport | InitReady | InitCreated | InitRootfs;
+
 export type ErrorData = SyscallErrorData | { kind: 'plain'; message: string };
 
 export interface InitReport {

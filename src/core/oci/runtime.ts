@@ -8,9 +8,9 @@
  *            the init waits once its root is mounted while the prestart/
  *            createRuntime hooks run here (before its pivot_root) — and the
  *            init, its command found, says "created" and waits on the FIFO
- *            (the lessons' awaitStart) → the pid file → exit. The container outlives this process: it is
- *            re-parented to our caller, which is a subreaper (containerd's
- *            shim, Podman's conmon) and reaps it.
+ *            (the lessons' awaitStart) → the pid file → exit. The container
+ *            outlives this process: it is re-parented to our caller, which
+ *            is a subreaper (containerd's shim, Podman's conmon) and reaps it.
  *   start    the lessons' hostStart opens the FIFO: the init's exec follows.
  *   state    the status comes from the lessons' `status` (from the host: is
  *            the init alive, the same process, still waiting on the FIFO?).
